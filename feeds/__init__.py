@@ -1,0 +1,14 @@
+"""feeds: publish RSS 2.0, Atom 1.0 and JSON Feed 1.1 per topic and per provider.
+
+The pipeline, one module per stage::
+
+    config.load_config      feeds.yaml          -> Config
+    collect.collect         content/*.md        -> Collection (articles + problems)
+    group.group_articles    articles, now       -> tuple[Feed, ...]
+    render.render_site      feeds, config       -> {relative path: bytes}
+    write.write_output      files               -> WriteReport
+
+``build.build`` runs them in order; ``cli.main`` is the command line on top.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,143 @@
+"""The command line: thin calls into :mod:`feeds.build`. Only this module prints or exits.
+
+Exit codes: 0 no problems; 1 problems in content (files reported and skipped) or the
+build failed; 2 usage or configuration errors; 3 another build holds the lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from feeds import __version__
+from feeds.build import BuildOptions, BuildResult, build
+from feeds.config import Config, load_config
+from feeds.errors import ConfigError, FeedsError, LockedError, Problem, Severity
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+DEFAULT_CONFIG = Path("feeds.yaml")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="feeds",
+        description="Publish RSS 2.0, Atom 1.0 and JSON Feed 1.1 per topic and per provider.",
+        epilog="Exit codes: 0 ok, 1 content problems or build failure, 2 usage or "
+               "configuration error, 3 another build holds the lock.",
+    )
+    parser.add_argument("--version", action="version", version=f"feeds {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--content", type=Path, default=Path("content"), metavar="DIR",
+                       help="folder of article files (default: ./content)")
+        p.add_argument("--config", type=Path, default=None, metavar="FILE",
+                       help="configuration file (default: ./feeds.yaml when it exists)")
+        p.add_argument("--unpublished", action="store_true",
+                       help="include articles marked published: false (previews)")
+        p.add_argument("--future", action="store_true",
+                       help="include articles dated in the future (previews)")
+        p.add_argument("--strict", action="store_true",
+                       help="treat every problem, warnings included, as a failure; "
+                            "the output is left untouched")
+        p.add_argument("--quiet", "-q", action="store_true",
+                       help="print nothing unless there are problems (for cron)")
+        p.add_argument("--log-format", choices=("text", "json"), default="text",
+                       help="problems and summary as text lines or JSON lines")
+
+    b = commands.add_parser("build", help="build every feed into the output folder",
+                            description="Build every feed into the output folder.")
+    common(b)
+    b.add_argument("--output", type=Path, default=Path("public"), metavar="DIR",
+                   help="output folder (default: ./public)")
+    b.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for another build to finish (default: 0, give up)")
+    c = commands.add_parser("check", help="validate content and configuration, write nothing",
+                            description="Validate content and configuration; write nothing.")
+    common(c)
+    return parser
+
+
+def _config(path: Path | None) -> Config:
+    if path is None:
+        return load_config(DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+    return load_config(path)
+
+
+def _print_problem(problem: Problem, log_format: str, err: TextIO) -> None:
+    if log_format == "json":
+        print(json.dumps({"level": problem.severity.value, "path": problem.path,
+                          "line": problem.line, "field": problem.field,
+                          "message": problem.message}, ensure_ascii=False), file=err)
+    else:
+        print(problem, file=err)
+
+
+def _summary(result: BuildResult, command: str) -> str:
+    errors = len(result.errors)
+    warnings = len(result.problems) - errors
+    parts = [f"{result.files_read} files read", f"{result.articles} articles",
+             f"{result.feeds} feeds"]
+    if result.report is not None:
+        r = result.report
+        parts.append(f"{len(r.written)} files written, {len(r.unchanged)} unchanged, "
+                     f"{len(r.removed)} removed")
+    elif command == "build":
+        parts.append("nothing written")
+    parts.append(f"{errors} files skipped, {warnings} warnings")
+    return f"feeds {command}: " + ", ".join(parts) + f" in {result.seconds:.2f} s"
+
+
+def main(argv: list[str] | None = None, *, now: datetime | None = None,
+         out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the command line; returns the exit code. ``now`` defaults to the clock."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else EXIT_USAGE
+    try:
+        config = _config(args.config)
+    except ConfigError as e:
+        print(e, file=err)
+        return EXIT_USAGE
+    if not args.content.is_dir():
+        print(f"{args.content}: no such content folder", file=err)
+        return EXIT_USAGE
+    options = BuildOptions(
+        content=args.content,
+        output=getattr(args, "output", Path("public")),
+        now=now or datetime.now(UTC),
+        unpublished=args.unpublished,
+        future=args.future,
+        strict=args.strict,
+        write=args.command == "build",
+        lock_wait=getattr(args, "wait", 0.0),
+    )
+    try:
+        result = build(config, options)
+    except LockedError as e:
+        print(f"feeds: {e}", file=err)
+        return EXIT_LOCKED
+    except FeedsError as e:
+        print(f"feeds: {e}", file=err)
+        return EXIT_PROBLEMS
+    for problem in result.problems:
+        _print_problem(problem, args.log_format, err)
+    failed = bool(result.errors) or (args.strict and bool(result.problems))
+    if args.strict and result.problems and args.command == "build":
+        print("feeds: --strict: problems found, the output was left untouched", file=err)
+    if not args.quiet:
+        summary = _summary(result, args.command)
+        if args.log_format == "json":
+            summary = json.dumps({"level": "info", "message": summary})
+        print(summary, file=out)
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+__all__ = ["EXIT_LOCKED", "EXIT_OK", "EXIT_PROBLEMS", "EXIT_USAGE", "Severity", "main"]

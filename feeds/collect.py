@@ -1,0 +1,484 @@
+"""Stage 2: read every article file under the content folder into :class:`Article` values.
+
+Each file is read on its own by :func:`read_article`, a pure function of the file's
+bytes, so that files can be read in parallel and cached. A file that cannot be used
+yields ``Problem`` values of severity ERROR and no article; a value that cannot be used
+(one bad image, one bad related item) is dropped with a WARNING and the article kept.
+Duplicates (two files with one canonical URL) are resolved here: the newest wins.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+from feeds.dates import parse_date
+from feeds.errors import Problem, Severity
+from feeds.frontmatter import Document, YamlProblem, load_yaml, split_front_matter
+from feeds.markup import render_body
+from feeds.model import Article, Image, Provider, RelatedItem, Topic
+from feeds.slugs import group_key
+from feeds.text import SUMMARY_LIMIT, TITLE_LIMIT, plain_text, truncate, xml_safe
+from feeds.urls import normalize_url, provider_home
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+"""Larger article files are reported and skipped."""
+MAX_TOPICS = 100
+"""More topics on one article are reported and skipped past this many."""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One article file found in the content folder."""
+
+    path: Path
+    rel: str
+    """Relative to the content folder, ``/``-separated: the article's stable source name."""
+    label: str
+    """How problems name the file: the content folder as given, joined with ``rel``."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """What reading one file gave: an article or not, and its problems."""
+
+    article: Article | None
+    problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """Every usable article (duplicates resolved) and every problem, in file order."""
+
+    articles: tuple[Article, ...]
+    problems: tuple[Problem, ...]
+    files: int
+
+
+def find_sources(content: Path) -> tuple[tuple[Source, ...], tuple[Problem, ...]]:
+    """Every ``*.md`` file below ``content`` in sorted order, hidden files and folders skipped.
+
+    Symbolic links are followed only when they resolve inside the content folder.
+    """
+    root = content.resolve()
+    sources: list[Source] = []
+    problems: list[Problem] = []
+
+    def walk(folder: Path, rel_parts: tuple[str, ...]) -> Iterator[tuple[Path, tuple[str, ...]]]:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as e:
+            label = os.path.join(str(content), *rel_parts)
+            problems.append(Problem(path=label, line=0, field="", message=f"cannot list: {e.strerror}"))
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            parts = (*rel_parts, entry.name)
+            path = Path(entry.path)
+            if entry.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(root):
+                    problems.append(Problem(
+                        path=os.path.join(str(content), *parts), line=0, field="",
+                        message="symbolic link to outside the content folder: skipped",
+                        severity=Severity.WARNING))
+                    continue
+                if target.is_dir():
+                    continue  # a link to a folder inside: its files are found there
+            if entry.is_dir(follow_symlinks=False):
+                yield from walk(path, parts)
+            elif entry.name.endswith(".md") and entry.is_file():
+                yield path, parts
+
+    for path, parts in walk(content, ()):
+        sources.append(Source(path=path, rel="/".join(parts), label=os.path.join(str(content), *parts)))
+    return tuple(sources), tuple(problems)
+
+
+class _Reader:
+    """Reads one front matter mapping, collecting problems with their lines."""
+
+    def __init__(self, source: Source, doc: Document, offset: int, zone: tzinfo, max_related: int):
+        self.source = source
+        self.doc = doc
+        self.data = doc.data
+        self.offset = offset
+        self.zone = zone
+        self.max_related = max_related
+        self.problems: list[Problem] = []
+        self.fatal = False
+
+    def line(self, key: str, mapping: object = None) -> int:
+        mapping = self.data if mapping is None else mapping
+        line = self.doc.line_of(mapping, key)
+        return line + self.offset if line else self.offset
+
+    def error(self, field: str, message: str, mapping: object = None, key: str | None = None) -> None:
+        self.fatal = True
+        self.problems.append(Problem(
+            path=self.source.label, line=self.line(key or field.split(".")[-1], mapping),
+            field=field, message=message))
+
+    def warn(self, field: str, message: str, mapping: object = None, key: str | None = None) -> None:
+        self.problems.append(Problem(
+            path=self.source.label, line=self.line(key or field.split(".")[-1], mapping),
+            field=field, message=message, severity=Severity.WARNING))
+
+    # -- typed field access -------------------------------------------------------------
+
+    def string(self, key: str, *, required: bool = False) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                self.error(key, "missing" if key not in self.data else "empty")
+            return None
+        if not isinstance(value, str):
+            self.error(key, f"must be text, not {_kind(value)}")
+            return None
+        return value
+
+    def integer(self, key: str) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error(key, f"must be a whole number, not {_kind(value)}")
+            return None
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            # An ambiguous flag never publishes: the whole file is skipped.
+            self.error(key, f"must be true or false, not {_kind(value)} {_short(value)}")
+            return not default
+        return value
+
+    def url(self, key: str, mapping: dict[str, Any] | None = None, field: str | None = None,
+            *, warn: bool = False) -> str | None:
+        mapping = self.data if mapping is None else mapping
+        field = field or key
+        value = mapping.get(key)
+        if value is None:
+            return None
+        report = self.warn if warn else self.error
+        if not isinstance(value, str):
+            report(field, f"must be a URL, not {_kind(value)}", mapping, key)
+            return None
+        if not value.strip():
+            self.warn(field, "empty URL ignored", mapping, key)
+            return None
+        try:
+            return normalize_url(value)
+        except ValueError as e:
+            report(field, str(e), mapping, key)
+            return None
+
+    # -- compound fields --------------------------------------------------------------
+
+    def image(self, raw: object, field: str) -> Image | None:
+        if not isinstance(raw, dict):
+            self.warn(field, f"must be a mapping with a url, not {_kind(raw)}")
+            return None
+        url = self.url("url", raw, f"{field}.url", warn=True)
+        if url is None:
+            if raw.get("url") is None:
+                self.warn(f"{field}.url", "missing", raw, "url")
+            return None
+        width, height = raw.get("width"), raw.get("height")
+        title = raw.get("title")
+        return Image(
+            url=url,
+            width=width if _positive(width) else None,
+            height=height if _positive(height) else None,
+            title=plain_text(title) or None if isinstance(title, str) else None,
+        )
+
+    def first_image(self, raw: object, field: str) -> Image | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, list):
+            self.warn(field, f"must be a list of images, not {_kind(raw)}")
+            return None
+        for index, item in enumerate(raw):
+            image = self.image(item, f"{field}[{index}]")
+            if image is not None:
+                return image
+        return None
+
+    def provider(self, raw: object, field: str, *, strict: bool) -> Provider | None:
+        report = self.error if strict else self.warn
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            report(field, f"must be a mapping with name and domain, not {_kind(raw)}")
+            return None
+        domain, name = raw.get("domain"), raw.get("name")
+        if domain is not None and not isinstance(domain, str):
+            report(f"{field}.domain", f"must be text, not {_kind(domain)}", raw, "domain")
+            return None
+        if name is not None and not isinstance(name, str):
+            report(f"{field}.name", f"must be text, not {_kind(name)}", raw, "name")
+            return None
+        key = xml_safe(domain or "").strip().rstrip(".").lower()
+        if not key:
+            if strict:
+                self.warn(f"{field}.domain", "missing: the article is in no provider feed",
+                          raw, "domain")
+            return None
+        images = raw.get("images")
+        return Provider(
+            name=truncate(plain_text(name or ""), TITLE_LIMIT) or key,
+            domain=key,
+            url=provider_home(key),
+            image=self.first_image(images, f"{field}.images") if images is not None else None,
+        )
+
+    def topics(self) -> tuple[Topic, ...]:
+        raw = self.data.get("topics")
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.error("topics", f"must be a list of topics, not {_kind(raw)}")
+            return ()
+        if len(raw) > MAX_TOPICS:
+            self.error("topics", f"more than {MAX_TOPICS} topics")
+            return ()
+        seen: dict[str, Topic] = {}
+        for index, item in enumerate(raw):
+            if not isinstance(item, str):
+                self.error(f"topics[{index}]", f"must be text, not {_kind(item)}", key="topics")
+                continue
+            name = truncate(plain_text(item), 200)
+            if not name:
+                self.warn(f"topics[{index}]", "empty topic ignored", key="topics")
+                continue
+            key = group_key(name)
+            seen.setdefault(key, Topic(key=key, name=name))
+        return tuple(seen.values())
+
+    def related(self, article_ids: tuple[str, ...]) -> tuple[RelatedItem, ...]:
+        raw = self.data.get("related")
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.error("related", f"must be a list of articles, not {_kind(raw)}")
+            return ()
+        items: list[RelatedItem] = []
+        seen = set(article_ids)
+        for index, item in enumerate(raw):
+            field = f"related[{index}]"
+            if len(items) >= self.max_related:
+                break
+            if not isinstance(item, dict):
+                self.warn(field, f"must be a mapping, not {_kind(item)}", key="related")
+                continue
+            url = None
+            for key in ("webUrl", "originalUrl", "ampWebUrl"):
+                if item.get(key) is not None:
+                    url = self.url(key, item, f"{field}.{key}", warn=True)
+                    break
+            if url is None:
+                if not any(item.get(k) is not None for k in ("webUrl", "originalUrl", "ampWebUrl")):
+                    self.warn(field, "no webUrl: item ignored", key="related")
+                continue
+            if url in seen:
+                continue  # points back at the article, or repeats an earlier item
+            seen.add(url)
+            title = item.get("title")
+            if not isinstance(title, str) or not plain_text(title):
+                self.warn(f"{field}.title", "missing or not text: item ignored", item, "title")
+                continue
+            excerpt = item.get("excerpt")
+            published = None
+            if item.get("publishedDateTime") is not None:
+                try:
+                    published = parse_date(item["publishedDateTime"], self.zone)
+                except ValueError as e:
+                    self.warn(f"{field}.publishedDateTime", f"{e}: date left out",
+                              item, "publishedDateTime")
+            kind = item.get("type")
+            items.append(RelatedItem(
+                url=url,
+                title=truncate(plain_text(title), TITLE_LIMIT),
+                summary=truncate(plain_text(excerpt), SUMMARY_LIMIT) if isinstance(excerpt, str) else "",
+                published=published,
+                provider=self.provider(item.get("provider"), f"{field}.provider", strict=False),
+                image=self.first_image(item.get("images"), f"{field}.images"),
+                kind=plain_text(kind) or None if isinstance(kind, str) else None,
+            ))
+        return tuple(items)
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a {type(value).__name__}"
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 100_000
+
+
+def read_article(source: Source, raw: bytes, zone: tzinfo, max_related: int) -> FileResult:
+    """Read one article file's bytes; never raises for anything the file may contain."""
+
+    def fail(line: int, field: str, message: str) -> FileResult:
+        return FileResult(None, (Problem(path=source.label, line=line, field=field, message=message),))
+
+    if len(raw) > MAX_FILE_BYTES:
+        return fail(0, "", f"file larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: skipped")
+    if b"\x00" in raw:
+        return fail(0, "", "binary file (contains NUL bytes): skipped")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        return fail(line, "", f"not UTF-8 text (bad byte 0x{raw[e.start]:02x} at offset {e.start})")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        split = split_front_matter(text)
+        doc = load_yaml(split.front)
+    except YamlProblem as e:
+        offset = 0 if not text.startswith("---") else 1
+        line = e.line + offset if "front matter" not in e.message else e.line
+        return fail(line, e.field, e.message)
+    except RecursionError:
+        return fail(1, "", "nesting too deep")
+    return _read_fields(source, doc, split.body, split.first_line - 1, zone, max_related)
+
+
+def _read_fields(source: Source, doc: Document, body: str, offset: int, zone: tzinfo,
+                 max_related: int) -> FileResult:
+    r = _Reader(source, doc, offset, zone, max_related)
+    data = doc.data
+    for key in data:
+        if not isinstance(key, str):
+            r.error(str(key), "keys must be text", key=str(key))
+    title_raw = r.string("title", required=True)
+    title = truncate(plain_text(title_raw), TITLE_LIMIT) if title_raw is not None else ""
+    if title_raw is not None and not title:
+        r.error("title", "empty")
+    excerpt_raw = r.string("excerpt")
+    summary = truncate(plain_text(excerpt_raw), SUMMARY_LIMIT) if excerpt_raw else ""
+
+    published = None
+    if data.get("publishedDateTime") is None:
+        r.error("publishedDateTime", "missing" if "publishedDateTime" not in data else "empty")
+    else:
+        try:
+            published = parse_date(data["publishedDateTime"], zone)
+        except ValueError as e:
+            r.error("publishedDateTime", str(e))
+
+    original = r.url("originalUrl")
+    web = r.url("webUrl")
+    if original is None and web is None and not r.fatal:
+        r.error("webUrl", "missing: an article needs webUrl or originalUrl")
+    draft = not r.flag("published", True)
+    removed = r.flag("removed", False) or r.flag("deleted", False)
+    kind = r.string("type") or "article"
+    category = r.string("category")
+    quality = r.integer("quality")
+    heat = r.integer("heat")
+    provider = r.provider(data.get("provider"), "provider", strict=True)
+    topics = r.topics()
+    image = r.first_image(data.get("images"), "images")
+    canonical = original or web or ""
+    link = web or original or ""
+    related = r.related((canonical, link))
+    if r.fatal or published is None:
+        return FileResult(None, tuple(r.problems))
+    article = Article(
+        id=canonical,
+        url=link,
+        external_url=original if original and original != link else None,
+        title=title,
+        summary=summary,
+        content_html=render_body(body),
+        published=published,
+        kind=plain_text(kind) or "article",
+        category=plain_text(category) or None if category else None,
+        provider=provider,
+        topics=topics,
+        image=image,
+        related=related,
+        quality=quality,
+        heat=heat,
+        draft=draft,
+        removed=removed,
+        source=source.rel,
+    )
+    return FileResult(article, tuple(r.problems))
+
+
+def read_source(source: Source, zone: tzinfo, max_related: int) -> FileResult:
+    """Read one file from disk (see :func:`read_article`)."""
+    try:
+        with open(source.path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        problem = Problem(path=source.label, line=0, field="", message=f"cannot read: {e.strerror}")
+        return FileResult(None, (problem,))
+    return read_article(source, raw, zone, max_related)
+
+
+def resolve_duplicates(results: list[tuple[Source, FileResult]]) -> Collection:
+    """Merge per-file results: one article per id, the newest (then first by path) wins."""
+    problems: list[Problem] = []
+    winners: dict[str, tuple[Source, Article]] = {}
+    for source, result in results:
+        problems.extend(result.problems)
+        article = result.article
+        if article is None:
+            continue
+        held = winners.get(article.id)
+        if held is None:
+            winners[article.id] = (source, article)
+            continue
+        held_source, held_article = held
+        if article.published > held_article.published:
+            winners[article.id] = (source, article)
+            loser, keeper = held_source, source
+        else:
+            loser, keeper = source, held_source
+        problems.append(Problem(
+            path=loser.label, line=0, field="id",
+            message=f"same article (URL {article.id}) as {keeper.label}, which is kept",
+            severity=Severity.WARNING))
+    articles = tuple(article for _, article in winners.values())
+    return Collection(articles=articles, problems=tuple(problems), files=len(results))
+
+
+def collect(content: Path, zone: tzinfo, max_related: int) -> Collection:
+    """Read every article under ``content`` (serially; see build for the parallel path)."""
+    sources, found_problems = find_sources(content)
+    results = [(s, read_source(s, zone, max_related)) for s in sources]
+    collection = resolve_duplicates(results)
+    return Collection(
+        articles=collection.articles,
+        problems=found_problems + collection.problems,
+        files=collection.files,
+    )

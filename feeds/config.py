@@ -1,0 +1,169 @@
+"""Stage 1: load and validate ``feeds.yaml`` into an immutable :class:`Config`.
+
+Every key is checked; all problems are collected and raised together as one
+:class:`~feeds.errors.ConfigError` whose lines name the key (and its line).
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from feeds.errors import ConfigError
+from feeds.frontmatter import YamlProblem, load_yaml
+from feeds.urls import normalize_url
+
+FEED_FORMATS = ("rss", "atom", "json")
+GROUPINGS = ("topics", "providers")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """The whole configuration; the defaults are what a build uses without ``feeds.yaml``."""
+
+    title: str = "feeds"
+    description: str = "News by topic and by provider"
+    base_url: str = "http://localhost:8000/"
+    """Absolute http(s) URL of the published ``public/`` folder; always ends in ``/``."""
+    language: str = "en"
+    timezone: str = "UTC"
+    """IANA zone for dates written without an offset."""
+    items_per_feed: int = 50
+    max_related: int = 50
+    """Most related items carried per article (0 = none)."""
+    formats: tuple[str, ...] = FEED_FORMATS
+    groupings: tuple[str, ...] = GROUPINGS
+    stylesheet: bool = False
+    """Reference an XSL stylesheet from RSS and Atom so browsers show a readable page."""
+    templates: str | None = None
+    """A folder whose templates override the built-in ones (relative to the config file)."""
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string")
+    return value.strip()
+
+
+def _base_url(value: Any) -> str:
+    url = normalize_url(_text(value))
+    if "?" in url or "#" in url:
+        raise ValueError("must not have a query or fragment")
+    return url if url.endswith("/") else url + "/"
+
+
+def _language(value: Any) -> str:
+    text = _text(value)
+    if not _LANGUAGE.match(text):
+        raise ValueError(f"not a language tag like 'en' or 'pt-BR': {text!r}")
+    return text
+
+
+def _timezone(value: Any) -> str:
+    text = _text(value)
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {text!r} (use an IANA name like 'Europe/Berlin')")
+    return text
+
+
+def _count(low: int, high: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"must be a whole number from {low} to {high}")
+        return value
+
+    return check
+
+
+def _choices(allowed: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
+    def check(value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"must be a list of names from: {', '.join(allowed)}")
+        bad = [v for v in value if v not in allowed]
+        if bad:
+            raise ValueError(f"unknown {', '.join(map(repr, bad))}; choose from {', '.join(allowed)}")
+        return tuple(v for v in allowed if v in value)
+
+    return check
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "title": _text,
+    "description": _text,
+    "base_url": _base_url,
+    "language": _language,
+    "timezone": _timezone,
+    "items_per_feed": _count(1, 10_000),
+    "max_related": _count(0, 10_000),
+    "formats": _choices(FEED_FORMATS),
+    "groupings": _choices(GROUPINGS),
+    "stylesheet": _flag,
+    "templates": _text,
+}
+assert set(_CHECKS) == {f.name for f in fields(Config)}
+
+
+def parse_config(data: Mapping[str, Any], path: str, lines: Mapping[str, int]) -> Config:
+    """Validate a loaded mapping; raise one ConfigError listing every bad key."""
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        where = f"{lines.get(key, 0)}: " if lines.get(key) else ""
+        check = _CHECKS.get(key) if isinstance(key, str) else None
+        if check is None:
+            known = ", ".join(sorted(_CHECKS))
+            problems.append(f"{where}{key}: unknown key (known keys: {known})")
+            continue
+        try:
+            values[key] = check(value)
+        except ValueError as e:
+            problems.append(f"{where}{key}: {e}")
+    if "formats" in values and not values["formats"]:
+        problems.append("formats: name at least one format")
+    if problems:
+        raise ConfigError(path, tuple(problems))
+    return Config(**values)
+
+
+def load_config(path: Path | None) -> Config:
+    """Read ``path`` (``None``: no configuration file, all defaults)."""
+    if path is None:
+        return Config()
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(str(path), (f"cannot read: {e.strerror}",)) from None
+    try:
+        text = raw.decode("utf-8-sig").replace("\r\n", "\n")
+    except UnicodeDecodeError as e:
+        raise ConfigError(str(path), (f"not UTF-8 text (byte {e.start})",)) from None
+    try:
+        doc = load_yaml(text)
+    except YamlProblem as e:
+        field = f"{e.field}: " if e.field else ""
+        raise ConfigError(str(path), (f"{e.line}: {field}{e.message}",)) from None
+    config = parse_config(doc.data, str(path), doc.lines.get(id(doc.data), {}))
+    if config.templates is not None:
+        folder = (path.parent / config.templates).resolve()
+        if not folder.is_dir():
+            raise ConfigError(str(path), (f"templates: no such folder: {folder}",))
+        config = replace(config, templates=str(folder))
+    return config
+

@@ -1,0 +1,48 @@
+"""The registry of output formats: one module each, one line here to add one.
+
+*Feed formats* render one :class:`~feeds.model.Feed` into one file in the feed's
+folder. *Site pages* render the whole :class:`~feeds.model.Site` into files at the top
+of the output (the index page, the OPML list).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from feeds.formats.common import Context, FormatInfo
+from feeds.formats.index import render_index
+from feeds.formats.jsonfeed import render_json
+from feeds.formats.opml import render_opml
+from feeds.formats.xml import render_atom, render_rss
+from feeds.model import Feed, Site
+
+
+@dataclass(frozen=True, slots=True)
+class FeedFormat:
+    info: FormatInfo
+    """``info.name`` is the name used in ``feeds.yaml``'s ``formats``."""
+    render: Callable[[Feed, Context], bytes]
+
+
+FEED_FORMATS: dict[str, FeedFormat] = {
+    f.info.name: f
+    for f in (
+        FeedFormat(FormatInfo("rss", "rss.xml", "application/rss+xml", "RSS"), render_rss),
+        FeedFormat(FormatInfo("atom", "atom.xml", "application/atom+xml", "Atom"), render_atom),
+        FeedFormat(FormatInfo("json", "feed.json", "application/feed+json", "JSON Feed"),
+                   render_json),
+    )
+}
+
+SITE_PAGES: tuple[Callable[[Site, Context], dict[str, bytes]], ...] = (render_index, render_opml)
+"""Renderers of files at the top of the output, each returning {file name: bytes}."""
+
+MEDIA_TYPES: dict[str, str] = {
+    ".xml": "application/xml",
+    ".json": "application/json",
+    ".opml": "text/x-opml",
+    ".html": "text/html; charset=utf-8",
+    ".xsl": "text/xsl",
+} | {f.info.filename: f.info.media_type for f in FEED_FORMATS.values()}
+"""Media types by file name (feed files) or extension (everything else), for servers."""

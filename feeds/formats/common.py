@@ -1,0 +1,80 @@
+"""What every renderer shares: feed URLs, titles and the feeds extension's names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import NamedTuple
+from urllib.parse import quote
+
+from feeds import __version__
+from feeds.config import Config
+from feeds.model import Feed, FeedKind, Site
+from feeds.urls import join_url
+
+EXTENSION_NS = "http://purl.org/net/feeds/1.0/"
+"""Namespace (and JSON Feed ``about`` URL) of our extension; see docs/extension.md."""
+EXTENSION_VERSION = "1.0"
+EXTENSION_PREFIX = "feeds"
+MEDIA_NS = "http://search.yahoo.com/mrss/"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+GENERATOR = "feeds"
+GENERATOR_URI = "https://pypi.org/project/feeds/"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""The date of a feed with no items: fixed, so that output never depends on the clock."""
+
+
+class FormatInfo(NamedTuple):
+    """What pages need to know of a feed format to link to its files."""
+
+    name: str
+    filename: str
+    media_type: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The configuration and site a renderer may consult, plus URL helpers."""
+
+    config: Config
+    site: Site
+    formats: tuple[FormatInfo, ...]
+    """Every feed format written, in registry order."""
+
+    @property
+    def version(self) -> str:
+        return __version__
+
+    def file_url(self, feed: Feed, filename: str) -> str:
+        parts = feed.folder.split("/") if feed.folder else []
+        return join_url(self.config.base_url, *parts, filename)
+
+    def home_url(self, feed: Feed) -> str:
+        """Where a person reads about the feed: its section of the index page."""
+        if feed.kind is FeedKind.SITE:
+            return self.config.base_url
+        return f"{self.config.base_url}#{quote(self.anchor(feed), safe='')}"
+
+    def anchor(self, feed: Feed) -> str:
+        """The ``id`` of the feed's section on the index page."""
+        return f"{feed.kind.value}-{feed.slug}" if feed.kind is not FeedKind.SITE else "site"
+
+    def topic_url(self, key_slug: str) -> str:
+        return join_url(self.config.base_url, "topics", key_slug) + "/"
+
+    def provider_feed_url(self, slug: str, filename: str) -> str:
+        return join_url(self.config.base_url, "providers", slug, filename)
+
+    def title(self, feed: Feed) -> str:
+        if feed.kind is FeedKind.SITE:
+            return self.config.title
+        return f"{feed.name} · {self.config.title}"
+
+    def description(self, feed: Feed) -> str:
+        if feed.kind is FeedKind.SITE:
+            return self.config.description
+        if feed.kind is FeedKind.TOPIC:
+            return f"The newest articles about {feed.name} on {self.config.title}"
+        return f"The newest articles from {feed.name} on {self.config.title}"

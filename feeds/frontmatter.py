@@ -1,0 +1,191 @@
+"""Split an article file into front matter and body, and read YAML safely.
+
+Safety rules, applied to ``feeds.yaml`` as well as to front matter:
+
+* only the YAML types of PyYAML's safe schema are built (``!!python/...`` tags are errors);
+* anchors and aliases are refused: no "billion laughs", no shared objects;
+* a key repeated in one mapping is an error, not a silent overwrite;
+* nesting deeper than :data:`MAX_DEPTH` levels is an error, checked before parsing;
+* the document must be a mapping.
+
+Errors carry the 1-based line number in the *file*, not in the YAML block.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+try:
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists accepted in YAML."""
+
+_FENCE = re.compile(r"^---[ \t]*$")
+_END = re.compile(r"^(?:---|\.\.\.)[ \t]*$")
+
+
+class YamlProblem(Exception):
+    """A YAML block cannot be used; ``line`` is 1-based within the block."""
+
+    def __init__(self, line: int, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A loaded YAML mapping and the 1-based line of every key of every mapping in it.
+
+    ``lines`` is keyed by ``id()`` of each mapping inside ``data``; it is valid as long
+    as ``data`` is alive.
+    """
+
+    data: dict[str, Any]
+    lines: dict[int, dict[str, int]]
+
+    def line_of(self, mapping: object, key: str, default: int = 0) -> int:
+        return self.lines.get(id(mapping), {}).get(key, default)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """PyYAML's safe loader, plus key lines, duplicate-key and alias refusal."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.key_lines: dict[int, dict[str, int]] = {}
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if node in self.constructed_objects or node in self.recursive_objects:
+            raise YamlProblem(node.start_mark.line + 1, "anchors and aliases are not allowed")
+        return super().construct_object(node, deep=deep)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, yaml.MappingNode):
+            return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        lines: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise YamlProblem(key_node.start_mark.line + 1, "merge keys (<<) are not allowed")
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if isinstance(key, str):
+                if key in lines:
+                    raise YamlProblem(
+                        key_node.start_mark.line + 1,
+                        f"key repeated (first at line {lines[key]})",
+                        field=key,
+                    )
+                lines[key] = key_node.start_mark.line + 1
+        mapping = super().construct_mapping(node, deep=deep)
+        self.key_lines[id(mapping)] = lines
+        return mapping  # type: ignore[no-any-return]
+
+
+# Keep the mapping ids valid: construct_mapping is reached through construct_yaml_map,
+# which fills a dict created earlier; register the final dict instead.
+def _construct_yaml_map(loader: _Loader, node: yaml.MappingNode) -> Any:
+    data: dict[Any, Any] = {}
+    yield data
+    value = loader.construct_mapping(node)
+    data.update(value)
+    loader.key_lines[id(data)] = loader.key_lines.pop(id(value), {})
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _construct_yaml_map)
+
+
+def _too_deep(text: str) -> int:
+    """The line where flow or block nesting exceeds MAX_DEPTH, or 0 when it does not."""
+    if text.count("[") + text.count("{") > MAX_DEPTH:
+        depth = 0
+        quote = ""
+        line = 1
+        for ch in text:
+            if ch == "\n":
+                line += 1
+            if quote:
+                if ch == quote:
+                    quote = ""
+            elif ch in "\"'":
+                quote = ch
+            elif ch in "[{":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return line
+            elif ch in "]}":
+                depth = max(0, depth - 1)
+    # Block nesting: every level costs at least one column of indentation.
+    for number, raw in enumerate(text.split("\n"), 1):
+        stripped = raw.lstrip(" -")
+        if len(raw) - len(stripped) > 2 * MAX_DEPTH and stripped:
+            return number
+    return 0
+
+
+def load_yaml(text: str) -> Document:
+    """Load one YAML document that must be a mapping; raise :class:`YamlProblem` if unusable."""
+    deep = _too_deep(text)
+    if deep:
+        raise YamlProblem(deep, f"nesting deeper than {MAX_DEPTH} levels")
+    loader = _Loader(text)
+    try:
+        data = loader.get_single_data()
+    except YamlProblem:
+        raise
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        what = " ".join(str(p) for p in (e.context, e.problem) if p)
+        if "could not determine a constructor" in what:
+            what = "tags that construct objects are not allowed: " + str(e.problem).split("'")[1]
+        raise YamlProblem(line, f"bad YAML: {what}") from None
+    except yaml.YAMLError as e:
+        raise YamlProblem(1, f"bad YAML: {e}") from None
+    except RecursionError:
+        raise YamlProblem(1, "nesting too deep") from None
+    finally:
+        loader.dispose()
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise YamlProblem(1, f"front matter must be a mapping, not {_yaml_type(data)}")
+    return Document(data=data, lines=loader.key_lines)
+
+
+def _yaml_type(value: object) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number",
+            bool: "a boolean"}.get(type(value), type(value).__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """An article file cut at its fences; ``first_line`` is the file line of ``front[0]``."""
+
+    front: str
+    body: str
+    first_line: int
+
+
+def split_front_matter(text: str) -> Split:
+    """Cut ``---`` front matter from ``text`` (CRLF already normalised)."""
+    if not text.strip():
+        raise YamlProblem(1, "the file is empty")
+    lines = text.split("\n")
+    if not _FENCE.match(lines[0]):
+        raise YamlProblem(1, "the file does not start with a '---' front matter line")
+    for index in range(1, len(lines)):
+        if _END.match(lines[index]):
+            return Split(
+                front="\n".join(lines[1:index]),
+                body="\n".join(lines[index + 1 :]),
+                first_line=2,
+            )
+    raise YamlProblem(len(lines), "front matter has no closing '---' line")

@@ -1,0 +1,43 @@
+"""The Markdown body of an article, rendered to HTML and sanitised with nh3."""
+
+from __future__ import annotations
+
+import markdown
+import nh3
+
+from feeds.text import xml_safe
+
+MAX_BODY_CHARS = 200_000
+"""Longer bodies are cut before rendering."""
+
+_ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "em", "figcaption", "figure", "h1", "h2",
+    "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "q", "s", "small",
+    "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul",
+}
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "abbr": {"title"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+}
+
+
+def sanitize_html(html: str) -> str:
+    """Keep only harmless markup and http(s) links; used for every HTML we emit as HTML."""
+    return nh3.clean(
+        xml_safe(html),
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https"},
+        link_rel="noopener noreferrer nofollow",
+    ).strip()
+
+
+def render_body(body: str) -> str | None:
+    """The body as sanitised HTML, or ``None`` when there is no body."""
+    if not body.strip():
+        return None
+    html = markdown.markdown(body[:MAX_BODY_CHARS], output_format="html")
+    return sanitize_html(html) or None

@@ -1,0 +1,132 @@
+"""The immutable values handed between pipeline stages.
+
+Every ``datetime`` in these classes is timezone-aware and in UTC. Every URL is an
+absolute ``http``/``https`` URL, already percent-encoded. Every string is free of
+characters that XML 1.0 cannot carry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Image:
+    """An image of an article, a related item or a provider."""
+
+    url: str
+    width: int | None = None
+    height: int | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Provider:
+    """Who published an article; identified by ``domain`` (lower case)."""
+
+    name: str
+    domain: str
+    url: str | None = None
+    """``https://<domain>/`` when the domain is a valid host name, else ``None``."""
+    image: Image | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RelatedItem:
+    """One entry of an article's ``related`` list, as carried by our feed extension."""
+
+    url: str
+    title: str
+    summary: str = ""
+    published: datetime | None = None
+    provider: Provider | None = None
+    image: Image | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Topic:
+    """A topic as written in one article: the key merges spellings, ``name`` is the spelling."""
+
+    key: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Article:
+    """One usable article file, whether or not it is published."""
+
+    id: str
+    """The canonical URL (``originalUrl``, else ``webUrl``), normalised: stable forever."""
+    url: str
+    """The link readers open: ``webUrl``, else ``originalUrl``."""
+    external_url: str | None
+    """``originalUrl`` when it differs from ``url``."""
+    title: str
+    summary: str
+    """Plain text (entities decoded, no markup interpretation)."""
+    content_html: str | None
+    """The Markdown body rendered to sanitised HTML, when the file has one."""
+    published: datetime
+    kind: str
+    category: str | None
+    provider: Provider | None
+    topics: tuple[Topic, ...]
+    image: Image | None
+    related: tuple[RelatedItem, ...]
+    quality: int | None
+    heat: int | None
+    draft: bool
+    """``published: false`` in the file."""
+    removed: bool
+    """``removed: true`` or ``deleted: true`` in the file."""
+    source: str
+    """The file's path relative to the content folder, with ``/`` separators."""
+
+
+class FeedKind(Enum):
+    SITE = "site"
+    TOPIC = "topic"
+    PROVIDER = "provider"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Feed:
+    """One group of articles, rendered once per output format."""
+
+    kind: FeedKind
+    key: str
+    """What the group is keyed by: ``""`` for the site, the topic key, the provider domain."""
+    name: str
+    """Display name: the site title, the topic's most common spelling, the provider name."""
+    slug: str
+    """The folder under ``topics/`` or ``providers/`` (``""`` for the site feed)."""
+    articles: tuple[Article, ...]
+    """The newest ``items_per_feed`` published articles, newest first, ties by id."""
+    total: int
+    """How many published articles the group holds in all."""
+
+    @property
+    def folder(self) -> str:
+        """The feed's folder relative to the output root, ``""`` for the site feed."""
+        if self.kind is FeedKind.SITE:
+            return ""
+        return f"{self.kind.value}s/{self.slug}"
+
+    @property
+    def updated(self) -> datetime | None:
+        """The newest article's date: feed-level dates never come from the clock."""
+        return self.articles[0].published if self.articles else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Site:
+    """Everything the renderers need: the feeds, site-wide first."""
+
+    feeds: tuple[Feed, ...] = field(default_factory=tuple)
+
+    @property
+    def site_feed(self) -> Feed:
+        return self.feeds[0]

@@ -1,0 +1,44 @@
+"""Stage 4: render every feed in every configured format, and the site pages.
+
+Hands on an ordered mapping of output paths (``/``-separated, relative to the output
+folder) to bytes. Nothing here reads the clock or the disk.
+"""
+
+from __future__ import annotations
+
+from feeds.config import Config
+from feeds.formats import FEED_FORMATS, SITE_PAGES
+from feeds.formats.common import Context
+from feeds.model import Feed, Site
+
+
+def context_for(site: Site, config: Config) -> Context:
+    infos = tuple(FEED_FORMATS[name].info for name in config.formats)
+    return Context(config=config, site=site, formats=infos)
+
+
+def render_feed(feed: Feed, context: Context) -> dict[str, bytes]:
+    """The files of one feed, keyed by output path."""
+    files: dict[str, bytes] = {}
+    for info in context.formats:
+        path = f"{feed.folder}/{info.filename}" if feed.folder else info.filename
+        files[path] = FEED_FORMATS[info.name].render(feed, context)
+    return files
+
+
+def render_site(site: Site, config: Config) -> dict[str, bytes]:
+    """Every output file, keyed by output path; two renderers writing one path is a bug."""
+    context = context_for(site, config)
+    files: dict[str, bytes] = {}
+    for page in SITE_PAGES:
+        _merge(files, page(site, context))
+    for feed in site.feeds:
+        _merge(files, render_feed(feed, context))
+    return files
+
+
+def _merge(files: dict[str, bytes], new: dict[str, bytes]) -> None:
+    for path, data in new.items():
+        if path in files:
+            raise AssertionError(f"two outputs for {path}")
+        files[path] = data

@@ -1,0 +1,56 @@
+"""Text cleaning shared by the collector: what goes into a feed is readable and XML-safe."""
+
+from __future__ import annotations
+
+import html
+import re
+
+TITLE_LIMIT = 500
+"""Longest title kept, in characters; longer ones are cut at a word boundary."""
+SUMMARY_LIMIT = 5000
+"""Longest summary kept, in characters; longer ones are cut at a word boundary."""
+
+# Characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/FFFF),
+# plus C1 controls and DEL, which the W3C validator flags and no reader displays.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_LITERAL_ESCAPES = re.compile(r"\\[rnt]")
+_SPACE = re.compile(r"\s+")
+_MOJIBAKE_HINT = re.compile("[ÃÂâ][\x80-\xbf€™œžŸ¡-¿]")
+
+
+def xml_safe(text: str) -> str:
+    """Drop the characters XML 1.0 cannot carry."""
+    return _ILLEGAL.sub("", text)
+
+
+def _fix_mojibake(text: str) -> str:
+    """Undo UTF-8 read as Windows-1252 ("â€™" for "’"), only where that is certain."""
+    if not _MOJIBAKE_HINT.search(text):
+        return text
+    for codec in ("cp1252", "latin-1"):
+        try:
+            fixed = text.encode(codec).decode("utf-8")
+        except UnicodeError:
+            continue
+        return fixed
+    return text
+
+
+def plain_text(raw: str) -> str:
+    """Entities decoded, literal ``\\r\\n`` and runs of white space folded to one space."""
+    text = _LITERAL_ESCAPES.sub(" ", raw)
+    text = html.unescape(text)
+    text = _fix_mojibake(text)
+    text = xml_safe(text)
+    return _SPACE.sub(" ", text).strip()
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut ``text`` to at most ``limit`` characters at a word boundary, marking the cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"

@@ -1,0 +1,78 @@
+"""Shared test helpers: inline content trees, article text, a fixed ``now``, builds."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from feeds.build import BuildOptions, BuildResult, build
+from feeds.config import Config
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+SCHEMAS = SHARED / "schemas"
+
+
+def article(**fields: Any) -> str:
+    """An article file's text: defaults for every required field, overridden by ``fields``.
+
+    A field set to ``None`` is left out of the file.
+    """
+    n = fields.pop("n", 1)
+    data: dict[str, Any] = {
+        "category": "news",
+        "title": f"Article number {n}",
+        "excerpt": f"Summary of article {n}.",
+        "publishedDateTime": datetime(2025, 1, 1, tzinfo=UTC).replace(hour=n % 24, minute=n // 24 % 60),
+        "originalUrl": f"https://news.example.com/{n}",
+        "webUrl": f"https://news.example.com/{n}",
+        "type": "article",
+        "quality": 10,
+        "heat": -1,
+        "provider": {"name": "Example News", "domain": "news.example.com"},
+        "topics": ["AI"],
+        "images": [{"url": f"https://news.example.com/{n}.jpg", "width": 800, "height": 600,
+                    "isCached": True}],
+        "secured": "SECRET-BLOB-" + str(n),
+    }
+    body = fields.pop("body", "")
+    data.update(fields)
+    data = {k: v for k, v in data.items() if v is not None}
+    return "---\n" + yaml.safe_dump(data, allow_unicode=True, sort_keys=False) + "---\n" + body
+
+
+def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Create ``files`` (relative path -> text or bytes) under ``root``; return ``root``."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    return root
+
+
+def run_build(tmp_path: Path, files: dict[str, str | bytes], config: Config | None = None,
+              **options: Any) -> tuple[BuildResult, Path]:
+    """Build ``files`` into ``tmp_path/public``; return the result and the output folder."""
+    content = write_tree(tmp_path / "content", files)
+    output = tmp_path / "public"
+    result = build(config or Config(), BuildOptions(content=content, output=output,
+                                                    now=options.pop("now", NOW), **options))
+    return result, output
+
+
+def load_json(path: Path) -> Any:
+    return json.loads(path.read_text("utf-8"))
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
