@@ -12,7 +12,7 @@ import hashlib
 import heapq
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from feeds.model import Article, Feed, FeedKind, Site
@@ -69,13 +69,22 @@ def group_articles(
 ) -> Site:
     """Build every feed from the published articles."""
     published: list[Article] = []
+    hidden: set[str] = set()
+    for article in articles:
+        if selection.admits(article):
+            published.append(article)
+        else:
+            hidden.update((article.id, article.url))
+    if hidden:
+        published = [_without_hidden_related(a, hidden) for a in published]
     topics: dict[str, _Group] = {}
     providers: dict[str, _Group] = {}
-    for article in articles:
-        if not selection.admits(article):
-            continue
-        published.append(article)
+    for article in published:
+        keys: set[str] = set()
         for topic in article.topics:
+            if topic.key in keys:
+                continue
+            keys.add(topic.key)
             group = topics.setdefault(topic.key, _Group())
             group.articles.append(article)
             group.names[topic.name] += 1
@@ -99,6 +108,14 @@ def group_articles(
     if "providers" in groupings:
         feeds.extend(_feeds(FeedKind.PROVIDER, providers, items_per_feed))
     return Site(feeds=tuple(feeds))
+
+
+def _without_hidden_related(article: Article, hidden: set[str]) -> Article:
+    """An article's related items must not reveal an unpublished, removed or future article."""
+    if not any(item.url in hidden for item in article.related):
+        return article
+    kept = tuple(item for item in article.related if item.url not in hidden)
+    return replace(article, related=kept)
 
 
 def _feeds(kind: FeedKind, groups: dict[str, _Group], n: int) -> list[Feed]:

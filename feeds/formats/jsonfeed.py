@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from feeds.formats.common import EXTENSION_NS, EXTENSION_VERSION, Context
-from feeds.model import Article, Feed, Image, Provider, RelatedItem
+from feeds.model import Article, Feed, Image, Provider, RelatedItem, Topic
 from feeds.slugs import slugify
 
 JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
@@ -44,6 +44,13 @@ def _related(item: RelatedItem) -> dict[str, Any]:
     return out
 
 
+def _topic(topic: Topic, context: Context) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": topic.name, "key": topic.key}
+    if "topics" in context.config.groupings:
+        out["feed_url"] = context.topic_url(slugify(topic.key)) + "feed.json"
+    return out
+
+
 def _item(article: Article, context: Context) -> dict[str, Any]:
     item: dict[str, Any] = {"id": article.id, "url": article.url}
     if article.external_url:
@@ -72,11 +79,11 @@ def _item(article: Article, context: Context) -> dict[str, Any]:
     }
     if article.provider is not None:
         extension["provider"] = _provider(article.provider)
+        if "providers" in context.config.groupings:
+            slug = slugify(article.provider.domain, domain=True)
+            extension["provider"]["feed_url"] = context.provider_feed_url(slug, "feed.json")
     if article.topics:
-        extension["topics"] = [
-            {"name": topic.name, "url": context.topic_url(slugify(topic.key))}
-            for topic in article.topics
-        ]
+        extension["topics"] = [_topic(topic, context) for topic in article.topics]
     if article.image is not None:
         extension["image"] = _image(article.image)
     if article.related:

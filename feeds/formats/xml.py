@@ -68,8 +68,10 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
         assert self.article is not None
         article = self.article
         # feedgen drops rel/type/title of entry links (#135): write the related ones here.
+        # feedgen builds Atom elements without a namespace (the root carries a literal
+        # xmlns attribute), so ours must be unqualified too to land in the Atom namespace.
         for related in article.related:
-            link = etree.SubElement(entry, _ATOM_LINK, rel="related", href=related.url)
+            link = etree.SubElement(entry, "link", rel="related", href=related.url)
             link.set("title", related.title)
         _media(entry, article.image)
         _extension(entry, article)
@@ -177,7 +179,7 @@ def _entry(fg: FeedGenerator, article: Article, context: Context, *, atom: bool)
         fe.description(html.escape(article.summary or article.title, quote=False))
         if article.content_html:
             fe.content(article.content_html, type="CDATA")
-        if article.provider is not None:
+        if article.provider is not None and "providers" in context.config.groupings:
             fe.source(
                 url=context.provider_feed_url(
                     slugify(article.provider.domain, domain=True), "rss.xml"

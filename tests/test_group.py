@@ -1,0 +1,177 @@
+"""Stage 3: selection of published articles and grouping into feeds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from conftest import NOW
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feeds.group import Selection, group_articles, order_key
+from feeds.model import Article, FeedKind, Provider, Topic
+from feeds.slugs import group_key, slugify
+
+
+def make(
+    n: int,
+    *,
+    when: datetime | None = None,
+    topics: tuple[str, ...] = ("AI",),
+    domain: str | None = "news.example.com",
+    provider_name: str = "News",
+    draft: bool = False,
+    removed: bool = False,
+) -> Article:
+    url = f"https://news.example.com/{n}"
+    return Article(
+        id=url,
+        url=url,
+        external_url=None,
+        title=f"T{n}",
+        summary="",
+        content_html=None,
+        published=when or datetime(2025, 1, 1, tzinfo=UTC) + timedelta(hours=n),
+        kind="article",
+        category=None,
+        provider=Provider(name=provider_name, domain=domain) if domain else None,
+        topics=tuple(Topic(key=group_key(t), name=t) for t in topics),
+        image=None,
+        related=(),
+        quality=None,
+        heat=None,
+        draft=draft,
+        removed=removed,
+        source=f"{n}.md",
+    )
+
+
+def _group(articles, n=50, **selection):
+    return group_articles(
+        articles, Selection(now=NOW, **selection), site_title="Site", items_per_feed=n
+    )
+
+
+def test_site_topic_and_provider_feeds() -> None:
+    site = _group(
+        [make(1, topics=("AI", "Space")), make(2, topics=("ai",), domain="b.example.org")]
+    )
+    kinds = [(f.kind, f.slug, len(f.articles)) for f in site.feeds]
+    assert kinds == [
+        (FeedKind.SITE, "", 2),
+        (FeedKind.TOPIC, "ai", 2),
+        (FeedKind.TOPIC, "space", 1),
+        (FeedKind.PROVIDER, "b.example.org", 1),
+        (FeedKind.PROVIDER, "news.example.com", 1),
+    ]
+
+
+def test_unpublished_removed_and_future_are_held_back_unless_asked() -> None:
+    articles = [
+        make(1),
+        make(2, draft=True),
+        make(3, removed=True),
+        make(4, when=NOW + timedelta(seconds=1)),
+        make(5, when=NOW),
+    ]
+    assert [a.title for a in _group(articles).site_feed.articles] == ["T5", "T1"]
+    assert {
+        a.title for a in _group(articles, unpublished=True, future=True).site_feed.articles
+    } == {"T1", "T2", "T4", "T5"}
+
+
+def test_newest_n_newest_first_ties_by_id() -> None:
+    same = datetime(2025, 6, 1, tzinfo=UTC)
+    articles = [make(i, when=same if i % 2 else None) for i in range(10)]
+    feed = _group(articles, n=4).site_feed
+    assert feed.total == 10
+    assert [a.id for a in feed.articles] == sorted(
+        (a.id for a in articles), key=lambda i: order_key(next(a for a in articles if a.id == i))
+    )[:4]
+
+
+def test_display_name_is_the_most_common_spelling_ties_deterministic() -> None:
+    site = _group([make(1, topics=("ai",)), make(2, topics=("AI",)), make(3, topics=("AI",))])
+    assert site.feeds[1].name == "AI"
+    tie = _group([make(1, topics=("ai",)), make(2, topics=("AI",))])
+    assert tie.feeds[1].name == "AI"  # "AI" < "ai": smallest spelling wins a tie
+
+
+def test_slugs_are_unique_safe_and_readable() -> None:
+    names = [
+        "C",
+        "C++",
+        "C#",
+        "c",
+        "../../x",
+        "/",
+        ".",
+        "..",
+        "a/b",
+        "CON",
+        "nul",
+        "x" * 400,
+        "Москва",
+        "京都",
+        "Computer Vision",
+    ]
+    slugs = {n: slugify(group_key(n)) for n in names}
+    assert slugs["C"] == slugs["c"] == "c"
+    assert len({slugs[n] for n in names if n != "c"}) == len(names) - 1
+    assert slugs["Москва"] == "москва" and slugs["京都"] == "京都"
+    assert slugs["Computer Vision"] == "computer-vision"
+    for slug in slugs.values():
+        assert slug and "/" not in slug and slug not in (".", "..") and len(slug) <= 80
+        assert slug.split(".")[0] not in ("con", "nul")
+
+
+@st.composite
+def corpora(draw: st.DrawFn) -> list[Article]:
+    topic_names = st.sampled_from(["AI", "ai", "Ai", "Space", "C++", "C#", "Москва", "京都", "x y"])
+    count = draw(st.integers(0, 40))
+    out = []
+    for n in range(count):
+        out.append(
+            make(
+                n,
+                when=datetime(2025, 1, 1, tzinfo=UTC) + timedelta(hours=draw(st.integers(0, 5))),
+                topics=tuple(draw(st.lists(topic_names, max_size=3))),
+                domain=draw(st.sampled_from([None, "a.example.com", "b.example.org"])),
+                draft=draw(st.booleans()),
+                removed=draw(st.booleans()),
+            )
+        )
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(corpora(), st.integers(1, 7))
+def test_property_every_feed_holds_exactly_the_newest_published_of_its_group(
+    articles: list[Article], n: int
+) -> None:
+    site = _group(articles, n=n)
+    published = [a for a in articles if not a.draft and not a.removed]
+    expect_site = sorted(published, key=order_key)[:n]
+    assert site.site_feed.articles == tuple(expect_site)
+    seen_slugs = set()
+    for feed in site.feeds[1:]:
+        if feed.kind is FeedKind.TOPIC:
+            members = [a for a in published if feed.key in {t.key for t in a.topics}]
+        else:
+            members = [a for a in published if a.provider and a.provider.domain == feed.key]
+        assert members, "no feed without a published article"
+        assert feed.articles == tuple(sorted(members, key=order_key)[:n])
+        assert feed.total == len(members)
+        assert (feed.kind, feed.slug) not in seen_slugs
+        seen_slugs.add((feed.kind, feed.slug))
+    topic_keys = {t.key for a in published for t in a.topics}
+    assert {f.key for f in site.feeds if f.kind is FeedKind.TOPIC} == topic_keys
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 30), max_size=30, unique=True), st.randoms())
+def test_property_grouping_ignores_input_order(ns: list[int], rnd) -> None:
+    articles = [make(n, topics=("AI", "Space")[: n % 3]) for n in ns]
+    shuffled = list(articles)
+    rnd.shuffle(shuffled)
+    assert _group(articles, n=5) == _group(shuffled, n=5)
