@@ -103,6 +103,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _safe_stream(stream: TextIO) -> TextIO:
+    """Never fail on printing: file names may hold undecodable bytes, messages any text."""
+    if hasattr(stream, "reconfigure"):
+        stream.reconfigure(errors="backslashreplace")
+    return stream
+
+
 def _config(path: Path | None) -> Config:
     if path is None:
         return load_config(DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
@@ -156,8 +163,8 @@ def main(
     err: TextIO | None = None,
 ) -> int:
     """Run the command line; returns the exit code. ``now`` defaults to the clock."""
-    out = out or sys.stdout
-    err = err or sys.stderr
+    out = out or _safe_stream(sys.stdout)
+    err = err or _safe_stream(sys.stderr)
     try:
         args = _parser().parse_args(argv)
     except SystemExit as e:

@@ -401,13 +401,12 @@ def read_article(source: Source, raw: bytes, zone: tzinfo, max_related: int) -> 
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
         split = split_front_matter(text)
+    except YamlProblem as e:
+        return fail(e.line, e.field, e.message)
+    try:
         doc = load_yaml(split.front)
     except YamlProblem as e:
-        offset = 0 if not text.startswith("---") else 1
-        line = e.line + offset if "front matter" not in e.message else e.line
-        return fail(line, e.field, e.message)
-    except RecursionError:
-        return fail(1, "", "nesting too deep")
+        return fail(e.line + split.first_line - 1, e.field, e.message)
     return _read_fields(source, doc, split.body, split.first_line - 1, zone, max_related)
 
 

@@ -56,17 +56,20 @@ class Document:
         return self.lines.get(id(mapping), {}).get(key, default)
 
 
-class _Loader(_BaseLoader):
-    """PyYAML's safe loader, plus key lines, duplicate-key and alias refusal."""
+class _Checks:
+    """Key lines, duplicate-key, merge-key and alias refusal, for either PyYAML loader."""
+
+    constructed_objects: dict[Any, Any]
+    recursive_objects: dict[Any, Any]
 
     def __init__(self, stream: str) -> None:
-        super().__init__(stream)
+        super().__init__(stream)  # type: ignore[call-arg]
         self.key_lines: dict[int, dict[str, int]] = {}
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         if node in self.constructed_objects or node in self.recursive_objects:
             raise YamlProblem(node.start_mark.line + 1, "anchors and aliases are not allowed")
-        return super().construct_object(node, deep=deep)
+        return super().construct_object(node, deep=deep)  # type: ignore[misc]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if not isinstance(node, yaml.MappingNode):
@@ -84,9 +87,28 @@ class _Loader(_BaseLoader):
                         field=key,
                     )
                 lines[key] = key_node.start_mark.line + 1
-        mapping = super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)  # type: ignore[misc]
         self.key_lines[id(mapping)] = lines
         return mapping
+
+
+class _Loader(_Checks, _BaseLoader):
+    """PyYAML's safe loader on libyaml, with our checks."""
+
+
+class _PyLoader(_Checks, yaml.SafeLoader):
+    """The pure-Python twin, for what libyaml refuses (escapes of lone surrogates)."""
+
+
+def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
+    """PyYAML's timestamp, or the plain text when it names an impossible date (2021-02-30).
+
+    The text then reaches the field's own check, which reports it with the field's name.
+    """
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+    except (ValueError, OverflowError):
+        return node.value
 
 
 # Keep the mapping ids valid: construct_mapping is reached through construct_yaml_map,
@@ -99,7 +121,9 @@ def _construct_yaml_map(loader: _Loader, node: yaml.MappingNode) -> Any:
     loader.key_lines[id(data)] = loader.key_lines.pop(id(value), {})
 
 
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_yaml_map)
+for _cls in (_Loader, _PyLoader):
+    _cls.add_constructor("tag:yaml.org,2002:map", _construct_yaml_map)
+    _cls.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def _too_deep(text: str) -> int:
@@ -135,7 +159,18 @@ def load_yaml(text: str) -> Document:
     deep = _too_deep(text)
     if deep:
         raise YamlProblem(deep, f"nesting deeper than {MAX_DEPTH} levels")
-    loader = _Loader(text)
+    try:
+        return _load(text, _Loader)
+    except YamlProblem as e:
+        if "invalid Unicode character escape" not in e.message:
+            raise
+    # libyaml refuses escapes of lone surrogates ("\ud800") that PyYAML's pure-Python
+    # reader accepts; text cleaning removes them later, so read such files that way.
+    return _load(text, _PyLoader)
+
+
+def _load(text: str, loader_class: type[_Loader] | type[_PyLoader]) -> Document:
+    loader = loader_class(text)
     try:
         data = loader.get_single_data()
     except YamlProblem:
@@ -151,6 +186,8 @@ def load_yaml(text: str) -> Document:
         raise YamlProblem(1, f"bad YAML: {e}") from None
     except RecursionError:
         raise YamlProblem(1, "nesting too deep") from None
+    except (ValueError, OverflowError, TypeError) as e:
+        raise YamlProblem(1, f"bad value: {e}") from None
     finally:
         loader.dispose()
     if data is None:

@@ -130,3 +130,19 @@ def test_python_dash_m_and_help() -> None:
             check=False,
         )
         assert sub.returncode == 0 and "--content" in sub.stdout
+
+
+def test_undecodable_file_names_are_reported_not_fatal(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / os.fsdecode(b"bad-\xff-name.md")).write_bytes(b"---\ntitle: x\n---\n")
+    (content / "ok.md").write_text(article(n=1))
+    proc = subprocess.run(
+        [sys.executable, "-m", "feeds", "build", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert b"bad-\\udcff-name.md:1: publishedDateTime: missing" in proc.stderr
+    assert b"Traceback" not in proc.stderr
