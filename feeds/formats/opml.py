@@ -37,14 +37,13 @@ def render_opml(site: Site, context: Context) -> dict[str, bytes]:
     updated = site.site_feed.updated or EPOCH
     etree.SubElement(head, "dateCreated").text = format_datetime(updated, usegmt=True)
     etree.SubElement(head, "dateModified").text = format_datetime(updated, usegmt=True)
-    etree.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
     body = etree.SubElement(root, "body")
     _outline(body, site.site_feed, context)
     for kind, label in ((FeedKind.TOPIC, "Topics"), (FeedKind.PROVIDER, "Providers")):
         feeds = [f for f in site.feeds if f.kind is kind]
         if not feeds:
             continue
-        group = etree.SubElement(body, "outline", text=label, title=label)
+        group = etree.SubElement(body, "outline", text=label)
         for feed in feeds:
             _outline(group, feed, context)
     data: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)

@@ -166,8 +166,9 @@ def _entry(fg: FeedGenerator, article: Article, context: Context, *, atom: bool)
     if categories:
         fe.category(categories)
     if atom:
-        if article.summary:
-            fe.summary(article.summary)
+        # An entry with neither summary nor content shows as empty in many readers (and
+        # the W3C validator says so): fall back to the title, as RSS and JSON Feed do.
+        fe.summary(article.summary or article.title)
         if article.content_html:
             fe.content(article.content_html, type="html")
         if article.provider is not None:
