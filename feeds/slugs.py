@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 MAX_READABLE = 60
 """Longest readable part of a slug, in characters."""
@@ -32,6 +33,7 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
 
 
+@lru_cache(maxsize=65536)
 def slugify(key: str, *, domain: bool = False) -> str:
     """A stable, unique, path-safe slug for a group key (see the module docstring).
 

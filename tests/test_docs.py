@@ -36,7 +36,7 @@ def test_extension_doc_names_every_element_and_key_we_write() -> None:
     import feeds.formats.xml as xml
 
     source = (REPO / "feeds" / "formats" / "xml.py").read_text()
-    elements = set(re.findall(r'_X \+ "(\w+)"', source))
+    elements = set(re.findall(r'[<"]feeds:(\w+)', source))
     assert elements >= {"provider", "relatedItems", "related", "title", "image"}
     for element in elements:
         assert f"`feeds:{element}`" in EXTENSION, element

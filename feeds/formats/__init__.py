@@ -12,26 +12,35 @@ from dataclasses import dataclass
 
 from feeds.formats.common import Context, FormatInfo
 from feeds.formats.index import render_index
-from feeds.formats.jsonfeed import render_json
+from feeds.formats.jsonfeed import json_item, render_json
 from feeds.formats.opml import render_opml
-from feeds.formats.xml import render_atom, render_rss
-from feeds.model import Feed, Site
+from feeds.formats.xml import atom_entry, render_atom, render_rss, rss_item
+from feeds.model import Article, Feed, Site
 
 
 @dataclass(frozen=True, slots=True)
 class FeedFormat:
+    """A feed format: an entry is rendered once per article, then spliced into documents."""
+
     info: FormatInfo
     """``info.name`` is the name used in ``feeds.yaml``'s ``formats``."""
-    render: Callable[[Feed, Context], bytes]
+    entry: Callable[[Article, Context], str]
+    document: Callable[[Feed, Context, list[str]], bytes]
 
 
 FEED_FORMATS: dict[str, FeedFormat] = {
     f.info.name: f
     for f in (
-        FeedFormat(FormatInfo("rss", "rss.xml", "application/rss+xml", "RSS"), render_rss),
-        FeedFormat(FormatInfo("atom", "atom.xml", "application/atom+xml", "Atom"), render_atom),
         FeedFormat(
-            FormatInfo("json", "feed.json", "application/feed+json", "JSON Feed"), render_json
+            FormatInfo("rss", "rss.xml", "application/rss+xml", "RSS"), rss_item, render_rss
+        ),
+        FeedFormat(
+            FormatInfo("atom", "atom.xml", "application/atom+xml", "Atom"), atom_entry, render_atom
+        ),
+        FeedFormat(
+            FormatInfo("json", "feed.json", "application/feed+json", "JSON Feed"),
+            json_item,
+            render_json,
         ),
     )
 }

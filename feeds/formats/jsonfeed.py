@@ -92,7 +92,13 @@ def _item(article: Article, context: Context) -> dict[str, Any]:
     return item
 
 
-def render_json(feed: Feed, context: Context) -> bytes:
+def json_item(article: Article, context: Context) -> str:
+    """One item as compact JSON (the C encoder: an indented dump is ten times slower)."""
+    return json.dumps(_item(article, context), ensure_ascii=False, separators=(",", ":"))
+
+
+def render_json(feed: Feed, context: Context, items: list[str]) -> bytes:
+    """The feed document, one item per line."""
     doc: dict[str, Any] = {
         "version": JSONFEED_VERSION,
         "title": context.title(feed),
@@ -101,6 +107,10 @@ def render_json(feed: Feed, context: Context) -> bytes:
         "description": context.description(feed),
         "language": context.config.language,
         "authors": [{"name": context.config.title, "url": context.config.base_url}],
-        "items": [_item(article, context) for article in feed.articles],
+        "items": [],
     }
-    return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    head = json.dumps(doc, ensure_ascii=False, indent=2)
+    assert head.endswith('"items": []\n}')
+    body = ",\n".join(items)
+    text = head[: -len("[]\n}")] + ("[\n" + body + "\n  ]\n}\n" if items else "[]\n}\n")
+    return text.encode("utf-8")

@@ -1,23 +1,22 @@
-"""RSS 2.0 and Atom 1.0 through feedgen, with its defaults overridden.
+"""RSS 2.0 and Atom 1.0.
 
-feedgen's defaults are wrong for us: ``updated``/``lastBuildDate`` default to now,
-``add_entry`` prepends, Atom entry links lose ``rel``/``title`` (feedgen #135) and RSS
-keeps one link per item (#122). We set every date from the items, append in order, and
-write media, provider, related links and our extension in a feedgen extension.
+The channel or feed head is written by feedgen, with its defaults overridden (they are
+wrong for us: ``updated``/``lastBuildDate`` default to now, ``add_entry`` prepends).
+Items are written here as text, once per article and format, and spliced into every
+feed that holds the article: feedgen's per-entry cost (an lxml tree per entry per feed)
+was most of a build's time. ``tests/feedgen_reference.py`` keeps the all-feedgen
+renderer, and a test checks that both give the same bytes.
 """
 
 from __future__ import annotations
 
-import html
-from typing import Any
+from datetime import datetime
+from email.utils import format_datetime
 
-from feedgen.entry import FeedEntry
-from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
-from lxml import etree
 
 from feeds.formats.common import (
-    ATOM_NS,
     DC_NS,
     EPOCH,
     EXTENSION_NS,
@@ -31,110 +30,198 @@ from feeds.formats.common import (
 from feeds.model import Article, Feed, Image, Provider, RelatedItem
 from feeds.slugs import slugify
 
-_X = f"{{{EXTENSION_NS}}}"
-_M = f"{{{MEDIA_NS}}}"
-_ATOM_LINK = f"{{{ATOM_NS}}}link"
 
-
-class _FeedExtension(BaseExtension):  # type: ignore[misc]
-    def __init__(self) -> None:
-        self.rss = True
+class _Namespaces(BaseExtension):  # type: ignore[misc]
+    """Declares our namespaces on the root element feedgen writes."""
 
     def extend_ns(self) -> dict[str, str]:
         return {EXTENSION_PREFIX: EXTENSION_NS, "media": MEDIA_NS, "dc": DC_NS}
 
 
-class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
-    """Writes what feedgen cannot: media, provider, related items."""
-
-    def __init__(self) -> None:
-        self.article: Article | None = None
-        self.context: Context | None = None
-
-    def extend_rss(self, item: Any) -> Any:
-        assert self.article is not None and self.context is not None
-        article = self.article
-        if article.provider is not None:
-            creator = etree.SubElement(item, f"{{{DC_NS}}}creator")
-            creator.text = article.provider.name
-        _media(item, article.image)
-        _extension(item, article)
-        for related in article.related:
-            link = etree.SubElement(item, _ATOM_LINK, rel="related", href=related.url)
-            link.set("title", related.title)
-        return item
-
-    def extend_atom(self, entry: Any) -> Any:
-        assert self.article is not None
-        article = self.article
-        # feedgen drops rel/type/title of entry links (#135): write the related ones here.
-        # feedgen builds Atom elements without a namespace (the root carries a literal
-        # xmlns attribute), so ours must be unqualified too to land in the Atom namespace.
-        for related in article.related:
-            link = etree.SubElement(entry, "link", rel="related", href=related.url)
-            link.set("title", related.title)
-        _media(entry, article.image)
-        _extension(entry, article)
-        return entry
+def text(value: str) -> str:
+    """Escape character data (values are XML-safe already: see feeds.text.xml_safe)."""
+    return (
+        value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    )
 
 
-def _media(parent: Any, image: Image | None) -> None:
+def attr(value: str) -> str:
+    """Escape an attribute value for double quotes."""
+    return text(value).replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;")
+
+
+def rfc822(when: datetime) -> str:
+    return format_datetime(when)
+
+
+def _element(indent: str, name: str, value: str, **attrs: str) -> str:
+    attributes = "".join(f' {k}="{attr(v)}"' for k, v in attrs.items())
+    return f"{indent}<{name}{attributes}>{text(value)}</{name}>\n"
+
+
+def _empty(indent: str, name: str, attrs: list[tuple[str, str]]) -> str:
+    attributes = "".join(f' {k}="{attr(v)}"' for k, v in attrs)
+    return f"{indent}<{name}{attributes}/>\n"
+
+
+def _media(indent: str, image: Image | None) -> str:
     if image is None:
-        return
-    content = etree.SubElement(parent, _M + "content", url=image.url, medium="image")
-    thumbnail = etree.SubElement(parent, _M + "thumbnail", url=image.url)
-    for element in (content, thumbnail):
-        if image.width and image.height:
-            element.set("width", str(image.width))
-            element.set("height", str(image.height))
+        return ""
+    size = (
+        [("width", str(image.width)), ("height", str(image.height))]
+        if (image.width and image.height)
+        else []
+    )
+    out = []
     if image.title:
-        title = etree.SubElement(content, _M + "title", type="plain")
-        title.text = image.title
+        out.append(
+            f'{indent}<media:content url="{attr(image.url)}" medium="image"'
+            + "".join(f' {k}="{v}"' for k, v in size)
+            + ">\n"
+        )
+        out.append(_element(indent + "  ", "media:title", image.title, type="plain"))
+        out.append(f"{indent}</media:content>\n")
+    else:
+        out.append(
+            _empty(indent, "media:content", [("url", image.url), ("medium", "image"), *size])
+        )
+    out.append(_empty(indent, "media:thumbnail", [("url", image.url), *size]))
+    return "".join(out)
 
 
-def _provider(parent: Any, provider: Provider) -> None:
-    element = etree.SubElement(parent, _X + "provider", domain=provider.domain)
+def _provider(indent: str, provider: Provider) -> str:
+    attrs = {"domain": provider.domain}
     if provider.url:
-        element.set("href", provider.url)
-    element.text = provider.name
+        attrs["href"] = provider.url
+    return _element(indent, "feeds:provider", provider.name, **attrs)
 
 
-def _image(parent: Any, image: Image) -> None:
-    element = etree.SubElement(parent, _X + "image", url=image.url)
-    if image.width and image.height:
-        element.set("width", str(image.width))
-        element.set("height", str(image.height))
-
-
-def _related(parent: Any, item: RelatedItem) -> None:
-    element = etree.SubElement(parent, _X + "related", href=item.url)
-    etree.SubElement(element, _X + "title").text = item.title
+def _related(indent: str, item: RelatedItem) -> str:
+    inner = indent + "  "
+    out = [
+        f'{indent}<feeds:related href="{attr(item.url)}">\n',
+        _element(inner, "feeds:title", item.title),
+    ]
     if item.summary:
-        etree.SubElement(element, _X + "summary").text = item.summary
+        out.append(_element(inner, "feeds:summary", item.summary))
     if item.published is not None:
-        etree.SubElement(element, _X + "published").text = item.published.isoformat()
+        out.append(_element(inner, "feeds:published", item.published.isoformat()))
     if item.kind:
-        etree.SubElement(element, _X + "type").text = item.kind
+        out.append(_element(inner, "feeds:type", item.kind))
     if item.provider is not None:
-        _provider(element, item.provider)
+        out.append(_provider(inner, item.provider))
     if item.image is not None:
-        _image(element, item.image)
+        size = (
+            [("width", str(item.image.width)), ("height", str(item.image.height))]
+            if (item.image.width and item.image.height)
+            else []
+        )
+        out.append(_empty(inner, "feeds:image", [("url", item.image.url), *size]))
+    out.append(f"{indent}</feeds:related>\n")
+    return "".join(out)
 
 
-def _extension(parent: Any, article: Article) -> None:
-    if article.provider is None and not article.related:
-        return
+def _extension(indent: str, article: Article) -> str:
+    out = []
     if article.provider is not None:
-        _provider(parent, article.provider)
+        out.append(_provider(indent, article.provider))
     if article.related:
-        group = etree.SubElement(parent, _X + "relatedItems", version=EXTENSION_VERSION)
-        for item in article.related:
-            _related(group, item)
+        out.append(f'{indent}<feeds:relatedItems version="{EXTENSION_VERSION}">\n')
+        out.extend(_related(indent + "  ", item) for item in article.related)
+        out.append(f"{indent}</feeds:relatedItems>\n")
+    return "".join(out)
+
+
+def _related_links(indent: str, name: str, article: Article) -> str:
+    return "".join(
+        _empty(indent, name, [("rel", "related"), ("href", r.url), ("title", r.title)])
+        for r in article.related
+    )
+
+
+def rss_item(article: Article, context: Context) -> str:
+    """One ``<item>``, indented for its place in the channel."""
+    i = "      "
+    out = ["    <item>\n", _element(i, "title", article.title), _element(i, "link", article.url)]
+    out.append(_element(i, "description", _html_escape(article.summary or article.title)))
+    if article.content_html:
+        out.append(
+            f"{i}<content:encoded><![CDATA[{_cdata(article.content_html)}]]></content:encoded>\n"
+        )
+    out.append(
+        _element(
+            i, "guid", article.id, isPermaLink="true" if article.id == article.url else "false"
+        )
+    )
+    for topic in article.topics:
+        out.append(
+            _element(i, "category", topic.name, domain=context.topic_url(slugify(topic.key)))
+        )
+    out.append(_element(i, "pubDate", rfc822(article.published)))
+    if article.provider is not None:
+        if "providers" in context.config.groupings:
+            url = context.provider_feed_url(
+                slugify(article.provider.domain, domain=True), "rss.xml"
+            )
+            out.append(_element(i, "source", article.provider.name, url=url))
+        out.append(_element(i, "dc:creator", article.provider.name))
+    out.append(_media(i, article.image))
+    out.append(_extension(i, article))
+    out.append(_related_links(i, "atom:link", article))
+    out.append("    </item>\n")
+    return "".join(out)
+
+
+def atom_entry(article: Article, context: Context) -> str:
+    """One ``<entry>``, indented for its place in the feed."""
+    i = "    "
+    when = article.published.isoformat()
+    out = [
+        "  <entry>\n",
+        _element(i, "id", article.id),
+        _element(i, "title", article.title),
+        _element(i, "updated", when),
+    ]
+    if article.provider is not None:
+        out.append(f"{i}<author>\n")
+        out.append(_element(i + "  ", "name", article.provider.name))
+        if article.provider.url:
+            out.append(_element(i + "  ", "uri", article.provider.url))
+        out.append(f"{i}</author>\n")
+    if article.content_html:
+        out.append(_element(i, "content", article.content_html, type="html"))
+    out.append(_empty(i, "link", [("href", article.url)]))
+    # Neither summary nor content shows as an empty entry in many readers (and the W3C
+    # validator says so): fall back to the title, as RSS and JSON Feed do.
+    out.append(_element(i, "summary", article.summary or article.title))
+    for topic in article.topics:
+        out.append(
+            _empty(
+                i,
+                "category",
+                [("term", topic.name), ("scheme", context.topic_url(slugify(topic.key)))],
+            )
+        )
+    out.append(_element(i, "published", when))
+    out.append(_related_links(i, "link", article))
+    out.append(_media(i, article.image))
+    out.append(_extension(i, article))
+    out.append("  </entry>\n")
+    return "".join(out)
+
+
+def _html_escape(value: str) -> str:
+    """RSS descriptions are HTML: plain text must not turn into markup (``<MSFT.O>``)."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cdata(value: str) -> str:
+    return value.replace("]]>", "]]]]><![CDATA[>")
 
 
 def _generator(feed: Feed, context: Context, filename: str) -> FeedGenerator:
     fg = FeedGenerator()
-    fg.register_extension(EXTENSION_PREFIX, _FeedExtension, _EntryExtension)
+    fg.register_extension(EXTENSION_PREFIX, _Namespaces, None)
     fg.id(context.file_url(feed, filename))
     fg.title(context.title(feed))
     fg.description(context.description(feed))
@@ -147,60 +234,19 @@ def _generator(feed: Feed, context: Context, filename: str) -> FeedGenerator:
     return fg
 
 
-def _entry(fg: FeedGenerator, article: Article, context: Context, *, atom: bool) -> FeedEntry:
-    fe = fg.add_entry(order="append")
-    ext = getattr(fe, EXTENSION_PREFIX)
-    ext.article = article
-    ext.context = context
-    fe.id(article.id)
-    fe.guid(article.id, permalink=article.id == article.url)
-    fe.title(article.title)
-    fe.link(href=article.url)
-    fe.published(article.published)
-    fe.updated(article.published)
-    fe.pubDate(article.published)
-    categories = [
-        {"term": topic.name, "scheme": context.topic_url(slugify(topic.key))}
-        for topic in article.topics
-    ]
-    if categories:
-        fe.category(categories)
-    if atom:
-        # An entry with neither summary nor content shows as empty in many readers (and
-        # the W3C validator says so): fall back to the title, as RSS and JSON Feed do.
-        fe.summary(article.summary or article.title)
-        if article.content_html:
-            fe.content(article.content_html, type="html")
-        if article.provider is not None:
-            author = {"name": article.provider.name}
-            if article.provider.url:
-                author["uri"] = article.provider.url
-            fe.author(author)
-    else:
-        fe.description(html.escape(article.summary or article.title, quote=False))
-        if article.content_html:
-            fe.content(article.content_html, type="CDATA")
-        if article.provider is not None and "providers" in context.config.groupings:
-            fe.source(
-                url=context.provider_feed_url(
-                    slugify(article.provider.domain, domain=True), "rss.xml"
-                ),
-                title=article.provider.name,
-            )
-    return fe
+def _splice(head: bytes, closing: bytes, entries: list[str]) -> bytes:
+    """Put the entries before ``closing`` (the last line but one of feedgen's output)."""
+    cut = head.rindex(closing)
+    return head[:cut] + "".join(entries).encode("utf-8") + head[cut:]
 
 
-def render_rss(feed: Feed, context: Context) -> bytes:
+def render_rss(feed: Feed, context: Context, entries: list[str]) -> bytes:
     fg = _generator(feed, context, "rss.xml")
-    for article in feed.articles:
-        _entry(fg, article, context, atom=False)
     fg.docs("https://www.rssboard.org/rss-specification")
-    return fg.rss_str(pretty=True)  # type: ignore[no-any-return]
+    return _splice(fg.rss_str(pretty=True), b"  </channel>", entries)
 
 
-def render_atom(feed: Feed, context: Context) -> bytes:
+def render_atom(feed: Feed, context: Context, entries: list[str]) -> bytes:
     fg = _generator(feed, context, "atom.xml")
     fg.author({"name": context.config.title, "uri": context.config.base_url})
-    for article in feed.articles:
-        _entry(fg, article, context, atom=True)
-    return fg.atom_str(pretty=True)  # type: ignore[no-any-return]
+    return _splice(fg.atom_str(pretty=True), b"</feed>", entries)

@@ -1,0 +1,84 @@
+"""URL checks: only absolute http(s), percent-encoded; the fast path agrees with the full one."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feeds.urls import _normalize, join_url, normalize_url, provider_home
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://Ex.COM/a b?q=ü#x", "https://ex.com/a%20b?q=%C3%BC#x"),
+        ("https://münchen.example/straße", "https://xn--mnchen-3ya.example/stra%C3%9Fe"),
+        ("http://x.example.com:80/", "http://x.example.com/"),
+        ("https://x.example.com:8443/a", "https://x.example.com:8443/a"),
+        ("https://x.example.com", "https://x.example.com/"),
+        ("https://x.example.com/100%", "https://x.example.com/100%25"),
+        ("  https://x.example.com/trim  ", "https://x.example.com/trim"),
+    ],
+)
+def test_normalises(raw: str, expected: str) -> None:
+    assert normalize_url(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "ftp://x.example.com/",
+        "/relative",
+        "relative",
+        "//x.example.com/",
+        "",
+        "   ",
+        "https://",
+        "https://exa mple.com/",
+        "https://a..b/",
+        "https://user:pw@x.example.com/",
+        "https://x.example.com/\x00",
+    ],
+)
+def test_refuses(raw: str) -> None:
+    with pytest.raises(ValueError):
+        normalize_url(raw)
+
+
+URLISH = st.one_of(
+    st.text(max_size=40),
+    st.builds(
+        lambda s, h, p: f"{s}://{h}/{p}",
+        st.sampled_from(["http", "https", "HTTP", "ftp"]),
+        st.from_regex(r"[A-Za-z0-9.\-]{1,20}", fullmatch=True),
+        st.text(max_size=30),
+    ),
+    st.from_regex(r"https?://[a-z0-9.\-]{1,20}(/[A-Za-z0-9%?#=&._~\-/]{0,30})?", fullmatch=True),
+)
+
+
+@settings(max_examples=500)
+@given(URLISH)
+def test_property_fast_path_agrees_with_full_normalisation(raw: str) -> None:
+    try:
+        fast = normalize_url(raw)
+    except ValueError:
+        fast = None
+    try:
+        full = _normalize(raw)
+    except ValueError:
+        full = None
+    assert fast == full
+    if full is not None:
+        assert normalize_url(full) == full  # idempotent
+
+
+def test_helpers() -> None:
+    assert provider_home("IFEX.org") == "https://ifex.org/"
+    assert provider_home("../x") is None and provider_home("localhost") is None
+    assert join_url("https://f.example.com/", "topics", "c++", "rss.xml") == (
+        "https://f.example.com/topics/c%2B%2B/rss.xml"
+    )
