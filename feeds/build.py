@@ -33,6 +33,8 @@ class BuildOptions:
     write: bool = True
     """False for ``feeds check``: read and render everything, write nothing."""
     lock_wait: float = 0.0
+    jobs: int = 1
+    """Worker processes for reading files; the output is the same for any number."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,7 +56,7 @@ class BuildResult:
 def build(config: Config, options: BuildOptions) -> BuildResult:
     """Run the pipeline; raises :class:`~feeds.errors.FeedsError` only for whole-build failures."""
     started = time.perf_counter()
-    collection = collect(options.content, config.tz, config.max_related)
+    collection = collect(options.content, config.tz, config.max_related, options.jobs)
     selection = Selection(now=options.now, unpublished=options.unpublished, future=options.future)
     site = group_articles(
         collection.articles,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +73,14 @@ def _parser() -> argparse.ArgumentParser:
             choices=("text", "json"),
             default="text",
             help="problems and summary as text lines or JSON lines",
+        )
+        p.add_argument(
+            "--jobs",
+            "-j",
+            type=int,
+            default=os.cpu_count() or 1,
+            metavar="N",
+            help="processes reading files in parallel (default: the number of CPUs)",
         )
 
     b = commands.add_parser(
@@ -186,6 +195,7 @@ def main(
         strict=args.strict,
         write=args.command == "build",
         lock_wait=getattr(args, "wait", 0.0),
+        jobs=max(1, args.jobs),
     )
     try:
         result = build(config, options)

@@ -218,3 +218,20 @@ def test_the_shared_seed_reads_cleanly(tmp_path: Path) -> None:
     assert c.problems == ()
     assert a.draft and a.title.startswith("Unregulated use of facial recognition")
     assert a.related[0].provider is not None and a.related[0].provider.domain == "dailydot.com"
+
+
+def test_parallel_reading_gives_the_same_collection(tmp_path: Path, monkeypatch) -> None:
+    import feeds.collect as collect_module
+
+    files: dict[str, str | bytes] = {
+        f"d{i % 7}/{i}.md": article(n=i, topics=[f"T{i % 5}"]) for i in range(600)
+    }
+    files["bad.md"] = "---\ntitle: x\n---\n"
+    files["dup.md"] = article(n=3, title="Duplicate of 3")
+    write_tree(tmp_path / "content", files)
+    serial = collect(tmp_path / "content", UTC, 50, jobs=1)
+    monkeypatch.setattr(collect_module, "PARALLEL_MIN_FILES", 10)
+    monkeypatch.setattr(collect_module, "_CHUNK", 37)
+    parallel = collect(tmp_path / "content", UTC, 50, jobs=3)
+    assert parallel == serial
+    assert len(serial.articles) == 600 and len(serial.problems) == 2
