@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from feeds.collect import collect
+from feeds.collect import find_sources, iter_results, read_source
 from feeds.config import Config
 from feeds.errors import Problem, Severity
-from feeds.group import Selection, group_articles
+from feeds.group import Selection, Selector
 from feeds.lock import output_lock
+from feeds.model import Article
 from feeds.render import render_site
 from feeds.write import WriteReport, write_output
 
@@ -56,24 +57,38 @@ class BuildResult:
 def build(config: Config, options: BuildOptions) -> BuildResult:
     """Run the pipeline; raises :class:`~feeds.errors.FeedsError` only for whole-build failures."""
     started = time.perf_counter()
-    collection = collect(options.content, config.tz, config.max_related, options.jobs)
+    sources, found_problems = find_sources(options.content)
+    problems: list[Problem] = list(found_problems)
     selection = Selection(now=options.now, unpublished=options.unpublished, future=options.future)
-    site = group_articles(
-        collection.articles,
+    selector = Selector(
         selection,
-        site_title=config.title,
         items_per_feed=config.items_per_feed,
         groupings=config.groupings,
+        labels=[s.label for s in sources],
     )
+    usable = 0
+    results = iter_results(sources, config.tz, config.max_related, options.jobs)
+    for index, result in enumerate(results):
+        problems.extend(result.problems)
+        if result.article is not None:
+            usable += 1
+            selector.add(index, result.article)
+
+    def reread(indexes: list[int]) -> list[Article]:
+        found = (read_source(sources[i], config.tz, config.max_related) for i in indexes)
+        return [r.article for r in found if r.article is not None]
+
+    site = selector.finish(config.title, reread)
+    problems.extend(selector.problems)
     files = render_site(site, config)
     report = None
-    if options.write and not (options.strict and collection.problems):
+    if options.write and not (options.strict and problems):
         with output_lock(options.output, options.lock_wait):
             report = write_output(options.output, files)
     return BuildResult(
-        problems=collection.problems,
-        files_read=collection.files,
-        articles=len(collection.articles),
+        problems=tuple(problems),
+        files_read=len(sources),
+        articles=usable - len(selector.problems),
         feeds=len(site.feeds),
         report=report,
         seconds=time.perf_counter() - started,

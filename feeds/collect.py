@@ -529,21 +529,28 @@ def _read_chunk(args: tuple[list[Source], tzinfo, int]) -> list[FileResult]:
     return [read_source(s, zone, max_related) for s in sources]
 
 
-def read_sources(
+def iter_results(
     sources: Sequence[Source], zone: tzinfo, max_related: int, jobs: int = 1
-) -> list[FileResult]:
-    """Read ``sources`` in order, in ``jobs`` worker processes when there are many."""
+) -> Iterator[FileResult]:
+    """Read ``sources``, yielding results in source order, in ``jobs`` worker processes."""
     if jobs <= 1 or len(sources) < PARALLEL_MIN_FILES:
-        return [read_source(s, zone, max_related) for s in sources]
+        for source in sources:
+            yield read_source(source, zone, max_related)
+        return
     chunks = [
         (list(sources[i : i + _CHUNK]), zone, max_related) for i in range(0, len(sources), _CHUNK)
     ]
     context = multiprocessing.get_context("fork")
     with context.Pool(processes=jobs) as pool:
-        results: list[FileResult] = []
         for chunk in pool.imap(_read_chunk, chunks):
-            results.extend(chunk)
-    return results
+            yield from chunk
+
+
+def read_sources(
+    sources: Sequence[Source], zone: tzinfo, max_related: int, jobs: int = 1
+) -> list[FileResult]:
+    """Read ``sources`` in order (see :func:`iter_results`)."""
+    return list(iter_results(sources, zone, max_related, jobs))
 
 
 def collect(content: Path, zone: tzinfo, max_related: int, jobs: int = 1) -> Collection:

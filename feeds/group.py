@@ -2,8 +2,9 @@
 
 One site-wide feed, one feed per topic (spellings merged by :func:`~feeds.slugs.group_key`)
 and one per provider (by domain). Each feed holds its newest ``items_per_feed``
-articles, newest first, ties broken by id; only those are kept per feed, so memory
-grows with the number of feeds, not with the corpus.
+articles, newest first, ties broken by id. :class:`Selector` streams articles in and
+holds only each feed's newest candidates in full, so memory grows with the number of
+feeds (and a small record per article), not with the size of the corpus.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from feeds.errors import Problem, Severity
 from feeds.model import Article, Feed, FeedKind, Site
 from feeds.slugs import slugify
 
@@ -42,8 +44,31 @@ def order_key(article: Article) -> tuple[float, str]:
     return (-article.published.timestamp(), article.id)
 
 
-def _newest(articles: Iterable[Article], n: int) -> tuple[Article, ...]:
-    return tuple(heapq.nsmallest(n, articles, key=order_key))
+_Group = tuple[FeedKind, str]
+"""A group's identity: its kind and key (``""`` for the site)."""
+_SITE: _Group = (FeedKind.SITE, "")
+
+
+class _Record:
+    """What is remembered of every usable article: enough to dedupe, count and re-select."""
+
+    __slots__ = ("admitted", "groups", "index", "ts", "url")
+
+    def __init__(
+        self,
+        index: int,
+        ts: float,
+        admitted: bool,
+        groups: tuple[tuple[_Group, str], ...],
+        url: str | None,
+    ) -> None:
+        self.index = index
+        self.ts = ts
+        self.admitted = admitted
+        self.groups = groups
+        """Each group the article belongs to, with the name it gives the group."""
+        self.url = url
+        """Kept only for articles that are not admitted (their related mentions are hidden)."""
 
 
 def _common_name(names: Counter[str]) -> str:
@@ -51,12 +76,171 @@ def _common_name(names: Counter[str]) -> str:
     return min(names.items(), key=lambda item: (-item[1], item[0]))[0]
 
 
-class _Group:
-    __slots__ = ("articles", "names")
+class Selector:
+    """Streams articles into feeds, holding only each feed's newest candidates in full.
 
-    def __init__(self) -> None:
-        self.articles: list[Article] = []
-        self.names: Counter[str] = Counter()
+    Feed :meth:`add` every usable article in source order, then call :meth:`finish`.
+    Two articles with one id are one article: the newer wins (on a tie, the one added
+    first). Memory holds a small record per article plus, per feed, at most twice
+    ``items_per_feed`` full articles; when a duplicate removes a held article, that feed
+    is selected again exactly from the records and the missing articles are re-read.
+    """
+
+    def __init__(
+        self,
+        selection: Selection,
+        *,
+        items_per_feed: int,
+        groupings: tuple[str, ...] = ("topics", "providers"),
+        labels: Sequence[str] = (),
+    ) -> None:
+        self.selection = selection
+        self.n = items_per_feed
+        self.topics = "topics" in groupings
+        self.providers = "providers" in groupings
+        self.labels = labels
+        self.records: dict[str, _Record] = {}
+        self.held: dict[_Group, list[Article]] = {_SITE: []}
+        self.dirty: set[_Group] = set()
+        self.problems: list[Problem] = []
+        self._strings: dict[str, str] = {}
+
+    def _intern(self, text: str) -> str:
+        return self._strings.setdefault(text, text)
+
+    def _groups(self, article: Article) -> tuple[tuple[_Group, str], ...]:
+        groups: list[tuple[_Group, str]] = [(_SITE, "")]
+        if self.topics:
+            seen: set[str] = set()
+            for topic in article.topics:
+                if topic.key not in seen:
+                    seen.add(topic.key)
+                    key = self._intern(topic.key)
+                    groups.append(((FeedKind.TOPIC, key), self._intern(topic.name)))
+        if self.providers and article.provider is not None:
+            domain = self._intern(article.provider.domain)
+            groups.append(((FeedKind.PROVIDER, domain), self._intern(article.provider.name)))
+        return tuple(groups)
+
+    def _label(self, index: int) -> str:
+        return self.labels[index] if index < len(self.labels) else f"file #{index}"
+
+    def add(self, index: int, article: Article) -> None:
+        """Take the usable article read from source number ``index``."""
+        ts = article.published.timestamp()
+        old = self.records.get(article.id)
+        if old is not None:
+            if ts > old.ts:
+                loser, keeper = old.index, index
+                self._drop(article.id, old)
+            else:
+                loser, keeper = index, old.index
+            self.problems.append(
+                Problem(
+                    path=self._label(loser),
+                    line=0,
+                    field="id",
+                    message=f"same article (URL {article.id}) as {self._label(keeper)}, "
+                    "which is kept",
+                    severity=Severity.WARNING,
+                )
+            )
+            if loser == index:
+                return
+        admitted = self.selection.admits(article)
+        groups = self._groups(article)
+        url = None if admitted else article.url
+        self.records[article.id] = _Record(index, ts, admitted, groups, url)
+        if not admitted:
+            return
+        n = self.n
+        for group, _name in groups:
+            held = self.held.get(group)
+            if held is None:
+                held = self.held[group] = []
+            held.append(article)
+            if len(held) >= 2 * n:
+                held.sort(key=order_key)
+                del held[n:]
+
+    def _drop(self, article_id: str, record: _Record) -> None:
+        if not record.admitted:
+            return
+        for group, _name in record.groups:
+            held = self.held.get(group, [])
+            for position, candidate in enumerate(held):
+                if candidate.id == article_id:
+                    del held[position]
+                    self.dirty.add(group)
+                    break
+
+    def finish(
+        self, site_title: str, reread: Callable[[list[int]], list[Article]] | None = None
+    ) -> Site:
+        """The feeds. ``reread`` reads articles again by source index (rarely needed)."""
+        totals: Counter[_Group] = Counter()
+        names: dict[_Group, Counter[str]] = {}
+        hidden: set[str] = set()
+        members: dict[_Group, list[tuple[float, str, int]]] = {g: [] for g in self.dirty}
+        for article_id, record in self.records.items():
+            if not record.admitted:
+                hidden.add(article_id)
+                if record.url:
+                    hidden.add(record.url)
+                continue
+            for group, name in record.groups:
+                totals[group] += 1
+                names.setdefault(group, Counter())[name] += 1
+                if group in members:
+                    members[group].append((-record.ts, article_id, record.index))
+        chosen = {group: self._newest(group) for group in self.held}
+        if members:
+            chosen.update(self._reselect(members, chosen, reread))
+        feeds = [
+            Feed(
+                kind=FeedKind.SITE,
+                key="",
+                name=site_title,
+                slug="",
+                articles=_visible(chosen.get(_SITE, ()), hidden),
+                total=totals[_SITE],
+            )
+        ]
+        for kind in (FeedKind.TOPIC, FeedKind.PROVIDER):
+            groups = sorted(g for g in chosen if g[0] is kind and totals[g])
+            feeds.extend(_feeds(kind, groups, chosen, names, totals, hidden))
+        return Site(feeds=tuple(feeds))
+
+    def _newest(self, group: _Group) -> tuple[Article, ...]:
+        held = self.held[group]
+        held.sort(key=order_key)
+        del held[self.n :]
+        return tuple(held)
+
+    def _reselect(
+        self,
+        members: dict[_Group, list[tuple[float, str, int]]],
+        chosen: dict[_Group, tuple[Article, ...]],
+        reread: Callable[[list[int]], list[Article]] | None,
+    ) -> dict[_Group, tuple[Article, ...]]:
+        have = {a.id: a for articles in chosen.values() for a in articles}
+        for held in self.held.values():
+            have.update((a.id, a) for a in held)
+        wanted = {group: heapq.nsmallest(self.n, rows) for group, rows in members.items()}
+        missing = sorted(
+            {index for rows in wanted.values() for _, i, index in rows if i not in have}
+        )
+        if missing:
+            if reread is None:
+                raise AssertionError("articles must be read again, but no reader was given")
+            have.update((a.id, a) for a in reread(missing))
+        return {group: tuple(have[i] for _, i, _ in rows) for group, rows in wanted.items()}
+
+
+def _visible(articles: Iterable[Article], hidden: set[str]) -> tuple[Article, ...]:
+    return (
+        tuple(_without_hidden_related(a, hidden) for a in articles) if hidden else tuple(articles)
+    )
 
 
 def group_articles(
@@ -67,47 +251,12 @@ def group_articles(
     items_per_feed: int,
     groupings: tuple[str, ...] = ("topics", "providers"),
 ) -> Site:
-    """Build every feed from the published articles."""
-    published: list[Article] = []
-    hidden: set[str] = set()
-    for article in articles:
-        if selection.admits(article):
-            published.append(article)
-        else:
-            hidden.update((article.id, article.url))
-    if hidden:
-        published = [_without_hidden_related(a, hidden) for a in published]
-    topics: dict[str, _Group] = {}
-    providers: dict[str, _Group] = {}
-    for article in published:
-        keys: set[str] = set()
-        for topic in article.topics:
-            if topic.key in keys:
-                continue
-            keys.add(topic.key)
-            group = topics.setdefault(topic.key, _Group())
-            group.articles.append(article)
-            group.names[topic.name] += 1
-        if article.provider is not None:
-            group = providers.setdefault(article.provider.domain, _Group())
-            group.articles.append(article)
-            group.names[article.provider.name] += 1
-
-    feeds = [
-        Feed(
-            kind=FeedKind.SITE,
-            key="",
-            name=site_title,
-            slug="",
-            articles=_newest(published, items_per_feed),
-            total=len(published),
-        )
-    ]
-    if "topics" in groupings:
-        feeds.extend(_feeds(FeedKind.TOPIC, topics, items_per_feed))
-    if "providers" in groupings:
-        feeds.extend(_feeds(FeedKind.PROVIDER, providers, items_per_feed))
-    return Site(feeds=tuple(feeds))
+    """Build every feed from already deduplicated articles (all in memory)."""
+    kept = list(articles)
+    selector = Selector(selection, items_per_feed=items_per_feed, groupings=groupings)
+    for index, article in enumerate(kept):
+        selector.add(index, article)
+    return selector.finish(site_title, reread=lambda indexes: [kept[i] for i in indexes])
 
 
 def _without_hidden_related(article: Article, hidden: set[str]) -> Article:
@@ -118,11 +267,18 @@ def _without_hidden_related(article: Article, hidden: set[str]) -> Article:
     return replace(article, related=kept)
 
 
-def _feeds(kind: FeedKind, groups: dict[str, _Group], n: int) -> list[Feed]:
+def _feeds(
+    kind: FeedKind,
+    groups: list[_Group],
+    chosen: dict[_Group, tuple[Article, ...]],
+    names: dict[_Group, Counter[str]],
+    totals: Counter[_Group],
+    hidden: set[str],
+) -> list[Feed]:
     taken: set[str] = set()
     feeds: list[Feed] = []
-    for key in sorted(groups):
-        group = groups[key]
+    for group in groups:
+        key = group[1]
         slug = slugify(key, domain=kind is FeedKind.PROVIDER)
         if slug in taken:  # two keys, one slug: only on a hash collision; keep both apart
             slug = f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
@@ -131,10 +287,10 @@ def _feeds(kind: FeedKind, groups: dict[str, _Group], n: int) -> list[Feed]:
             Feed(
                 kind=kind,
                 key=key,
-                name=_common_name(group.names),
+                name=_common_name(names[group]),
                 slug=slug,
-                articles=_newest(group.articles, n),
-                total=len(group.articles),
+                articles=_visible(chosen[group], hidden),
+                total=totals[group],
             )
         )
     feeds.sort(key=lambda f: f.slug)

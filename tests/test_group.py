@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from conftest import NOW
@@ -175,3 +176,50 @@ def test_property_grouping_ignores_input_order(ns: list[int], rnd) -> None:
     shuffled = list(articles)
     rnd.shuffle(shuffled)
     assert _group(articles, n=5) == _group(shuffled, n=5)
+
+
+def _naive(articles: list[Article], n: int) -> dict[tuple[str, str], tuple[str, ...]]:
+    """The specification, in the simplest code: dedupe (newest wins, ties: first), then select."""
+    winners: dict[str, Article] = {}
+    for a in articles:
+        if a.id not in winners or a.published > winners[a.id].published:
+            winners[a.id] = a
+    published = [a for a in winners.values() if not a.draft and not a.removed]
+    groups: dict[tuple[str, str], list[Article]] = {("site", ""): published}
+    for a in published:
+        for key in {t.key for t in a.topics}:
+            groups.setdefault(("topic", key), []).append(a)
+        if a.provider:
+            groups.setdefault(("provider", a.provider.domain), []).append(a)
+    return {g: tuple(a.title for a in sorted(m, key=order_key)[:n]) for g, m in groups.items()}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 8),
+            st.integers(0, 6),
+            st.lists(st.sampled_from(["AI", "Space", "ai"]), max_size=2),
+            st.sampled_from([None, "a.example.com", "b.example.org"]),
+            st.booleans(),
+        ),
+        max_size=30,
+    ),
+    st.integers(1, 4),
+)
+def test_property_streaming_selection_with_duplicates_matches_the_naive_one(rows, n) -> None:
+    articles = []
+    for position, (ident, hour, topics, domain, draft) in enumerate(rows):
+        a = make(
+            ident,
+            when=datetime(2025, 1, 1, tzinfo=UTC) + timedelta(hours=hour),
+            topics=tuple(topics),
+            domain=domain,
+            draft=draft,
+        )
+        articles.append(replace(a, title=f"T{position}"))
+    site = _group(articles, n=n)
+    got = {(f.kind.value, f.key): tuple(a.title for a in f.articles) for f in site.feeds}
+    expected = _naive(articles, n)
+    assert got == {g: t for g, t in expected.items() if t or g == ("site", "")}
