@@ -8,6 +8,7 @@ future articles. The same content, config and ``now`` give byte-identical output
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -54,7 +55,11 @@ class BuildResult:
         return tuple(p for p in self.problems if p.severity is Severity.ERROR)
 
 
-def build(config: Config, options: BuildOptions) -> BuildResult:
+Progress = Callable[[str, int, int], None]
+"""Told (stage, done, total) now and then during long builds; the CLI shows it on a terminal."""
+
+
+def build(config: Config, options: BuildOptions, progress: Progress | None = None) -> BuildResult:
     """Run the pipeline; raises :class:`~feeds.errors.FeedsError` only for whole-build failures."""
     started = time.perf_counter()
     sources, found_problems = find_sources(options.content)
@@ -69,6 +74,8 @@ def build(config: Config, options: BuildOptions) -> BuildResult:
     usable = 0
     results = iter_results(sources, config.tz, config.max_related, options.jobs)
     for index, result in enumerate(results):
+        if progress is not None and index % 1000 == 0:
+            progress("reading", index, len(sources))
         problems.extend(result.problems)
         if result.article is not None:
             usable += 1
@@ -80,7 +87,11 @@ def build(config: Config, options: BuildOptions) -> BuildResult:
 
     site = selector.finish(config.title, reread)
     problems.extend(selector.problems)
+    if progress is not None:
+        progress("rendering", 0, len(site.feeds))
     files = render_site(site, config)
+    if progress is not None:
+        progress("writing", 0, len(files))
     report = None
     if options.write and not (options.strict and problems):
         with output_lock(options.output, options.lock_wait):

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -119,6 +120,17 @@ def _safe_stream(stream: TextIO) -> TextIO:
     return stream
 
 
+def _progress(err: TextIO) -> Callable[[str, int, int], None]:
+    """A one-line progress display, redrawn in place (only ever on a terminal)."""
+
+    def show(stage: str, done: int, total: int) -> None:
+        count = f" {done:,}/{total:,}" if done else f" {total:,}"
+        err.write(f"\r\033[Kfeeds: {stage}{count}")
+        err.flush()
+
+    return show
+
+
 def _config(path: Path | None) -> Config:
     if path is None:
         return load_config(DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
@@ -197,14 +209,17 @@ def main(
         lock_wait=getattr(args, "wait", 0.0),
         jobs=max(1, args.jobs),
     )
+    show = _progress(err) if not args.quiet and err.isatty() else None
     try:
-        result = build(config, options)
+        result = build(config, options, show)
     except LockedError as e:
         print(f"feeds: {e}", file=err)
         return EXIT_LOCKED
     except FeedsError as e:
         print(f"feeds: {e}", file=err)
         return EXIT_PROBLEMS
+    if show is not None:
+        err.write("\r\033[K")
     for problem in result.problems:
         _print_problem(problem, args.log_format, err)
     failed = bool(result.errors) or (args.strict and bool(result.problems))

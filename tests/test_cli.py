@@ -146,3 +146,21 @@ def test_undecodable_file_names_are_reported_not_fatal(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     assert b"bad-\\udcff-name.md:1: publishedDateTime: missing" in proc.stderr
     assert b"Traceback" not in proc.stderr
+
+
+def test_progress_only_on_a_terminal(project: Path) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Terminal()
+    old = Path.cwd()
+    os.chdir(project)
+    try:
+        assert main(["build"], now=NOW, out=io.StringIO(), err=err) == 0
+        assert "feeds: reading" in err.getvalue() and "feeds: writing" in err.getvalue()
+        quiet = Terminal()
+        assert main(["build", "-q"], now=NOW, out=io.StringIO(), err=quiet) == 0
+        assert quiet.getvalue() == ""
+    finally:
+        os.chdir(old)
