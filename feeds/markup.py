@@ -5,7 +5,7 @@ from __future__ import annotations
 import markdown
 import nh3
 
-from feeds.text import xml_safe
+from feeds.text import fix_mojibake, xml_safe
 
 MAX_BODY_CHARS = 200_000
 """Longer bodies are cut before rendering."""
@@ -72,5 +72,5 @@ def render_body(body: str) -> str | None:
     """The body as sanitised HTML, or ``None`` when there is no body."""
     if not body.strip():
         return None
-    html = markdown.markdown(body[:MAX_BODY_CHARS], output_format="html")
+    html = markdown.markdown(fix_mojibake(body[:MAX_BODY_CHARS]), output_format="html")
     return sanitize_html(html) or None

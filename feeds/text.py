@@ -11,8 +11,9 @@ SUMMARY_LIMIT = 5000
 """Longest summary kept, in characters; longer ones are cut at a word boundary."""
 
 # Characters XML 1.0 cannot carry (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/FFFF),
-# plus C1 controls and DEL, which the W3C validator flags and no reader displays.
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# plus C1 controls, DEL and U+FFFD (what is left of an undecodable byte or a bogus
+# entity such as &#0;), which the W3C validator flags and no reader can show usefully.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffd\ufffe\uffff]")
 _LITERAL_ESCAPES = re.compile(r"\\[rnt]")
 _SPACE = re.compile(r"\s+")
 _MOJIBAKE_HINT = re.compile("[ÃÂâ][\x80-\xbf€™œžŸ¡-¿]")
@@ -23,7 +24,7 @@ def xml_safe(text: str) -> str:
     return _ILLEGAL.sub("", text)
 
 
-def _fix_mojibake(text: str) -> str:
+def fix_mojibake(text: str) -> str:
     """Undo UTF-8 read as Windows-1252 ("â€™" for "’"), only where that is certain."""
     if not _MOJIBAKE_HINT.search(text):
         return text
@@ -40,7 +41,7 @@ def plain_text(raw: str) -> str:
     """Entities decoded, literal ``\\r\\n`` and runs of white space folded to one space."""
     text = _LITERAL_ESCAPES.sub(" ", raw)
     text = html.unescape(text)
-    text = _fix_mojibake(text)
+    text = fix_mojibake(text)
     text = xml_safe(text)
     return _SPACE.sub(" ", text).strip()
 

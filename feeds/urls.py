@@ -6,7 +6,10 @@ import re
 from functools import lru_cache
 from urllib.parse import quote, urlsplit, urlunsplit
 
-_SAFE = "!#$%&'()*+,/:;=?@[]~"
+# What may stand unescaped (RFC 3986) in a path, and in a query or fragment; "%" is kept
+# so that existing escapes survive (a stray "%" is escaped separately).
+_SAFE_PATH = "!$%&'()*+,/:;=@~"
+_SAFE_QUERY = _SAFE_PATH + "?"
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
 
@@ -18,7 +21,7 @@ _ALREADY_NORMAL = re.compile(
     r"https?://(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?!-)[a-z0-9-]{1,63}(?<!-)"
     r"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*"
     r"(?:\?(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*)?"
-    r"(?:#(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#]|%[0-9A-Fa-f]{2})*)?)?"
+    r"(?:#(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*)?)?"
 )
 _STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
@@ -29,7 +32,7 @@ def normalize_url(raw: str) -> str:
     Scheme and host are lower-cased, the host is IDNA-encoded, default ports are dropped,
     spaces and non-ASCII characters are percent-encoded; existing escapes are kept.
     """
-    if _ALREADY_NORMAL.fullmatch(raw) and "xn--" not in raw:
+    if _ALREADY_NORMAL.fullmatch(raw) and "xn--" not in raw and "/." not in raw:
         return raw if "/" in raw[8:] else raw + "/"
     return _normalize(raw)
 
@@ -63,15 +66,37 @@ def _normalize(raw: str) -> str:
         raise ValueError(f"URL with user credentials {text[:80]!r}")
     if port is not None and port != {"http": 80, "https": 443}[scheme]:
         netloc = f"{ascii_host}:{port}"
-    path = _quote(parts.path) or "/"
-    query = _quote(parts.query)
-    fragment = _quote(parts.fragment)
+    path = _quote(_remove_dot_segments(parts.path), _SAFE_PATH) or "/"
+    query = _quote(parts.query, _SAFE_QUERY)
+    fragment = _quote(parts.fragment, _SAFE_QUERY)
     return urlunsplit((scheme, netloc, path, query, fragment))
 
 
-def _quote(part: str) -> str:
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 section 5.2.4: ``/a/./b/../c`` is ``/a/c``, the canonical form of a path."""
+    if "/." not in path:
+        return path
+    out: list[str] = []
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == ".":
+            if last:
+                out.append("")
+        elif segment == "..":
+            if len(out) > 1:
+                out.pop()
+            if last:
+                out.append("")
+        else:
+            out.append(segment)
+    result = "/".join(out)
+    return result if result.startswith("/") else "/" + result
+
+
+def _quote(part: str, safe: str) -> str:
     """Percent-encode what must be, keep valid escapes, encode a stray ``%`` as ``%25``."""
-    return _STRAY_PERCENT.sub("%25", quote(part, safe=_SAFE))
+    return _STRAY_PERCENT.sub("%25", quote(part, safe=safe))
 
 
 def encode_host(host: str) -> str | None:

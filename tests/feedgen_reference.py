@@ -67,6 +67,11 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
     def extend_atom(self, entry: Any) -> Any:
         assert self.article is not None
         article = self.article
+        # Text that looks like markup is written as escaped HTML (feeds.formats.xml).
+        for element in (entry.find("title"), entry.find("summary")):
+            if element is not None and ("</" in element.text or "&" in element.text):
+                element.text = html.escape(element.text, quote=False)
+                element.set("type", "html")
         # feedgen drops rel/type/title of entry links (#135): write the related ones here.
         # feedgen builds Atom elements without a namespace (the root carries a literal
         # xmlns attribute), so ours must be unqualified too to land in the Atom namespace.

@@ -19,6 +19,9 @@ from feeds.urls import _normalize, join_url, normalize_url, provider_home
         ("https://x.example.com", "https://x.example.com/"),
         ("https://x.example.com/100%", "https://x.example.com/100%25"),
         ("  https://x.example.com/trim  ", "https://x.example.com/trim"),
+        ("https://x.example.com/a/./b/../c", "https://x.example.com/a/c"),
+        ("https://x.example.com/1/..", "https://x.example.com/"),
+        ("https://x.example.com/[a]?q=[b]#f#g", "https://x.example.com/%5Ba%5D?q=%5Bb%5D#f%23g"),
     ],
 )
 def test_normalises(raw: str, expected: str) -> None:

@@ -179,7 +179,7 @@ def atom_entry(article: Article, context: Context) -> str:
     out = [
         "  <entry>\n",
         _element(i, "id", article.id),
-        _element(i, "title", article.title),
+        _atom_text(i, "title", article.title),
         _element(i, "updated", when),
     ]
     if article.provider is not None:
@@ -193,7 +193,7 @@ def atom_entry(article: Article, context: Context) -> str:
     out.append(_empty(i, "link", [("href", article.url)]))
     # Neither summary nor content shows as an empty entry in many readers (and the W3C
     # validator says so): fall back to the title, as RSS and JSON Feed do.
-    out.append(_element(i, "summary", article.summary or article.title))
+    out.append(_atom_text(i, "summary", article.summary or article.title))
     for topic in article.topics:
         out.append(
             _empty(
@@ -208,6 +208,18 @@ def atom_entry(article: Article, context: Context) -> str:
     out.append(_extension(i, article))
     out.append("  </entry>\n")
     return "".join(out)
+
+
+def _looks_like_markup(value: str) -> bool:
+    return "</" in value or "&" in value
+
+
+def _atom_text(indent: str, name: str, value: str) -> str:
+    """An Atom text construct. Plain text that looks like markup (``</b>``, ``&amp;``) is
+    written as escaped HTML, so no reader or validator takes it for undeclared HTML."""
+    if _looks_like_markup(value):
+        return _element(indent, name, _html_escape(value), type="html")
+    return _element(indent, name, value)
 
 
 def _html_escape(value: str) -> str:
