@@ -27,37 +27,78 @@ def _parser() -> argparse.ArgumentParser:
         prog="feeds",
         description="Publish RSS 2.0, Atom 1.0 and JSON Feed 1.1 per topic and per provider.",
         epilog="Exit codes: 0 ok, 1 content problems or build failure, 2 usage or "
-               "configuration error, 3 another build holds the lock.",
+        "configuration error, 3 another build holds the lock.",
     )
     parser.add_argument("--version", action="version", version=f"feeds {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--content", type=Path, default=Path("content"), metavar="DIR",
-                       help="folder of article files (default: ./content)")
-        p.add_argument("--config", type=Path, default=None, metavar="FILE",
-                       help="configuration file (default: ./feeds.yaml when it exists)")
-        p.add_argument("--unpublished", action="store_true",
-                       help="include articles marked published: false (previews)")
-        p.add_argument("--future", action="store_true",
-                       help="include articles dated in the future (previews)")
-        p.add_argument("--strict", action="store_true",
-                       help="treat every problem, warnings included, as a failure; "
-                            "the output is left untouched")
-        p.add_argument("--quiet", "-q", action="store_true",
-                       help="print nothing unless there are problems (for cron)")
-        p.add_argument("--log-format", choices=("text", "json"), default="text",
-                       help="problems and summary as text lines or JSON lines")
+        p.add_argument(
+            "--content",
+            type=Path,
+            default=Path("content"),
+            metavar="DIR",
+            help="folder of article files (default: ./content)",
+        )
+        p.add_argument(
+            "--config",
+            type=Path,
+            default=None,
+            metavar="FILE",
+            help="configuration file (default: ./feeds.yaml when it exists)",
+        )
+        p.add_argument(
+            "--unpublished",
+            action="store_true",
+            help="include articles marked published: false (previews)",
+        )
+        p.add_argument(
+            "--future", action="store_true", help="include articles dated in the future (previews)"
+        )
+        p.add_argument(
+            "--strict",
+            action="store_true",
+            help="treat every problem, warnings included, as a failure; "
+            "the output is left untouched",
+        )
+        p.add_argument(
+            "--quiet",
+            "-q",
+            action="store_true",
+            help="print nothing unless there are problems (for cron)",
+        )
+        p.add_argument(
+            "--log-format",
+            choices=("text", "json"),
+            default="text",
+            help="problems and summary as text lines or JSON lines",
+        )
 
-    b = commands.add_parser("build", help="build every feed into the output folder",
-                            description="Build every feed into the output folder.")
+    b = commands.add_parser(
+        "build",
+        help="build every feed into the output folder",
+        description="Build every feed into the output folder.",
+    )
     common(b)
-    b.add_argument("--output", type=Path, default=Path("public"), metavar="DIR",
-                   help="output folder (default: ./public)")
-    b.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                   help="wait this long for another build to finish (default: 0, give up)")
-    c = commands.add_parser("check", help="validate content and configuration, write nothing",
-                            description="Validate content and configuration; write nothing.")
+    b.add_argument(
+        "--output",
+        type=Path,
+        default=Path("public"),
+        metavar="DIR",
+        help="output folder (default: ./public)",
+    )
+    b.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another build to finish (default: 0, give up)",
+    )
+    c = commands.add_parser(
+        "check",
+        help="validate content and configuration, write nothing",
+        description="Validate content and configuration; write nothing.",
+    )
     common(c)
     return parser
 
@@ -70,9 +111,19 @@ def _config(path: Path | None) -> Config:
 
 def _print_problem(problem: Problem, log_format: str, err: TextIO) -> None:
     if log_format == "json":
-        print(json.dumps({"level": problem.severity.value, "path": problem.path,
-                          "line": problem.line, "field": problem.field,
-                          "message": problem.message}, ensure_ascii=False), file=err)
+        print(
+            json.dumps(
+                {
+                    "level": problem.severity.value,
+                    "path": problem.path,
+                    "line": problem.line,
+                    "field": problem.field,
+                    "message": problem.message,
+                },
+                ensure_ascii=False,
+            ),
+            file=err,
+        )
     else:
         print(problem, file=err)
 
@@ -80,20 +131,30 @@ def _print_problem(problem: Problem, log_format: str, err: TextIO) -> None:
 def _summary(result: BuildResult, command: str) -> str:
     errors = len(result.errors)
     warnings = len(result.problems) - errors
-    parts = [f"{result.files_read} files read", f"{result.articles} articles",
-             f"{result.feeds} feeds"]
+    parts = [
+        f"{result.files_read} files read",
+        f"{result.articles} articles",
+        f"{result.feeds} feeds",
+    ]
     if result.report is not None:
         r = result.report
-        parts.append(f"{len(r.written)} files written, {len(r.unchanged)} unchanged, "
-                     f"{len(r.removed)} removed")
+        parts.append(
+            f"{len(r.written)} files written, {len(r.unchanged)} unchanged, "
+            f"{len(r.removed)} removed"
+        )
     elif command == "build":
         parts.append("nothing written")
     parts.append(f"{errors} files skipped, {warnings} warnings")
     return f"feeds {command}: " + ", ".join(parts) + f" in {result.seconds:.2f} s"
 
 
-def main(argv: list[str] | None = None, *, now: datetime | None = None,
-         out: TextIO | None = None, err: TextIO | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    *,
+    now: datetime | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
     """Run the command line; returns the exit code. ``now`` defaults to the clock."""
     out = out or sys.stdout
     err = err or sys.stderr

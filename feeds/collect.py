@@ -73,7 +73,9 @@ def find_sources(content: Path) -> tuple[tuple[Source, ...], tuple[Problem, ...]
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as e:
             label = os.path.join(str(content), *rel_parts)
-            problems.append(Problem(path=label, line=0, field="", message=f"cannot list: {e.strerror}"))
+            problems.append(
+                Problem(path=label, line=0, field="", message=f"cannot list: {e.strerror}")
+            )
             return
         for entry in entries:
             if entry.name.startswith("."):
@@ -83,10 +85,15 @@ def find_sources(content: Path) -> tuple[tuple[Source, ...], tuple[Problem, ...]
             if entry.is_symlink():
                 target = path.resolve()
                 if not target.is_relative_to(root):
-                    problems.append(Problem(
-                        path=os.path.join(str(content), *parts), line=0, field="",
-                        message="symbolic link to outside the content folder: skipped",
-                        severity=Severity.WARNING))
+                    problems.append(
+                        Problem(
+                            path=os.path.join(str(content), *parts),
+                            line=0,
+                            field="",
+                            message="symbolic link to outside the content folder: skipped",
+                            severity=Severity.WARNING,
+                        )
+                    )
                     continue
                 if target.is_dir():
                     continue  # a link to a folder inside: its files are found there
@@ -96,7 +103,9 @@ def find_sources(content: Path) -> tuple[tuple[Source, ...], tuple[Problem, ...]
                 yield path, parts
 
     for path, parts in walk(content, ()):
-        sources.append(Source(path=path, rel="/".join(parts), label=os.path.join(str(content), *parts)))
+        sources.append(
+            Source(path=path, rel="/".join(parts), label=os.path.join(str(content), *parts))
+        )
     return tuple(sources), tuple(problems)
 
 
@@ -118,16 +127,31 @@ class _Reader:
         line = self.doc.line_of(mapping, key)
         return line + self.offset if line else self.offset
 
-    def error(self, field: str, message: str, mapping: object = None, key: str | None = None) -> None:
+    def error(
+        self, field: str, message: str, mapping: object = None, key: str | None = None
+    ) -> None:
         self.fatal = True
-        self.problems.append(Problem(
-            path=self.source.label, line=self.line(key or field.split(".")[-1], mapping),
-            field=field, message=message))
+        self.problems.append(
+            Problem(
+                path=self.source.label,
+                line=self.line(key or field.split(".")[-1], mapping),
+                field=field,
+                message=message,
+            )
+        )
 
-    def warn(self, field: str, message: str, mapping: object = None, key: str | None = None) -> None:
-        self.problems.append(Problem(
-            path=self.source.label, line=self.line(key or field.split(".")[-1], mapping),
-            field=field, message=message, severity=Severity.WARNING))
+    def warn(
+        self, field: str, message: str, mapping: object = None, key: str | None = None
+    ) -> None:
+        self.problems.append(
+            Problem(
+                path=self.source.label,
+                line=self.line(key or field.split(".")[-1], mapping),
+                field=field,
+                message=message,
+                severity=Severity.WARNING,
+            )
+        )
 
     # -- typed field access -------------------------------------------------------------
 
@@ -161,8 +185,14 @@ class _Reader:
             return not default
         return value
 
-    def url(self, key: str, mapping: dict[str, Any] | None = None, field: str | None = None,
-            *, warn: bool = False) -> str | None:
+    def url(
+        self,
+        key: str,
+        mapping: dict[str, Any] | None = None,
+        field: str | None = None,
+        *,
+        warn: bool = False,
+    ) -> str | None:
         mapping = self.data if mapping is None else mapping
         field = field or key
         value = mapping.get(key)
@@ -230,8 +260,9 @@ class _Reader:
         key = xml_safe(domain or "").strip().rstrip(".").lower()
         if not key:
             if strict:
-                self.warn(f"{field}.domain", "missing: the article is in no provider feed",
-                          raw, "domain")
+                self.warn(
+                    f"{field}.domain", "missing: the article is in no provider feed", raw, "domain"
+                )
             return None
         images = raw.get("images")
         return Provider(
@@ -302,18 +333,26 @@ class _Reader:
                 try:
                     published = parse_date(item["publishedDateTime"], self.zone)
                 except ValueError as e:
-                    self.warn(f"{field}.publishedDateTime", f"{e}: date left out",
-                              item, "publishedDateTime")
+                    self.warn(
+                        f"{field}.publishedDateTime",
+                        f"{e}: date left out",
+                        item,
+                        "publishedDateTime",
+                    )
             kind = item.get("type")
-            items.append(RelatedItem(
-                url=url,
-                title=truncate(plain_text(title), TITLE_LIMIT),
-                summary=truncate(plain_text(excerpt), SUMMARY_LIMIT) if isinstance(excerpt, str) else "",
-                published=published,
-                provider=self.provider(item.get("provider"), f"{field}.provider", strict=False),
-                image=self.first_image(item.get("images"), f"{field}.images"),
-                kind=plain_text(kind) or None if isinstance(kind, str) else None,
-            ))
+            items.append(
+                RelatedItem(
+                    url=url,
+                    title=truncate(plain_text(title), TITLE_LIMIT),
+                    summary=truncate(plain_text(excerpt), SUMMARY_LIMIT)
+                    if isinstance(excerpt, str)
+                    else "",
+                    published=published,
+                    provider=self.provider(item.get("provider"), f"{field}.provider", strict=False),
+                    image=self.first_image(item.get("images"), f"{field}.images"),
+                    kind=plain_text(kind) or None if isinstance(kind, str) else None,
+                )
+            )
         return tuple(items)
 
 
@@ -346,7 +385,9 @@ def read_article(source: Source, raw: bytes, zone: tzinfo, max_related: int) -> 
     """Read one article file's bytes; never raises for anything the file may contain."""
 
     def fail(line: int, field: str, message: str) -> FileResult:
-        return FileResult(None, (Problem(path=source.label, line=line, field=field, message=message),))
+        return FileResult(
+            None, (Problem(path=source.label, line=line, field=field, message=message),)
+        )
 
     if len(raw) > MAX_FILE_BYTES:
         return fail(0, "", f"file larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: skipped")
@@ -370,8 +411,9 @@ def read_article(source: Source, raw: bytes, zone: tzinfo, max_related: int) -> 
     return _read_fields(source, doc, split.body, split.first_line - 1, zone, max_related)
 
 
-def _read_fields(source: Source, doc: Document, body: str, offset: int, zone: tzinfo,
-                 max_related: int) -> FileResult:
+def _read_fields(
+    source: Source, doc: Document, body: str, offset: int, zone: tzinfo, max_related: int
+) -> FileResult:
     r = _Reader(source, doc, offset, zone, max_related)
     data = doc.data
     for key in data:
@@ -464,10 +506,15 @@ def resolve_duplicates(results: list[tuple[Source, FileResult]]) -> Collection:
             loser, keeper = held_source, source
         else:
             loser, keeper = source, held_source
-        problems.append(Problem(
-            path=loser.label, line=0, field="id",
-            message=f"same article (URL {article.id}) as {keeper.label}, which is kept",
-            severity=Severity.WARNING))
+        problems.append(
+            Problem(
+                path=loser.label,
+                line=0,
+                field="id",
+                message=f"same article (URL {article.id}) as {keeper.label}, which is kept",
+                severity=Severity.WARNING,
+            )
+        )
     articles = tuple(article for _, article in winners.values())
     return Collection(articles=articles, problems=tuple(problems), files=len(results))
 

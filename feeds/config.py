@@ -73,7 +73,8 @@ def _timezone(value: Any) -> str:
     try:
         zoneinfo.ZoneInfo(text)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {text!r} (use an IANA name like 'Europe/Berlin')")
+        hint = "use an IANA name like 'Europe/Berlin'"
+        raise ValueError(f"unknown time zone {text!r} ({hint})") from None
     return text
 
 
@@ -92,7 +93,9 @@ def _choices(allowed: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
             raise ValueError(f"must be a list of names from: {', '.join(allowed)}")
         bad = [v for v in value if v not in allowed]
         if bad:
-            raise ValueError(f"unknown {', '.join(map(repr, bad))}; choose from {', '.join(allowed)}")
+            raise ValueError(
+                f"unknown {', '.join(map(repr, bad))}; choose from {', '.join(allowed)}"
+            )
         return tuple(v for v in allowed if v in value)
 
     return check
@@ -166,4 +169,3 @@ def load_config(path: Path | None) -> Config:
             raise ConfigError(str(path), (f"templates: no such folder: {folder}",))
         config = replace(config, templates=str(folder))
     return config
-

@@ -12,9 +12,18 @@ MIN_YEAR = 1900
 _HOUR = 3600
 # RFC 822 zone names (and the US names it defines); dateutil knows only UTC/GMT itself.
 _ZONE_NAMES = {
-    "UT": 0, "UTC": 0, "GMT": 0, "Z": 0,
-    "EST": -5 * _HOUR, "EDT": -4 * _HOUR, "CST": -6 * _HOUR, "CDT": -5 * _HOUR,
-    "MST": -7 * _HOUR, "MDT": -6 * _HOUR, "PST": -8 * _HOUR, "PDT": -7 * _HOUR,
+    "UT": 0,
+    "UTC": 0,
+    "GMT": 0,
+    "Z": 0,
+    "EST": -5 * _HOUR,
+    "EDT": -4 * _HOUR,
+    "CST": -6 * _HOUR,
+    "CDT": -5 * _HOUR,
+    "MST": -7 * _HOUR,
+    "MDT": -6 * _HOUR,
+    "PST": -8 * _HOUR,
+    "PDT": -7 * _HOUR,
 }
 # Two different defaults: a string that leaves a date part out parses differently under them.
 _DEFAULT_A = datetime(2000, 1, 1)

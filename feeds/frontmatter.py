@@ -56,7 +56,7 @@ class Document:
         return self.lines.get(id(mapping), {}).get(key, default)
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _Loader(_BaseLoader):
     """PyYAML's safe loader, plus key lines, duplicate-key and alias refusal."""
 
     def __init__(self, stream: str) -> None:
@@ -70,7 +70,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if not isinstance(node, yaml.MappingNode):
-            return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+            return super().construct_mapping(node, deep=deep)
         lines: dict[str, int] = {}
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
@@ -86,7 +86,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
                 lines[key] = key_node.start_mark.line + 1
         mapping = super().construct_mapping(node, deep=deep)
         self.key_lines[id(mapping)] = lines
-        return mapping  # type: ignore[no-any-return]
+        return mapping
 
 
 # Keep the mapping ids valid: construct_mapping is reached through construct_yaml_map,
@@ -161,8 +161,13 @@ def load_yaml(text: str) -> Document:
 
 
 def _yaml_type(value: object) -> str:
-    return {list: "a list", str: "a string", int: "a number", float: "a number",
-            bool: "a boolean"}.get(type(value), type(value).__name__)
+    return {
+        list: "a list",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "a boolean",
+    }.get(type(value), type(value).__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,8 +84,16 @@ def group_articles(
             group.articles.append(article)
             group.names[article.provider.name] += 1
 
-    feeds = [Feed(kind=FeedKind.SITE, key="", name=site_title, slug="",
-                  articles=_newest(published, items_per_feed), total=len(published))]
+    feeds = [
+        Feed(
+            kind=FeedKind.SITE,
+            key="",
+            name=site_title,
+            slug="",
+            articles=_newest(published, items_per_feed),
+            total=len(published),
+        )
+    ]
     if "topics" in groupings:
         feeds.extend(_feeds(FeedKind.TOPIC, topics, items_per_feed))
     if "providers" in groupings:
@@ -102,7 +110,15 @@ def _feeds(kind: FeedKind, groups: dict[str, _Group], n: int) -> list[Feed]:
         if slug in taken:  # two keys, one slug: only on a hash collision; keep both apart
             slug = f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
         taken.add(slug)
-        feeds.append(Feed(kind=kind, key=key, name=_common_name(group.names), slug=slug,
-                          articles=_newest(group.articles, n), total=len(group.articles)))
+        feeds.append(
+            Feed(
+                kind=kind,
+                key=key,
+                name=_common_name(group.names),
+                slug=slug,
+                articles=_newest(group.articles, n),
+                total=len(group.articles),
+            )
+        )
     feeds.sort(key=lambda f: f.slug)
     return feeds

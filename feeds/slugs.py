@@ -17,9 +17,7 @@ MAX_READABLE = 60
 
 _SYMBOLS = {"+": "plus", "#": "sharp", "&": "and", "@": "at"}
 _WINDOWS_RESERVED = frozenset(
-    ["con", "prn", "aux", "nul"]
-    + [f"com{i}" for i in range(10)]
-    + [f"lpt{i}" for i in range(10)]
+    ["con", "prn", "aux", "nul"] + [f"com{i}" for i in range(10)] + [f"lpt{i}" for i in range(10)]
 )
 _LOSSLESS_TOPIC = re.compile(r"^[^\W_]+(?:[ .][^\W_]+)*$")
 _LOSSLESS_DOMAIN = re.compile(r"^[^\W_]+(?:[-.][^\W_]+)*$")
@@ -42,9 +40,13 @@ def slugify(key: str, *, domain: bool = False) -> str:
     """
     key = unicodedata.normalize("NFC", key)
     lossless = _LOSSLESS_DOMAIN if domain else _LOSSLESS_TOPIC
-    if lossless.match(key) and key == key.lower() and len(key) <= MAX_READABLE:
-        if key.split(".")[0] not in _WINDOWS_RESERVED:
-            return key.replace(" ", "-")
+    if (
+        lossless.match(key)
+        and key == key.lower()
+        and len(key) <= MAX_READABLE
+        and key.split(".")[0] not in _WINDOWS_RESERVED
+    ):
+        return key.replace(" ", "-")
     words: list[str] = []
     for ch in key.lower():
         if ch.isalnum():

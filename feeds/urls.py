@@ -36,14 +36,14 @@ def normalize_url(raw: str) -> str:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise ValueError(f"URL without a host {text[:80]!r}")
-    host = encode_host(host)
-    if host is None:
+    ascii_host = encode_host(host)
+    if ascii_host is None:
         raise ValueError(f"bad host name in URL {text[:80]!r}")
-    netloc = host
+    netloc = ascii_host
     if parts.username is not None:
         raise ValueError(f"URL with user credentials {text[:80]!r}")
     if port is not None and port != {"http": 80, "https": 443}[scheme]:
-        netloc = f"{host}:{port}"
+        netloc = f"{ascii_host}:{port}"
     path = quote(parts.path, safe=_SAFE) or "/"
     query = quote(parts.query, safe=_SAFE)
     fragment = quote(parts.fragment, safe=_SAFE)

@@ -161,8 +161,10 @@ def write_output(output: Path, files: dict[str, bytes]) -> WriteReport:
         _sync_dir(folder)
     manifest = {
         "version": MANIFEST_VERSION,
-        "files": {rel: {"sha256": e.sha256, "size": e.size, "mtime_ns": e.mtime_ns}
-                  for rel, e in sorted(entries.items())},
+        "files": {
+            rel: {"sha256": e.sha256, "size": e.size, "mtime_ns": e.mtime_ns}
+            for rel, e in sorted(entries.items())
+        },
     }
     atomic_write(root / MANIFEST, json.dumps(manifest, indent=0).encode("utf-8"))
     return WriteReport(tuple(written), tuple(unchanged), tuple(removed))

@@ -29,7 +29,9 @@ def article(**fields: Any) -> str:
         "category": "news",
         "title": f"Article number {n}",
         "excerpt": f"Summary of article {n}.",
-        "publishedDateTime": datetime(2025, 1, 1, tzinfo=UTC).replace(hour=n % 24, minute=n // 24 % 60),
+        "publishedDateTime": datetime(2025, 1, 1, tzinfo=UTC).replace(
+            hour=n % 24, minute=n // 24 % 60
+        ),
         "originalUrl": f"https://news.example.com/{n}",
         "webUrl": f"https://news.example.com/{n}",
         "type": "article",
@@ -37,8 +39,14 @@ def article(**fields: Any) -> str:
         "heat": -1,
         "provider": {"name": "Example News", "domain": "news.example.com"},
         "topics": ["AI"],
-        "images": [{"url": f"https://news.example.com/{n}.jpg", "width": 800, "height": 600,
-                    "isCached": True}],
+        "images": [
+            {
+                "url": f"https://news.example.com/{n}.jpg",
+                "width": 800,
+                "height": 600,
+                "isCached": True,
+            }
+        ],
         "secured": "SECRET-BLOB-" + str(n),
     }
     body = fields.pop("body", "")
@@ -59,13 +67,16 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
     return root
 
 
-def run_build(tmp_path: Path, files: dict[str, str | bytes], config: Config | None = None,
-              **options: Any) -> tuple[BuildResult, Path]:
+def run_build(
+    tmp_path: Path, files: dict[str, str | bytes], config: Config | None = None, **options: Any
+) -> tuple[BuildResult, Path]:
     """Build ``files`` into ``tmp_path/public``; return the result and the output folder."""
     content = write_tree(tmp_path / "content", files)
     output = tmp_path / "public"
-    result = build(config or Config(), BuildOptions(content=content, output=output,
-                                                    now=options.pop("now", NOW), **options))
+    result = build(
+        config or Config(),
+        BuildOptions(content=content, output=output, now=options.pop("now", NOW), **options),
+    )
     return result, output
 
 

@@ -30,8 +30,9 @@ FEED_FORMATS: dict[str, FeedFormat] = {
     for f in (
         FeedFormat(FormatInfo("rss", "rss.xml", "application/rss+xml", "RSS"), render_rss),
         FeedFormat(FormatInfo("atom", "atom.xml", "application/atom+xml", "Atom"), render_atom),
-        FeedFormat(FormatInfo("json", "feed.json", "application/feed+json", "JSON Feed"),
-                   render_json),
+        FeedFormat(
+            FormatInfo("json", "feed.json", "application/feed+json", "JSON Feed"), render_json
+        ),
     )
 }
 

@@ -38,20 +38,27 @@ def _entry(feed: Feed, context: Context) -> dict[str, Any]:
         "count": feed.total,
         "newest": feed.updated,
         "links": [
-            {"label": info.label, "url": context.file_url(feed, info.filename),
-             "type": info.media_type}
+            {
+                "label": info.label,
+                "url": context.file_url(feed, info.filename),
+                "type": info.media_type,
+            }
             for info in context.formats
         ],
     }
 
 
 def render_index(site: Site, context: Context) -> dict[str, bytes]:
-    page = environment(context.config.templates).get_template("index.html").render(
-        config=context.config,
-        site_feed=_entry(site.site_feed, context),
-        topics=[_entry(f, context) for f in site.feeds if f.kind is FeedKind.TOPIC],
-        providers=[_entry(f, context) for f in site.feeds if f.kind is FeedKind.PROVIDER],
-        opml_url=context.config.base_url + OPML_FILENAME,
-        updated=site.site_feed.updated or EPOCH,
+    page = (
+        environment(context.config.templates)
+        .get_template("index.html")
+        .render(
+            config=context.config,
+            site_feed=_entry(site.site_feed, context),
+            topics=[_entry(f, context) for f in site.feeds if f.kind is FeedKind.TOPIC],
+            providers=[_entry(f, context) for f in site.feeds if f.kind is FeedKind.PROVIDER],
+            opml_url=context.config.base_url + OPML_FILENAME,
+            updated=site.site_feed.updated or EPOCH,
+        )
     )
     return {FILENAME: page.encode("utf-8")}

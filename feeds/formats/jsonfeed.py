@@ -65,8 +65,11 @@ def _item(article: Article, context: Context) -> dict[str, Any]:
         item["tags"] = [topic.name for topic in article.topics]
     if article.image is not None:
         item["image"] = article.image.url
-    extension: dict[str, Any] = {"about": EXTENSION_NS, "version": EXTENSION_VERSION,
-                                 "type": article.kind}
+    extension: dict[str, Any] = {
+        "about": EXTENSION_NS,
+        "version": EXTENSION_VERSION,
+        "type": article.kind,
+    }
     if article.provider is not None:
         extension["provider"] = _provider(article.provider)
     if article.topics:

@@ -19,7 +19,8 @@ def _outline(parent: etree._Element, feed: Feed, context: Context) -> None:
     for info in context.formats:
         if info.name in ("rss", "atom"):
             etree.SubElement(
-                parent, "outline",
+                parent,
+                "outline",
                 type="rss",
                 text=context.title(feed),
                 title=context.title(feed),

@@ -31,9 +31,9 @@ from feeds.formats.common import (
 from feeds.model import Article, Feed, Image, Provider, RelatedItem
 from feeds.slugs import slugify
 
-_X = "{%s}" % EXTENSION_NS
-_M = "{%s}" % MEDIA_NS
-_ATOM_LINK = "{%s}link" % ATOM_NS
+_X = f"{{{EXTENSION_NS}}}"
+_M = f"{{{MEDIA_NS}}}"
+_ATOM_LINK = f"{{{ATOM_NS}}}link"
 
 
 class _FeedExtension(BaseExtension):  # type: ignore[misc]
@@ -55,7 +55,7 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
         assert self.article is not None and self.context is not None
         article = self.article
         if article.provider is not None:
-            creator = etree.SubElement(item, "{%s}creator" % DC_NS)
+            creator = etree.SubElement(item, f"{{{DC_NS}}}creator")
             creator.text = article.provider.name
         _media(item, article.image)
         _extension(item, article)
@@ -69,7 +69,7 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
         article = self.article
         # feedgen drops rel/type/title of entry links (#135): write the related ones here.
         for related in article.related:
-            link = etree.SubElement(entry, "{%s}link" % ATOM_NS, rel="related", href=related.url)
+            link = etree.SubElement(entry, _ATOM_LINK, rel="related", href=related.url)
             link.set("title", related.title)
         _media(entry, article.image)
         _extension(entry, article)
@@ -179,8 +179,9 @@ def _entry(fg: FeedGenerator, article: Article, context: Context, *, atom: bool)
             fe.content(article.content_html, type="CDATA")
         if article.provider is not None:
             fe.source(
-                url=context.provider_feed_url(slugify(article.provider.domain, domain=True),
-                                              "rss.xml"),
+                url=context.provider_feed_url(
+                    slugify(article.provider.domain, domain=True), "rss.xml"
+                ),
                 title=article.provider.name,
             )
     return fe
