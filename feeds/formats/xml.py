@@ -28,6 +28,7 @@ from feeds.formats.common import (
     MEDIA_NS,
     Context,
 )
+from feeds.formats.stylesheet import processing_instruction
 from feeds.model import Article, Feed, Image, Provider, RelatedItem
 from feeds.slugs import slugify
 
@@ -192,7 +193,7 @@ def render_rss(feed: Feed, context: Context) -> bytes:
     for article in feed.articles:
         _entry(fg, article, context, atom=False)
     fg.docs("https://www.rssboard.org/rss-specification")
-    return fg.rss_str(pretty=True)  # type: ignore[no-any-return]
+    return _styled(fg.rss_str(pretty=True), feed, context)
 
 
 def render_atom(feed: Feed, context: Context) -> bytes:
@@ -200,4 +201,13 @@ def render_atom(feed: Feed, context: Context) -> bytes:
     fg.author({"name": context.config.title, "uri": context.config.base_url})
     for article in feed.articles:
         _entry(fg, article, context, atom=True)
-    return fg.atom_str(pretty=True)  # type: ignore[no-any-return]
+    return _styled(fg.atom_str(pretty=True), feed, context)
+
+
+def _styled(data: bytes, feed: Feed, context: Context) -> bytes:
+    """Insert ``<?xml-stylesheet?>`` after the XML declaration when the stylesheet is on."""
+    if not context.config.stylesheet:
+        return data
+    declaration, newline, rest = data.partition(b"\n")
+    assert declaration.startswith(b"<?xml ") and newline, "feedgen writes a declaration line"
+    return declaration + newline + processing_instruction(feed) + rest
