@@ -218,6 +218,22 @@ def test_rebuilds_when_the_config_changes_and_survives_a_bad_one(
     assert b"<title>Renamed</title>" in request(preview.url, "/").body
 
 
+def test_rebuilds_when_a_template_is_added_or_broken(
+    site: Path, outcomes: list[BuildOutcome]
+) -> None:
+    write_tree(site, {"feeds.yaml": "templates: templates\n", "templates/README": "overrides"})
+    options = PreviewOptions(
+        content=site / "content", config=site / "feeds.yaml", output=site / "public", port=0
+    )
+    with Preview(options, on_build=outcomes.append, debounce_ms=100) as preview:
+        write_tree(site, {"templates/index.html": "<p>{{ topics|length }} topics</p>\n"})
+        assert wait_for(lambda: request(preview.url, "/").body == b"<p>2 topics</p>\n")
+        write_tree(site, {"templates/index.html": "<p>{{ nope }}</p>\n"})
+        assert wait_for(lambda: isinstance(outcomes[-1], FeedsError))
+        assert "index.html:1: template: 'nope' is undefined" in str(outcomes[-1])
+        assert request(preview.url, "/").body == b"<p>2 topics</p>\n"
+
+
 def test_content_problems_are_reported_and_the_rest_served(
     preview: Preview, site: Path, outcomes: list[BuildOutcome]
 ) -> None:

@@ -8,7 +8,6 @@ failure becomes a :class:`~feeds.errors.TemplateError` naming the template file 
 
 from __future__ import annotations
 
-import functools
 import traceback
 from typing import Any
 
@@ -19,9 +18,12 @@ from feeds.errors import TemplateError
 BUILTIN_PREFIX = "builtin"
 
 
-@functools.lru_cache(maxsize=8)
 def environment(templates: str | None) -> jinja2.Environment:
-    """The environment for a templates folder (``None``: built-in templates only)."""
+    """The environment for a templates folder (``None``: built-in templates only).
+
+    Made afresh for each render (a few milliseconds per build), so that ``feeds serve``
+    sees a template added to the folder while it runs.
+    """
     builtin = jinja2.PackageLoader("feeds", "templates")
     loaders: list[jinja2.BaseLoader] = []
     if templates:
