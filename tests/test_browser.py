@@ -7,15 +7,20 @@ root. Skips, saying why, where Chromium is not installed (``.ci/run`` installs i
 
 from __future__ import annotations
 
+import getpass
+import os
 import shutil
+import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import lxml.html
 import pytest
-from conftest import REPO, article, write_tree
+from conftest import REPO, article, run_build, write_tree
 
+from feeds.config import Config
 from feeds.serve import Preview, PreviewOptions
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -110,3 +115,67 @@ def test_json_feed_is_shown_as_text(preview: Preview, tmp_path: Path) -> None:
     assert (
         '"version": "https://jsonfeed.org/version/1.1"' in lxml.html.fromstring(dom).text_content()
     )
+
+
+NGINX = shutil.which("nginx") or (
+    Path("/usr/sbin/nginx") if Path("/usr/sbin/nginx").exists() else None
+)
+MIME_TYPES = Path("/etc/nginx/mime.types")
+
+
+@pytest.mark.skipif(
+    NGINX is None or not MIME_TYPES.is_file(),
+    reason="nginx with /etc/nginx/mime.types is not installed (.ci/run installs it)",
+)
+def test_stock_nginx_serves_a_styled_feed(tmp_path: Path) -> None:
+    """What README tells operators: nginx's stock types make browsers apply feed.xsl."""
+    base = f"http://127.0.0.1:{_free_port()}/"
+    config = Config(base_url=base, title="Nginx News", stylesheet=True)
+    _, output = run_build(tmp_path, {"1.md": article(n=1, title="Served by nginx")}, config)
+    port = base.rsplit(":", 1)[1].strip("/")
+    conf = tmp_path / "nginx.conf"
+    # Workers run as the invoking user (as root they would switch to nobody, who cannot
+    # read pytest's private temporary folder).
+    user = f"user {getpass.getuser()};" if os.geteuid() == 0 else ""
+    conf.write_text(
+        f"""daemon off;
+{user}
+pid {tmp_path}/nginx.pid;
+error_log {tmp_path}/error.log;
+events {{ }}
+http {{
+    include {MIME_TYPES};
+    types {{ text/xsl xsl; }}
+    access_log off;
+    client_body_temp_path {tmp_path}; proxy_temp_path {tmp_path};
+    fastcgi_temp_path {tmp_path}; uwsgi_temp_path {tmp_path}; scgi_temp_path {tmp_path};
+    server {{ listen 127.0.0.1:{port}; root {output}; }}
+}}
+"""
+    )
+    server = subprocess.Popen([str(NGINX), "-c", str(conf), "-p", str(tmp_path)])
+    try:
+        assert _wait_for_port(int(port)), (tmp_path / "error.log").read_text()
+        doc = render(tmp_path, base + "rss.xml", "feed-nginx.png")
+        assert "How to subscribe" in doc.text_content()
+        assert doc.xpath("//article//h3/a/@href") == ["https://news.example.com/1"]
+    finally:
+        server.terminate()
+        server.wait(timeout=TIMEOUT)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_for_port(port: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.1)
+    return False
