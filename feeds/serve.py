@@ -39,7 +39,7 @@ import watchfiles
 
 from feeds.build import BuildOptions, BuildResult, build
 from feeds.config import Config, load_config
-from feeds.errors import FeedsError, UsageError
+from feeds.errors import BuildError, FeedsError, UsageError
 from feeds.formats import FEED_FORMATS, MEDIA_TYPES
 
 HOST = "127.0.0.1"
@@ -358,7 +358,10 @@ class Preview:
             signature = self._config_signature()
             if changes or signature != self._signature:
                 self._signature = signature
-                self.rebuild()
+                try:
+                    self.rebuild()
+                except Exception as e:  # a bug must not end the preview silently
+                    self.on_build(BuildError(f"unexpected {type(e).__name__} in the build: {e}"))
 
     def _cleanup(self) -> None:
         if self._temporary:

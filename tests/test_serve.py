@@ -244,6 +244,24 @@ def test_content_problems_are_reported_and_the_rest_served(
     assert request(preview.url, "/rss.xml").status == 200
 
 
+def test_an_unexpected_failure_is_reported_and_watching_goes_on(
+    preview: Preview, site: Path, outcomes: list[BuildOutcome], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import feeds.serve
+
+    real_build = feeds.serve.build
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(feeds.serve, "build", broken)
+    write_tree(site, {"content/c.md": article(n=3, topics=["Later"])})
+    assert wait_for(lambda: "unexpected RuntimeError in the build: boom" in str(outcomes[-1]))
+    monkeypatch.setattr(feeds.serve, "build", real_build)
+    write_tree(site, {"content/c.md": article(n=3, topics=["Later"], title="Again")})
+    assert wait_for(lambda: request(preview.url, "/topics/later/rss.xml").status == 200)
+
+
 def test_temporary_output_is_removed_on_stop(site: Path) -> None:
     options = PreviewOptions(content=site / "content", config=None, port=0)
     preview = Preview(options)
