@@ -250,7 +250,10 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             for problem in outcome.problems:
                 _print_problem(problem, args.log_format, err)
             if not args.quiet:
-                print(_summary(outcome, "serve"), file=out)
+                summary = _summary(outcome, "serve")
+                if args.log_format == "json":
+                    summary = json.dumps({"level": "info", "message": summary})
+                print(summary, file=out)
         err.flush()
         out.flush()
 
@@ -269,6 +272,9 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except FeedsError as e:
         print(f"feeds serve: {e}", file=err)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # during the first build
+        preview.stop()
+        return EXIT_OK
     print(f"feeds serve: serving {preview.url} from {preview.output}; Ctrl-C stops", file=out)
     out.flush()
     previous = None

@@ -222,6 +222,7 @@ class Preview:
         self._signature: tuple[int, int] | None = None
         self._threads: list[threading.Thread] = []
         self._server: PreviewHTTPServer | None = None
+        self._serving = False
         self._temporary = options.output is None
         self.output = options.output or Path(tempfile.mkdtemp(prefix="feeds-preview-"))
 
@@ -254,6 +255,7 @@ class Preview:
         self._watching.wait(timeout=10)
         self._build(config)
         self._start_thread(self._server.serve_forever, "serve")
+        self._serving = True
 
     def _start_thread(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=f"feeds-{name}", daemon=True)
@@ -272,7 +274,8 @@ class Preview:
         """Stop serving and watching, and remove a temporary output folder."""
         self._stop.set()
         if self._server is not None:
-            self._server.shutdown()
+            if self._serving:  # shutdown() waits for serve_forever(): only once it runs
+                self._server.shutdown()
             self._server.server_close()
         for thread in self._threads:
             thread.join(timeout=10)
