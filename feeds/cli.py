@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +21,7 @@ from feeds import __version__
 from feeds.build import BuildOptions, BuildResult, build
 from feeds.config import Config, load_config
 from feeds.errors import ConfigError, FeedsError, LockedError, Problem, Severity
+from feeds.serve import BuildOutcome, Preview, PreviewOptions
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 DEFAULT_CONFIG = Path("feeds.yaml")
@@ -110,6 +113,28 @@ def _parser() -> argparse.ArgumentParser:
         description="Validate content and configuration; write nothing.",
     )
     common(c)
+    s = commands.add_parser(
+        "serve",
+        help="preview the site on a local web server, rebuilding when content changes",
+        description="Build the site, serve it on 127.0.0.1 and rebuild it whenever the "
+        "content, the templates or the configuration change. The preview is built with "
+        "base_url set to the server's address: build again before deploying.",
+    )
+    common(s)
+    s.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="build the preview here (default: a temporary folder, removed on exit)",
+    )
+    s.add_argument(
+        "--port",
+        type=_port,
+        default=8000,
+        metavar="N",
+        help="port on 127.0.0.1 (default: 8000; 0 picks a free one)",
+    )
     return parser
 
 
@@ -131,10 +156,24 @@ def _progress(err: TextIO) -> Callable[[str, int, int], None]:
     return show
 
 
-def _config(path: Path | None) -> Config:
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be from 0 to 65535, not {port}")
+    return port
+
+
+def _config_path(path: Path | None) -> Path | None:
     if path is None:
-        return load_config(DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
-    return load_config(path)
+        return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+    return path
+
+
+def _config(path: Path | None) -> Config:
+    return load_config(_config_path(path))
 
 
 def _print_problem(problem: Problem, log_format: str, err: TextIO) -> None:
@@ -198,6 +237,8 @@ def main(
     if not args.content.is_dir():
         print(f"{args.content}: no such content folder", file=err)
         return EXIT_USAGE
+    if args.command == "serve":
+        return _serve(args, out, err)
     options = BuildOptions(
         content=args.content,
         output=getattr(args, "output", Path("public")),
@@ -231,6 +272,55 @@ def main(
             summary = json.dumps({"level": "info", "message": summary})
         print(summary, file=out)
     return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    def report(outcome: BuildOutcome) -> None:
+        if isinstance(outcome, FeedsError):
+            print(f"feeds: {outcome}", file=err)
+        else:
+            for problem in outcome.problems:
+                _print_problem(problem, args.log_format, err)
+            if not args.quiet:
+                summary = _summary(outcome, "serve")
+                if args.log_format == "json":
+                    summary = json.dumps({"level": "info", "message": summary})
+                print(summary, file=out)
+        err.flush()
+        out.flush()
+
+    options = PreviewOptions(
+        content=args.content,
+        config=_config_path(args.config),
+        output=args.output,
+        port=args.port,
+        unpublished=args.unpublished,
+        future=args.future,
+        strict=args.strict,
+    )
+    preview = Preview(options, on_build=report)
+    try:
+        preview.start()
+    except FeedsError as e:
+        print(f"feeds serve: {e}", file=err)
+        return EXIT_USAGE
+    except KeyboardInterrupt:  # during the first build
+        preview.stop()
+        return EXIT_OK
+    print(f"feeds serve: serving {preview.url} from {preview.output}; Ctrl-C stops", file=out)
+    out.flush()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, lambda *_: preview.request_stop())
+    try:
+        preview.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        preview.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return EXIT_OK
 
 
 __all__ = ["EXIT_LOCKED", "EXIT_OK", "EXIT_PROBLEMS", "EXIT_USAGE", "Severity", "main"]

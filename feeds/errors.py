@@ -35,6 +35,17 @@ class LockedError(BuildError):
     """Another build holds the output lock."""
 
 
+class TemplateError(BuildError):
+    """A page template (built-in or from the ``templates`` folder) failed to render."""
+
+    def __init__(self, path: str, line: int, message: str) -> None:
+        self.path = path
+        self.line = line
+        self.message = message
+        where = f"{path}:{line}" if line else path
+        super().__init__(f"{where}: template: {message}")
+
+
 class Severity(Enum):
     """An ``ERROR`` skips the whole file; a ``WARNING`` drops one value and keeps the file."""
 

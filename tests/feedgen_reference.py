@@ -28,6 +28,7 @@ from feeds.formats.common import (
     MEDIA_NS,
     Context,
 )
+from feeds.formats.xml import looks_like_markup
 from feeds.model import Article, Feed, Image, Provider, RelatedItem
 from feeds.slugs import slugify
 
@@ -69,7 +70,7 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
         article = self.article
         # Text that looks like markup is written as escaped HTML (feeds.formats.xml).
         for element in (entry.find("title"), entry.find("summary")):
-            if element is not None and ("</" in element.text or "&" in element.text):
+            if element is not None and looks_like_markup(element.text):
                 element.text = html.escape(element.text, quote=False)
                 element.set("type", "html")
         # feedgen drops rel/type/title of entry links (#135): write the related ones here.

@@ -14,6 +14,7 @@ from feeds.formats.common import Context, FormatInfo
 from feeds.formats.index import render_index
 from feeds.formats.jsonfeed import json_item, render_json
 from feeds.formats.opml import render_opml
+from feeds.formats.stylesheet import render_stylesheet
 from feeds.formats.xml import atom_entry, render_atom, render_rss, rss_item
 from feeds.model import Article, Feed, Site
 
@@ -45,8 +46,13 @@ FEED_FORMATS: dict[str, FeedFormat] = {
     )
 }
 
-SITE_PAGES: tuple[Callable[[Site, Context], dict[str, bytes]], ...] = (render_index, render_opml)
-"""Renderers of files at the top of the output, each returning {file name: bytes}."""
+SITE_PAGES: tuple[Callable[[Site, Context], dict[str, bytes]], ...] = (
+    render_index,
+    render_opml,
+    render_stylesheet,
+)
+"""Renderers of files at the top of the output, each returning {file name: bytes}
+(``render_stylesheet`` returns nothing unless ``stylesheet: true``)."""
 
 MEDIA_TYPES: dict[str, str] = {
     ".xml": "application/xml",

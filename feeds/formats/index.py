@@ -4,29 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import jinja2
-
 from feeds.formats.common import EPOCH, Context
 from feeds.formats.opml import FILENAME as OPML_FILENAME
+from feeds.formats.templating import render_template
 from feeds.model import Feed, FeedKind, Site
 
 FILENAME = "index.html"
-
-
-def environment(templates: str | None) -> jinja2.Environment:
-    """Jinja with autoescape and StrictUndefined; a user folder overrides built-in templates."""
-    loaders: list[jinja2.BaseLoader] = []
-    if templates:
-        loaders.append(jinja2.FileSystemLoader(templates))
-    loaders.append(jinja2.PackageLoader("feeds", "templates"))
-    return jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
 
 
 def _entry(feed: Feed, context: Context) -> dict[str, Any]:
@@ -49,16 +32,15 @@ def _entry(feed: Feed, context: Context) -> dict[str, Any]:
 
 
 def render_index(site: Site, context: Context) -> dict[str, bytes]:
-    page = (
-        environment(context.config.templates)
-        .get_template("index.html")
-        .render(
-            config=context.config,
-            site_feed=_entry(site.site_feed, context),
-            topics=[_entry(f, context) for f in site.feeds if f.kind is FeedKind.TOPIC],
-            providers=[_entry(f, context) for f in site.feeds if f.kind is FeedKind.PROVIDER],
-            opml_url=context.config.base_url + OPML_FILENAME,
-            updated=site.site_feed.updated or EPOCH,
-        )
+    """``index.html`` from the ``index.html`` template (overridable; see templating)."""
+    page = render_template(
+        context.config.templates,
+        FILENAME,
+        config=context.config,
+        site_feed=_entry(site.site_feed, context),
+        topics=[_entry(f, context) for f in site.feeds if f.kind is FeedKind.TOPIC],
+        providers=[_entry(f, context) for f in site.feeds if f.kind is FeedKind.PROVIDER],
+        opml_url=context.config.base_url + OPML_FILENAME,
+        updated=site.site_feed.updated or EPOCH,
     )
-    return {FILENAME: page.encode("utf-8")}
+    return {FILENAME: page}

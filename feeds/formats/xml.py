@@ -10,6 +10,7 @@ renderer, and a test checks that both give the same bytes.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from email.utils import format_datetime
 
@@ -27,6 +28,7 @@ from feeds.formats.common import (
     MEDIA_NS,
     Context,
 )
+from feeds.formats.stylesheet import processing_instruction
 from feeds.model import Article, Feed, Image, Provider, RelatedItem
 from feeds.slugs import slugify
 
@@ -210,14 +212,18 @@ def atom_entry(article: Article, context: Context) -> str:
     return "".join(out)
 
 
-def _looks_like_markup(value: str) -> bool:
-    return "</" in value or "&" in value
+_MARKUP = re.compile(r"</[A-Za-z]|&#?[A-Za-z0-9]")
+
+
+def looks_like_markup(value: str) -> bool:
+    """An end tag or an entity: what readers and validators take for HTML in text."""
+    return _MARKUP.search(value) is not None
 
 
 def _atom_text(indent: str, name: str, value: str) -> str:
     """An Atom text construct. Plain text that looks like markup (``</b>``, ``&amp;``) is
     written as escaped HTML, so no reader or validator takes it for undeclared HTML."""
-    if _looks_like_markup(value):
+    if looks_like_markup(value):
         return _element(indent, name, _html_escape(value), type="html")
     return _element(indent, name, value)
 
@@ -255,10 +261,19 @@ def _splice(head: bytes, closing: bytes, entries: list[str]) -> bytes:
 def render_rss(feed: Feed, context: Context, entries: list[str]) -> bytes:
     fg = _generator(feed, context, "rss.xml")
     fg.docs("https://www.rssboard.org/rss-specification")
-    return _splice(fg.rss_str(pretty=True), b"  </channel>", entries)
+    return _styled(_splice(fg.rss_str(pretty=True), b"  </channel>", entries), feed, context)
 
 
 def render_atom(feed: Feed, context: Context, entries: list[str]) -> bytes:
     fg = _generator(feed, context, "atom.xml")
     fg.author({"name": context.config.title, "uri": context.config.base_url})
-    return _splice(fg.atom_str(pretty=True), b"</feed>", entries)
+    return _styled(_splice(fg.atom_str(pretty=True), b"</feed>", entries), feed, context)
+
+
+def _styled(data: bytes, feed: Feed, context: Context) -> bytes:
+    """Insert ``<?xml-stylesheet?>`` after the XML declaration when the stylesheet is on."""
+    if not context.config.stylesheet:
+        return data
+    declaration, newline, rest = data.partition(b"\n")
+    assert declaration.startswith(b"<?xml ") and newline, "feedgen writes a declaration line"
+    return declaration + newline + processing_instruction(feed) + rest
