@@ -19,6 +19,14 @@ _SPACE = re.compile(r"\s+")
 _MOJIBAKE_HINT = re.compile("[ÃÂâ][\x80-\xbf€™œžŸ¡-¿]")
 
 
+_MARKUP = re.compile(r"</[A-Za-z]|&#?[A-Za-z0-9]")
+
+
+def looks_like_markup(value: str) -> bool:
+    """An end tag or an entity: what readers and validators take for HTML in plain text."""
+    return _MARKUP.search(value) is not None
+
+
 def xml_safe(text: str) -> str:
     """Drop the characters XML 1.0 cannot carry."""
     return _ILLEGAL.sub("", text)

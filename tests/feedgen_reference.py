@@ -28,9 +28,9 @@ from feeds.formats.common import (
     MEDIA_NS,
     Context,
 )
-from feeds.formats.xml import looks_like_markup
 from feeds.model import Article, Feed, Image, Provider, RelatedItem
 from feeds.slugs import slugify
+from feeds.text import looks_like_markup
 
 _X = f"{{{EXTENSION_NS}}}"
 _M = f"{{{MEDIA_NS}}}"

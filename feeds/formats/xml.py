@@ -10,7 +10,6 @@ renderer, and a test checks that both give the same bytes.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from email.utils import format_datetime
 
@@ -31,6 +30,7 @@ from feeds.formats.common import (
 from feeds.formats.stylesheet import processing_instruction
 from feeds.model import Article, Feed, Image, Provider, RelatedItem
 from feeds.slugs import slugify
+from feeds.text import looks_like_markup
 
 
 class _Namespaces(BaseExtension):  # type: ignore[misc]
@@ -210,14 +210,6 @@ def atom_entry(article: Article, context: Context) -> str:
     out.append(_extension(i, article))
     out.append("  </entry>\n")
     return "".join(out)
-
-
-_MARKUP = re.compile(r"</[A-Za-z]|&#?[A-Za-z0-9]")
-
-
-def looks_like_markup(value: str) -> bool:
-    """An end tag or an entity: what readers and validators take for HTML in text."""
-    return _MARKUP.search(value) is not None
 
 
 def _atom_text(indent: str, name: str, value: str) -> str:
