@@ -58,14 +58,19 @@ _ALLOWED_ATTRIBUTES = {
 
 
 def sanitize_html(html: str) -> str:
-    """Keep only harmless markup and http(s) links; used for every HTML we emit as HTML."""
-    return nh3.clean(
+    """Keep only harmless markup and http(s) links; used for every HTML we emit as HTML.
+
+    Cleaned again afterwards: the sanitiser turns character references such as ``&#0;``
+    into U+FFFD, which we never publish.
+    """
+    clean = nh3.clean(
         xml_safe(html),
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https"},
         link_rel="noopener noreferrer nofollow",
-    ).strip()
+    )
+    return xml_safe(clean).strip()
 
 
 def render_body(body: str) -> str | None:
