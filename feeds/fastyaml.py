@@ -11,14 +11,16 @@ an error), it accepts line separators PyYAML rejects, and so on.
 So the fast path only runs on text that :data:`_SAFE` accepts: a conservative subset of
 block YAML in which every scalar means the same thing to both parsers. Line by line,
 that is comments, ``key: value`` and ``- value`` (any mix, any indentation), where a key
-is a plain word that YAML 1.1 does not read as a boolean or null, and a value is
+is a plain word starting with an ASCII letter that YAML 1.1 does not read as a boolean
+or null, and a value is
 
 * nothing (null, or a nested block below), ``null``, ``~``, ``true``, ``false``, ``[]``, ``{}``;
-* a decimal integer without leading zeros, or a decimal number with a fraction;
+* a decimal integer without leading zeros, or a decimal number with a fraction (a few
+  digits: PyYAML fails on integers of more than 4,300);
 * a timestamp ``YYYY-MM-DD``, optionally ``[T ]hh:mm:ss[.fraction][Z|±hh:mm]``, whose
   date is then checked to exist;
 * a plain string starting with a letter, not a YAML 1.1 boolean/null word, without
-  ``: `` or `` #`` in it;
+  ``: `` or `` #`` in it (not starting with ``_``: yaml-rs reads ``_1`` as the number 1);
 * a single- or double-quoted string on one line (double-quoted: the escapes both parsers
   read alike, no UTF-16 surrogates), not starting with digits and ``-``/``:`` (yaml-rs
   turns quoted dates and times into objects) or with an escape.
@@ -55,7 +57,7 @@ _WORD = r"(?i:yes|no|on|off|true|false|null|y|n)"
 # Possessive quantifiers and no overlap between alternatives: the gate never backtracks.
 _COMMENT = rf"\#[\x20-\x7e{_NA}]*+"
 _END = rf"(?:[ ]++(?:{_COMMENT})?)?(?=\n|\Z)"
-_KEY = rf"(?!{_WORD}:)[A-Za-z_][A-Za-z0-9_-]{{0,127}}+:"
+_KEY = rf"(?!{_WORD}:)[A-Za-z][A-Za-z0-9_-]{{0,127}}+:"
 _DATE = r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
 _TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
 _ZONE = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
@@ -71,12 +73,12 @@ _DOUBLE = (
 _SINGLE = rf"'{_NO_DATE}(?:[\x20-\x26\x28-\x7e{_NA}]++|'')*+'"
 _PLAIN = (
     rf"(?!{_WORD}{_END})"
-    rf"[A-Za-z(/$_{_NA}]"
+    rf"[A-Za-z(/${_NA}]"
     rf"(?:[\x21\x22\x24-\x39\x3b-\x7e{_NA}]++|:(?=[^ \n])|[ ]++(?=[^ \n#])|\#)*+"
 )
 _VALUE = (
     rf"(?:null|~|true|false|\[\]|\{{\}}"
-    rf"|-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?"
+    rf"|-?(?:0|[1-9][0-9]{{0,17}}+)(?:\.[0-9]{{1,17}}+)?"  # Python refuses 4,301 digits
     rf"|{_DATE}(?:[T ]{_TIME}{_ZONE}?)?"
     rf"|{_DOUBLE}|{_SINGLE}|{_PLAIN})"
 )

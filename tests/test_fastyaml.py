@@ -230,6 +230,11 @@ TRICKY = [
     "a\tb",
     "'unterminated",
     '"unterminated',
+    "_0",
+    "__1",
+    "_1_",
+    "_.5",
+    "-_1",
     "AI",
     "Computer Vision",
     "article",
@@ -530,6 +535,7 @@ def _documents(draw: st.DrawFn) -> str:
 @example("publishedDateTime: 2021-09-20T22:36:00Z\npublished: false\nquality: 33\n")
 @example("a: 2021-02-29\n")
 @example('a: "\\ud83d\\ude00"\n')
+@example("A: A\n_0:")
 def test_generated_documents(text: str) -> None:
     event("fast path" if check(text) is not None else "PyYAML")
 
