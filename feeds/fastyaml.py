@@ -92,13 +92,14 @@ _LINE = (
     r"|)"
 )
 _SAFE = re.compile(rf"(?:{_LINE}\n)*{_LINE}")
+_YEAR_ZERO = re.compile(r"(?<![0-9])0000-[0-9]")
 _RARE_DAY = re.compile(r"-(?:02-(?:29|3[01])|(?:0[469]|11)-31)")
 """Month and day of dates the gate lets through that may not exist: February 29 to 31, April 31."""
 
 
 def _dates_exist(text: str) -> bool:
     """Every ``YYYY-MM-DD`` in ``text`` is a real date (PyYAML fails on the others)."""
-    if "0000-" in text:
+    if "0000-" in text and _YEAR_ZERO.search(text):
         return False
     for match in _RARE_DAY.finditer(text):
         year = text[max(0, match.start() - 4) : match.start()]

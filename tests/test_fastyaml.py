@@ -559,3 +559,21 @@ _PIECES = st.sampled_from(
 @given(st.lists(_PIECES, max_size=30).map("".join))
 def test_arbitrary_text(text: str) -> None:
     event("fast path" if check(text) is not None else "PyYAML")
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_documents(), st.lists(st.tuples(st.integers(0, 40), st.integers(-3, 3)), max_size=4))
+@example("a: 2001-12-14 21:59:43.10\n- 5", [])
+@example("a: 1\nb:\n  - x\n", [(2, 1)])
+def test_reindented_documents(text: str, shifts: list[tuple[int, int]]) -> None:
+    """Block structure is read alike even when indentation goes wrong."""
+    lines = text.split("\n")
+    for index, shift in shifts:
+        if lines and index < len(lines):
+            line = lines[index]
+            lines[index] = (
+                " " * shift + line
+                if shift > 0
+                else line[min(-shift, len(line) - len(line.lstrip(" "))) :]
+            )
+    event("fast path" if check("\n".join(lines)) is not None else "PyYAML")
