@@ -352,6 +352,9 @@ def machine() -> dict[str, str]:
         "memory": memory,
         "OS": platform.platform(),
         "Python": platform.python_version(),
+        "load average when the run started (1/5/15 min)": " / ".join(
+            f"{load:.2f}" for load in os.getloadavg()
+        ),
         "feeds commit": commit or "unknown",
     }
 
