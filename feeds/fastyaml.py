@@ -27,9 +27,11 @@ or null, and a value is
 
 Characters YAML 1.1 treats as line breaks or refuses (``\\x85``, U+2028, U+2029, C0
 controls, ``\\r``, tabs, BOM) anywhere send the text to PyYAML too, as do anchors,
-aliases, tags, merge keys, flow collections, block scalars, multi-line scalars, deep
-nesting and duplicate keys (yaml-rs refuses those; PyYAML then reports them). Anything
-yaml-rs refuses, or a document that is not a mapping, also falls back.
+aliases, tags, merge keys, flow collections, block scalars, quoted scalars over several
+lines, deep nesting and duplicate keys (yaml-rs refuses those; PyYAML then reports
+them). Anything yaml-rs refuses, or a document that is not a mapping, also falls back.
+(A plain scalar continued on a line that looks like ``- item`` passes the gate; both
+parsers fold it into the same string, as the property tests check.)
 
 The contract, checked by ``tests/test_fastyaml.py`` on the bundled content, on a
 generated corpus and on generated YAML: :func:`load_yaml_fast` returns ``None`` or a dict
