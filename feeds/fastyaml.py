@@ -119,7 +119,13 @@ def load_yaml_fast(text: str) -> dict[str, Any] | None:
     ``None`` means only "not decided here": the text may be fine, or may be an error that
     :func:`feeds.frontmatter.load_yaml` reports with its line. This function never raises
     for any text and never returns a value that differs from ``load_yaml(text).data``.
-    It does not give key lines; call ``load_yaml`` when a problem needs reporting.
+    It does not give key lines: a caller that reports problems by line reads the file
+    again with ``load_yaml`` when there is one to report (rare, so it costs nothing)::
+
+        data = load_yaml_fast(split.front)
+        doc = load_yaml(split.front) if data is None else Document(data=data, lines={})
+        # ... and if reading ``doc`` finds a problem while ``lines`` is empty,
+        # redo it with ``load_yaml(split.front)`` for the exact lines.
     """
     if yaml_rs is None or not _SAFE.fullmatch(text):
         return None
