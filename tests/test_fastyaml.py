@@ -49,7 +49,7 @@ def check(text: str) -> Any:
     fast = load_yaml_fast(text)
     try:
         reference = load_yaml(text).data
-    except Exception:  # refused (YamlProblem), or PyYAML's ValueError on 2021-02-30
+    except Exception:  # YamlProblem; any other exception would be a bug in load_yaml
         assert fast is None, f"PyYAML refuses this text but the fast path gave {fast!r}"
         return None
     if fast is not None:
