@@ -69,7 +69,13 @@ class _Checks:
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         if node in self.constructed_objects or node in self.recursive_objects:
             raise YamlProblem(node.start_mark.line + 1, "anchors and aliases are not allowed")
-        return super().construct_object(node, deep=deep)  # type: ignore[misc]
+        try:
+            return super().construct_object(node, deep=deep)  # type: ignore[misc]
+        except (ValueError, OverflowError) as e:
+            # PyYAML's constructors raise these for values such as a 5,000-digit number.
+            value = node.value if isinstance(node, yaml.ScalarNode) else ""
+            shown = value if len(value) <= 40 else value[:37] + "..."
+            raise YamlProblem(node.start_mark.line + 1, f"bad value {shown!r}: {e}") from None
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         if not isinstance(node, yaml.MappingNode):

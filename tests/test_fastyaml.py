@@ -1,0 +1,579 @@
+"""The fast front-matter path gives PyYAML's result or steps aside: never a different value.
+
+The property everywhere: ``load_yaml_fast(text)`` is ``None``, or equal to
+``load_yaml(text).data`` with the same types all the way down (``True`` is not ``1``,
+``1.0`` is not ``1``, datetimes carry the same ``tzinfo``). When ``load_yaml`` refuses
+the text, the fast path must return ``None``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
+
+from benchmarks.generate import generate
+from feeds.fastyaml import load_yaml_fast
+from feeds.frontmatter import load_yaml, split_front_matter
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO.parent / "shared" / "seeds" / "000_944ab56ac52e7950.txt"
+
+
+def same(a: Any, b: Any, where: str = "$") -> None:
+    """Assert ``a`` and ``b`` are equal values of the same types, recursively."""
+    assert type(a) is type(b), f"{where}: {type(a).__name__} {a!r} != {type(b).__name__} {b!r}"
+    if isinstance(a, dict):
+        assert list(a) == list(b), f"{where}: keys {list(a)} != {list(b)}"
+        for key in a:
+            same(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), f"{where}: {len(a)} items != {len(b)}"
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
+            same(x, y, f"{where}[{index}]")
+    elif isinstance(a, (float, datetime, date)):
+        # repr tells -0.0 from 0.0, nan from nan, and timezone.utc from a fixed offset.
+        assert repr(a) == repr(b), f"{where}: {a!r} != {b!r}"
+        if isinstance(a, datetime):
+            assert a.tzinfo == b.tzinfo and a.utcoffset() == b.utcoffset(), where
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def check(text: str) -> Any:
+    """Assert the property for ``text``; return the fast result."""
+    fast = load_yaml_fast(text)
+    try:
+        reference = load_yaml(text).data
+    except Exception:  # YamlProblem; any other exception would be a bug in load_yaml
+        assert fast is None, f"PyYAML refuses this text but the fast path gave {fast!r}"
+        return None
+    if fast is not None:
+        same(fast, reference)
+    return fast
+
+
+def front(path: Path) -> str:
+    text = path.read_bytes().decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+    return split_front_matter(text).front
+
+
+# -- real and generated articles ------------------------------------------------------
+
+
+def test_bundled_content_and_seed() -> None:
+    paths = sorted((REPO / "content").rglob("*.md"))
+    assert paths
+    fast = [check(front(p)) for p in paths]
+    # Two bundled files quote their date ("2025-05-07 10:00"): those go to PyYAML.
+    assert sum(r is not None for r in fast) >= len(paths) - 3
+    if SEED.exists():
+        assert check(front(SEED)) is not None
+
+
+def test_generated_corpus(tmp_path: Path) -> None:
+    generate(tmp_path, 2000, seed=7)
+    paths = sorted(tmp_path.rglob("*.md"))
+    assert len(paths) == 2000
+    fallbacks = [p for p in paths if check(front(p)) is None]
+    assert not fallbacks, f"seed-shaped files should all take the fast path: {fallbacks[:3]}"
+
+
+# -- values that YAML 1.1 and YAML 1.2 read differently --------------------------------
+
+TRICKY = [
+    # booleans and nulls of YAML 1.1 only, in every case
+    "yes",
+    "Yes",
+    "YES",
+    "no",
+    "No",
+    "NO",
+    "on",
+    "On",
+    "ON",
+    "off",
+    "Off",
+    "OFF",
+    "y",
+    "n",
+    "Y",
+    "N",
+    "true",
+    "True",
+    "TRUE",
+    "false",
+    "False",
+    "FALSE",
+    "~",
+    "null",
+    "Null",
+    "NULL",
+    # numbers
+    "0",
+    "-0",
+    "+0",
+    "00",
+    "017",
+    "0o17",
+    "0x1F",
+    "0b101",
+    "1_000",
+    "1:20",
+    "-1:20:30.5",
+    "12",
+    "-1",
+    "+12",
+    "1.5",
+    "-1.5",
+    "1.",
+    ".5",
+    "1e3",
+    "1.0e+3",
+    "1.5E-3",
+    "-0.0",
+    ".inf",
+    "-.inf",
+    ".Inf",
+    ".nan",
+    ".NaN",
+    "=",
+    "<<",
+    "99999999999999999999999",
+    # timestamps
+    "2001-12-14t21:59:43.10-05:00",
+    "2001-12-14T21:59:43.10-05:00",
+    "2002-12-14",
+    "2001-12-14 21:59:43.10 -5",
+    "2001-12-15 2:59:43.10",
+    "2021-09-20T22:36:00Z",
+    "2021-09-20T22:36:00",
+    "2021-09-20T22:36:00.1234567Z",
+    "2021-09-20T22:36:00-00:00",
+    "2021-09-20T22:36:00+23:59",
+    "2021-02-29",
+    "2020-02-29",
+    "2021-02-30T00:00:00Z",
+    "2021-04-31",
+    "0000-01-01",
+    "2021-13-01",
+    "2021-9-1",
+    "2021-09-20T24:00:00Z",
+    "12:30:00",
+    "12:30",
+    # quoted look-alikes and escapes
+    '"2021-09-20"',
+    "'2021-09-20T22:36:00Z'",
+    '"12:30:00"',
+    '" 2021-09-20"',
+    '"yes"',
+    "'no'",
+    '"017"',
+    '""',
+    "''",
+    '"\\x41"',
+    '"\\u263A"',
+    '"\\N"',
+    '"\\_"',
+    '"\\L\\P"',
+    '"\\e\\0\\a\\b\\t\\v\\f"',
+    '"\\/"',
+    '"\\ "',
+    '"\\U0001F600"',
+    '"\\ud83d\\ude00"',
+    '"\\x85"',
+    '"\\xff"',
+    '"a\\"b"',
+    "'it''s'",
+    '"\\q"',
+    '"\\x4"',
+    '"\\x32021-09-20"',
+    # strings
+    "plain text",
+    "café",
+    "Москва",
+    "京都",
+    "a #comment",
+    "a#b",
+    "a: b",
+    "a:b",
+    "-x",
+    "- x",
+    "? x",
+    "[a, b]",
+    "{a: 1}",
+    "[]",
+    "{}",
+    "&a x",
+    "*a",
+    "!!str 1",
+    "!!python/object:os.system",
+    "|",
+    ">",
+    "%x",
+    "@x",
+    "`x`",
+    "5G",
+    "3D printing",
+    "C++",
+    "C#",
+    "x\u2028y",
+    "x\x85y",
+    "a\u00a0",
+    "\u00a0a",
+    "x\ufeffy",
+    "\x01",
+    "a\tb",
+    "'unterminated",
+    '"unterminated',
+    "_0",
+    "__1",
+    "_1_",
+    "_.5",
+    "-_1",
+    "AI",
+    "Computer Vision",
+    "article",
+    "ifex.org",
+    "https://example.com/a b",
+]
+
+
+@pytest.mark.parametrize("value", TRICKY)
+def test_tricky_values(value: str) -> None:
+    check(f"key: {value}\n")
+    check(f"list:\n  - {value}\n  - x\n")
+    check(f"{value}: 1\nother: 2\n")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "yes",
+        "No",
+        "ON",
+        "017",
+        "1_000",
+        "1:20",
+        "1e3",
+        '"2021-09-20"',
+        "0o17",
+        ".inf",
+        "2021-02-30",
+    ],
+)
+def test_differences_fall_back(value: str) -> None:
+    assert load_yaml_fast(f"key: {value}\n") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\na: 2\n",  # duplicate key: load_yaml reports it
+        "a: &x 1\nb: *x\n",  # anchors and aliases
+        "<<: {a: 1}\n",  # merge key
+        "a: !!binary aGVsbG8=\n",  # tags
+        "- 1\n- 2\n",  # not a mapping
+        "just text\n",
+        "",
+        "a:\n" + "".join("  " * i + "b:\n" for i in range(1, 70)),  # deep nesting
+        "a: |\n  block\n",
+        "a: >\n  folded\n",
+        "a: multi\n  line\n",
+        'a: "multi\n  line"\n',
+        "a: [1, 2]\n",
+        "a:\tb\n",
+        "a: b\r\nc: d\n",
+    ],
+)
+def test_refused_shapes_fall_back(text: str) -> None:
+    assert load_yaml_fast(text) is None
+    check(text)
+
+
+def test_fast_values() -> None:
+    text = (
+        'title: "Caf\\u00e9 \\"crème\\""\n'
+        "date: 2021-09-20T22:36:00Z\n"
+        "offset: 2001-12-14T21:59:43.10-05:00\n"
+        "day: 2024-02-29\n"
+        "quality: 33\n"
+        "heat: -1\n"
+        "ratio: 0.5\n"
+        "published: false\n"
+        "none:\n"
+        "provider:\n  name: IFEX  # a comment\n  domain: ifex.org\n"
+        "topics:\n  - Computer Vision\n  - 'C++'\n  - Москва\n"
+        "images: []\n"
+    )
+    data = check(text)
+    assert data is not None
+    assert data["published"] is False
+    assert data["date"].tzinfo is not None
+    assert data["provider"] == {"name": "IFEX", "domain": "ifex.org"}
+
+
+# -- generated documents --------------------------------------------------------------
+
+_PLAIN_WORDS = st.sampled_from([t for t in TRICKY if "\n" not in t])
+_KEYS = st.one_of(
+    st.sampled_from(
+        [
+            "title",
+            "a",
+            "b",
+            "yes",
+            "on",
+            "No",
+            "y",
+            "<<",
+            "1",
+            "2001-01-01",
+            "a b",
+            "'q'",
+            '"q"',
+            "~",
+            "x-y",
+            "é",
+        ]
+    ),
+    st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True),
+)
+_ESCAPES = st.sampled_from(
+    [
+        "\\x41",
+        "\\u263A",
+        "\\N",
+        "\\_",
+        "\\L",
+        "\\P",
+        "\\e",
+        "\\0",
+        "\\t",
+        "\\\\",
+        '\\"',
+        "\\/",
+        "\\ ",
+        "\\ud800",
+        "\\U0001F600",
+        "\\x85",
+        "\\U00110000",
+        "\\z",
+        "\\u00e9",
+    ]
+)
+_ODD_CHARACTERS = ("é", "京", "\u00a0", "\u2028", "\x85", "\t", "\ufeff", "😀")
+_TEXT = st.text(
+    alphabet=st.sampled_from([*"ab 0123456789-:.#'\"\\,[]{}&*!|>%@`?TtZz+_", *_ODD_CHARACTERS]),
+    max_size=24,
+)
+
+
+@st.composite
+def _scalars(draw: st.DrawFn) -> str:
+    kind = draw(st.integers(0, 5))
+    if kind == 0:
+        return draw(_PLAIN_WORDS)
+    if kind == 1:
+        return draw(_TEXT)
+    if kind == 2:
+        parts = draw(
+            st.lists(
+                st.one_of(_TEXT.map(lambda s: s.replace('"', "").replace("\\", "")), _ESCAPES),
+                max_size=4,
+            )
+        )
+        return '"' + "".join(parts) + '"'
+    if kind == 3:
+        return "'" + draw(_TEXT).replace("'", "''") + "'"
+    if kind == 4:
+        moment = draw(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)))
+        form = draw(
+            st.sampled_from(
+                [
+                    "%Y-%m-%d",
+                    "%Y-%m-%dT%H:%M:%SZ",
+                    "%Y-%m-%d %H:%M:%S",
+                    "%Y-%m-%dT%H:%M:%S.%f+05:30",
+                    "%Y-%m-%dt%H:%M:%S-00:00",
+                ]
+            )
+        )
+        text = moment.strftime(form)
+        return draw(st.sampled_from([text, f'"{text}"', f"'{text}'", text.replace("-", "-0", 1)]))
+    number = draw(
+        st.one_of(
+            st.integers(-(10**20), 10**20).map(str),
+            st.floats(allow_nan=True, allow_infinity=True).map(repr),
+        )
+    )
+    return draw(
+        st.sampled_from(
+            [
+                number,
+                f"0{number}",
+                number.replace("e", "E"),
+                number.replace("1", "1_"),
+                f'"{number}"',
+            ]
+        )
+    )
+
+
+_SAFE_TEXT = st.text(alphabet=st.sampled_from(list("abcXYZ 019-:.,/#'_é京😀")), max_size=16)
+
+
+@st.composite
+def _likely_fast_scalars(draw: st.DrawFn) -> str:
+    """Scalars of the shapes the fast path takes, and their near misses."""
+    kind = draw(st.integers(0, 6))
+    if kind == 0:
+        return draw(
+            st.from_regex(r"[A-Za-z\u00e9\u4eac][A-Za-z0-9 .,/()'_#:-]{0,15}", fullmatch=True)
+        )
+    if kind == 1:
+        return str(draw(st.integers(-(10**25), 10**25)))
+    if kind == 2:
+        return repr(draw(st.floats()))
+    if kind == 3:
+        year = draw(st.integers(0, 9999))
+        month, day = draw(st.integers(0, 13)), draw(st.integers(0, 32))
+        hour, minute, second = (
+            draw(st.integers(0, 24)),
+            draw(st.integers(0, 60)),
+            draw(st.integers(0, 60)),
+        )
+        fraction = draw(st.sampled_from(["", ".1", ".123456", ".1234567", ".999999999"]))
+        zone = draw(st.sampled_from(["", "Z", "+05:30", "-00:00", "+23:59", "-12:00", "z", " Z"]))
+        text = f"{year:04d}-{month:02d}-{day:02d}"
+        if draw(st.booleans()):
+            text += draw(st.sampled_from(["T", " ", "t"])) + f"{hour:02d}:{minute:02d}:{second:02d}"
+            text += fraction + zone
+        return text
+    if kind == 4:
+        parts = draw(
+            st.lists(st.one_of(_SAFE_TEXT.map(lambda t: t.replace("\\", "")), _ESCAPES), max_size=4)
+        )
+        return '"' + "".join(parts).replace('"', "") + '"'
+    if kind == 5:
+        return "'" + draw(_SAFE_TEXT).replace("'", "''") + "'"
+    return draw(st.sampled_from(["true", "false", "null", "~", "[]", "{}", "", "True", "yes"]))
+
+
+_LIKELY_TREES = st.recursive(
+    _likely_fast_scalars(),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(
+            st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,8}", fullmatch=True), children, max_size=4
+        ),
+    ),
+    max_leaves=5,
+)
+
+
+def _render(value: Any, indent: int, out: list[str], prefix: str) -> None:
+    pad = " " * indent
+    if isinstance(value, dict):
+        first = True
+        for key, item in value.items():
+            lead = prefix if first else " " * len(prefix)
+            first = False
+            if isinstance(item, (dict, list)) and item:
+                out.append(f"{pad}{lead}{key}:")
+                _render(item, indent + len(prefix) + 2, out, "")
+            else:
+                out.append(f"{pad}{lead}{key}: {item if isinstance(item, str) else ''}".rstrip())
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict) and item:
+                _render(item, indent, out, "- ")
+            elif isinstance(item, list) and item:
+                out.append(f"{pad}-")
+                _render(item, indent + 2, out, "")
+            else:
+                out.append(f"{pad}- {item if isinstance(item, str) else ''}".rstrip())
+
+
+_TREES = st.recursive(
+    _scalars(),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(_KEYS, children, max_size=4),
+    ),
+    max_leaves=12,
+)
+
+
+@st.composite
+def _documents(draw: st.DrawFn) -> str:
+    if draw(st.booleans()):
+        keys = st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,8}", fullmatch=True)
+        tree = draw(st.dictionaries(keys, _LIKELY_TREES, min_size=1, max_size=3))
+    else:
+        tree = draw(st.dictionaries(_KEYS, _TREES, min_size=1, max_size=5))
+    lines: list[str] = []
+    _render(tree, 0, lines, "")
+    if draw(st.booleans()) and lines:  # a mutation: repeat, indent or drop a line
+        index = draw(st.integers(0, len(lines) - 1))
+        how = draw(st.integers(0, 2))
+        if how == 0:
+            lines.insert(index, lines[index])
+        elif how == 1:
+            lines[index] = " " + lines[index]
+        else:
+            del lines[index]
+    return "\n".join(lines) + draw(st.sampled_from(["", "\n"]))
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_documents())
+@example("publishedDateTime: 2021-09-20T22:36:00Z\npublished: false\nquality: 33\n")
+@example("a: 2021-02-29\n")
+@example('a: "\\ud83d\\ude00"\n')
+@example("A: A\n_0:")
+def test_generated_documents(text: str) -> None:
+    event("fast path" if check(text) is not None else "PyYAML")
+
+
+_PIECES = st.sampled_from(
+    [
+        *"ab1- :\n\"'#[]{}\\&*!|>?~.,",
+        "yes",
+        "2021-01-01",
+        "\u2028",
+        "\t",
+        "12:30:00",
+        "key: ",
+        "\n  - ",
+        "\n  ",
+    ]
+)
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(_PIECES, max_size=30).map("".join))
+def test_arbitrary_text(text: str) -> None:
+    event("fast path" if check(text) is not None else "PyYAML")
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_documents(), st.lists(st.tuples(st.integers(0, 40), st.integers(-3, 3)), max_size=4))
+@example("a: 2001-12-14 21:59:43.10\n- 5", [])
+@example("a: 1\nb:\n  - x\n", [(2, 1)])
+def test_reindented_documents(text: str, shifts: list[tuple[int, int]]) -> None:
+    """Block structure is read alike even when indentation goes wrong."""
+    lines = text.split("\n")
+    for index, shift in shifts:
+        if lines and index < len(lines):
+            line = lines[index]
+            lines[index] = (
+                " " * shift + line
+                if shift > 0
+                else line[min(-shift, len(line) - len(line.lstrip(" "))) :]
+            )
+    event("fast path" if check("\n".join(lines)) is not None else "PyYAML")
