@@ -19,6 +19,7 @@ from typing import Any
 
 from feeds.dates import parse_date
 from feeds.errors import Problem, Severity
+from feeds.fastyaml import load_yaml_fast
 from feeds.frontmatter import Document, YamlProblem, load_yaml, split_front_matter
 from feeds.markup import render_body
 from feeds.model import Article, Image, Provider, RelatedItem, Topic
@@ -404,11 +405,20 @@ def read_article(source: Source, raw: bytes, zone: tzinfo, max_related: int) -> 
         split = split_front_matter(text)
     except YamlProblem as e:
         return fail(e.line, e.field, e.message)
+    offset = split.first_line - 1
+    fast = load_yaml_fast(split.front)
+    if fast is not None:
+        result = _read_fields(
+            source, Document(data=fast, lines={}), split.body, offset, zone, max_related
+        )
+        if not result.problems:
+            return result
+        # Problems are reported with their lines, which only PyYAML's reading knows.
     try:
         doc = load_yaml(split.front)
     except YamlProblem as e:
-        return fail(e.line + split.first_line - 1, e.field, e.message)
-    return _read_fields(source, doc, split.body, split.first_line - 1, zone, max_related)
+        return fail(e.line + offset, e.field, e.message)
+    return _read_fields(source, doc, split.body, offset, zone, max_related)
 
 
 def _read_fields(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import markdown
 import nh3
 
@@ -73,9 +75,21 @@ def sanitize_html(html: str) -> str:
     return xml_safe(clean).strip()
 
 
+_local = threading.local()
+
+
+def _markdown() -> markdown.Markdown:
+    """One Markdown converter per thread: building one costs more than converting a body."""
+    renderer: markdown.Markdown | None = getattr(_local, "markdown", None)
+    if renderer is None:
+        renderer = _local.markdown = markdown.Markdown(output_format="html")
+    return renderer
+
+
 def render_body(body: str) -> str | None:
     """The body as sanitised HTML, or ``None`` when there is no body."""
     if not body.strip():
         return None
-    html = markdown.markdown(fix_mojibake(body[:MAX_BODY_CHARS]), output_format="html")
+    renderer = _markdown()
+    html = renderer.reset().convert(fix_mojibake(body[:MAX_BODY_CHARS]))
     return sanitize_html(html) or None

@@ -1,4 +1,4 @@
-"""Values PyYAML's constructors cannot build are reported with their line, not raised."""
+"""Values PyYAML's constructors cannot build: reported with their line, never raised."""
 
 from __future__ import annotations
 
@@ -7,16 +7,16 @@ import pytest
 from feeds.frontmatter import YamlProblem, load_yaml
 
 
-@pytest.mark.parametrize(
-    ("text", "line", "words"),
-    [
-        ("title: x\npublishedDateTime: 2021-02-30T00:00:00Z\n", 2, "day is out of range"),
-        ("a: 1\nb:\n  - 2021-13-01\n", 3, "month must be in 1..12"),
-        ("n: " + "1" * 5000 + "\n", 1, "bad value"),
-    ],
-)
-def test_impossible_values_are_problems(text: str, line: int, words: str) -> None:
+def test_a_huge_number_is_a_problem_with_its_line() -> None:
     with pytest.raises(YamlProblem) as caught:
-        load_yaml(text)
-    assert caught.value.line == line
-    assert words in caught.value.message
+        load_yaml("a: 1\nn: " + "1" * 5000 + "\n")
+    assert caught.value.line == 2
+    assert "bad value" in caught.value.message
+
+
+@pytest.mark.parametrize("value", ["2021-02-30T00:00:00Z", "2021-13-01"])
+def test_an_impossible_timestamp_stays_text_for_the_field_to_report(value: str) -> None:
+    # The field's own check then names the field: "publishedDateTime: not a date: ...".
+    doc = load_yaml(f"title: x\npublishedDateTime: {value}\n")
+    assert doc.data["publishedDateTime"] == value
+    assert doc.line_of(doc.data, "publishedDateTime") == 2
