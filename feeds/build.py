@@ -1,23 +1,31 @@
 """The whole build, top to bottom, in one function with one error boundary.
 
-load config -> collect articles -> select and group -> render per format -> write.
+load config -> find and read articles -> select and group -> render per format -> write.
 ``now`` is a parameter: the only time the pipeline knows, used to hold back
 future articles. The same content, config and ``now`` give byte-identical output.
+
+With a cache (:mod:`feeds.cache`), only the files that changed are read again and only
+the feeds whose inputs changed are rendered again; the result is the same as without.
+A writing build holds the output folder's lock (:mod:`feeds.lock`) from start to end, so
+overlapping runs never interleave and never see each other's half-done state.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from feeds.collect import collect
+from feeds.cache import Cache
+from feeds.collect import find_sources, read_sources, resolve_duplicates
 from feeds.config import Config
 from feeds.errors import Problem, Severity
 from feeds.group import Selection, group_articles
 from feeds.lock import output_lock
-from feeds.render import render_site
+from feeds.render import context_for, render_site
 from feeds.write import WriteReport, write_output
 
 
@@ -33,17 +41,25 @@ class BuildOptions:
     write: bool = True
     """False for ``feeds check``: read and render everything, write nothing."""
     lock_wait: float = 0.0
+    cache: Path | None = None
+    """The cache folder (see :mod:`feeds.cache`); ``None`` reads and renders everything."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BuildResult:
     problems: tuple[Problem, ...]
     files_read: int
+    """Article files found; ``files_reread`` of them were read, the rest came from the cache."""
+    files_reread: int
     articles: int
     """Usable articles read (published or not)."""
     feeds: int
+    feeds_rendered: int
+    """Feeds rendered this run; the others were known to be current and left alone."""
     report: WriteReport | None
     """``None`` when nothing was written (check, or strict with problems)."""
+    cache_notes: tuple[str, ...] = ()
+    """Cache trouble that made this run colder (never wrong): for the log, not a failure."""
     seconds: float
 
     @property
@@ -54,25 +70,45 @@ class BuildResult:
 def build(config: Config, options: BuildOptions) -> BuildResult:
     """Run the pipeline; raises :class:`~feeds.errors.FeedsError` only for whole-build failures."""
     started = time.perf_counter()
-    collection = collect(options.content, config.tz, config.max_related)
-    selection = Selection(now=options.now, unpublished=options.unpublished, future=options.future)
-    site = group_articles(
-        collection.articles,
-        selection,
-        site_title=config.title,
-        items_per_feed=config.items_per_feed,
-        groupings=config.groupings,
-    )
-    files = render_site(site, config)
-    report = None
-    if options.write and not (options.strict and collection.problems):
-        with output_lock(options.output, options.lock_wait):
-            report = write_output(options.output, files)
+    with _lock(options), Cache.open(options.cache, config) as cache:
+        sources, listing_problems = find_sources(options.content)
+        lookup = cache.lookup(options.content, sources)
+        fresh = read_sources(lookup.to_read, config.tz, config.max_related)
+        collection = resolve_duplicates(cache.merge(lookup, fresh))
+        problems = listing_problems + collection.problems
+        selection = Selection(
+            now=options.now, unpublished=options.unpublished, future=options.future
+        )
+        site = group_articles(
+            collection.articles,
+            selection,
+            site_title=config.title,
+            items_per_feed=config.items_per_feed,
+            groupings=config.groupings,
+        )
+        context = context_for(site, config)
+        writing = options.write and not (options.strict and problems)
+        plan = cache.plan_feeds(options.output, site, context) if writing else None
+        files = render_site(site, context, keep=plan.keep if plan is not None else frozenset())
+        report = write_output(options.output, files, plan.keep) if plan is not None else None
+        cache.save(plan, report)
     return BuildResult(
-        problems=collection.problems,
-        files_read=collection.files,
+        problems=problems,
+        files_read=len(sources),
+        files_reread=len(lookup.to_read),
         articles=len(collection.articles),
         feeds=len(site.feeds),
+        feeds_rendered=len(site.feeds) - (plan.kept_feeds if plan is not None else 0),
         report=report,
+        cache_notes=tuple(cache.notes),
         seconds=time.perf_counter() - started,
     )
+
+
+@contextlib.contextmanager
+def _lock(options: BuildOptions) -> Iterator[None]:
+    if not options.write:
+        yield
+        return
+    with output_lock(options.output, options.lock_wait):
+        yield

@@ -2,6 +2,10 @@
 
 Exit codes: 0 no problems; 1 problems in content (files reported and skipped) or the
 build failed; 2 usage or configuration errors; 3 another build holds the lock.
+
+Problems go to standard error, one per line (``path:line: field: message``); the summary
+and the list of removed files go to standard output, and not at all under ``--quiet``.
+With ``--log-format json`` every line is one JSON object with a ``level``.
 """
 
 from __future__ import annotations
@@ -15,11 +19,22 @@ from typing import TextIO
 
 from feeds import __version__
 from feeds.build import BuildOptions, BuildResult, build
+from feeds.cache import DEFAULT_DIR as DEFAULT_CACHE
 from feeds.config import Config, load_config
 from feeds.errors import ConfigError, FeedsError, LockedError, Problem, Severity
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 DEFAULT_CONFIG = Path("feeds.yaml")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86_400:
+        raise argparse.ArgumentTypeError(f"not a number of seconds from 0 to 86400: {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,6 +83,18 @@ def _parser() -> argparse.ArgumentParser:
             help="print nothing unless there are problems (for cron)",
         )
         p.add_argument(
+            "--cache",
+            type=Path,
+            default=DEFAULT_CACHE,
+            metavar="DIR",
+            help="cache folder for incremental builds, safe to delete (default: ./.feeds-cache)",
+        )
+        p.add_argument(
+            "--no-cache",
+            action="store_true",
+            help="read and render everything, and leave the cache alone",
+        )
+        p.add_argument(
             "--log-format",
             choices=("text", "json"),
             default="text",
@@ -89,10 +116,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     b.add_argument(
         "--wait",
-        type=float,
+        type=_seconds,
         default=0.0,
         metavar="SECONDS",
-        help="wait this long for another build to finish (default: 0, give up)",
+        help="wait up to this long for another build of the same output to finish "
+        "(default: 0, exit with code 3 at once)",
     )
     c = commands.add_parser(
         "check",
@@ -109,43 +137,54 @@ def _config(path: Path | None) -> Config:
     return load_config(path)
 
 
-def _print_problem(problem: Problem, log_format: str, err: TextIO) -> None:
+def _log(level: str, message: str, log_format: str, stream: TextIO, **fields: object) -> None:
     if log_format == "json":
-        print(
-            json.dumps(
-                {
-                    "level": problem.severity.value,
-                    "path": problem.path,
-                    "line": problem.line,
-                    "field": problem.field,
-                    "message": problem.message,
-                },
-                ensure_ascii=False,
-            ),
-            file=err,
-        )
+        record = {"level": level, "message": message, **fields}
+        print(json.dumps(record, ensure_ascii=False), file=stream)
+    else:
+        print(message, file=stream)
+
+
+def _print_problem(problem: Problem, log_format: str, err: TextIO) -> None:
+    fields = {"path": problem.path, "line": problem.line, "field": problem.field}
+    if log_format == "json":  # the message without the location, which has its own keys
+        _log(problem.severity.value, problem.message, log_format, err, **fields)
     else:
         print(problem, file=err)
 
 
-def _summary(result: BuildResult, command: str) -> str:
+def _summary(result: BuildResult, command: str) -> tuple[str, dict[str, object]]:
+    """The one summary line, and the same figures as fields for JSON logs."""
     errors = len(result.errors)
-    warnings = len(result.problems) - errors
+    fields: dict[str, object] = {
+        "files_read": result.files_read,
+        "files_reread": result.files_reread,
+        "articles": result.articles,
+        "feeds": result.feeds,
+        "feeds_rendered": result.feeds_rendered,
+        "errors": errors,
+        "warnings": len(result.problems) - errors,
+        "seconds": round(result.seconds, 3),
+    }
+    cached = result.files_read - result.files_reread
     parts = [
-        f"{result.files_read} files read",
+        f"{result.files_read} files ({result.files_reread} read, {cached} from cache)",
         f"{result.articles} articles",
-        f"{result.feeds} feeds",
+        f"{result.feeds} feeds ({result.feeds_rendered} rendered)",
     ]
     if result.report is not None:
         r = result.report
+        fields |= {"written": len(r.written), "unchanged": len(r.unchanged)}
+        fields["removed"] = len(r.removed)
         parts.append(
-            f"{len(r.written)} files written, {len(r.unchanged)} unchanged, "
+            f"files: {len(r.written)} written, {len(r.unchanged)} unchanged, "
             f"{len(r.removed)} removed"
         )
     elif command == "build":
         parts.append("nothing written")
-    parts.append(f"{errors} files skipped, {warnings} warnings")
-    return f"feeds {command}: " + ", ".join(parts) + f" in {result.seconds:.2f} s"
+    parts.append(f"{errors} files skipped, {fields['warnings']} warnings")
+    text = f"feeds {command}: " + ", ".join(parts) + f" in {result.seconds:.2f} s"
+    return text, fields
 
 
 def main(
@@ -162,13 +201,15 @@ def main(
         args = _parser().parse_args(argv)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else EXIT_USAGE
+    fmt = args.log_format
     try:
         config = _config(args.config)
     except ConfigError as e:
-        print(e, file=err)
+        for line in str(e).splitlines():
+            _log("error", line, fmt, err)
         return EXIT_USAGE
     if not args.content.is_dir():
-        print(f"{args.content}: no such content folder", file=err)
+        _log("error", f"{args.content}: no such content folder", fmt, err)
         return EXIT_USAGE
     options = BuildOptions(
         content=args.content,
@@ -179,25 +220,28 @@ def main(
         strict=args.strict,
         write=args.command == "build",
         lock_wait=getattr(args, "wait", 0.0),
+        cache=None if args.no_cache else args.cache,
     )
     try:
         result = build(config, options)
     except LockedError as e:
-        print(f"feeds: {e}", file=err)
+        _log("error", f"feeds: {e}", fmt, err)
         return EXIT_LOCKED
     except FeedsError as e:
-        print(f"feeds: {e}", file=err)
+        _log("error", f"feeds: {e}", fmt, err)
         return EXIT_PROBLEMS
     for problem in result.problems:
-        _print_problem(problem, args.log_format, err)
+        _print_problem(problem, fmt, err)
+    for note in result.cache_notes:
+        _log("warning", f"feeds: cache: {note}", fmt, err)
     failed = bool(result.errors) or (args.strict and bool(result.problems))
     if args.strict and result.problems and args.command == "build":
-        print("feeds: --strict: problems found, the output was left untouched", file=err)
+        _log("error", "feeds: --strict: problems found, the output was left untouched", fmt, err)
     if not args.quiet:
-        summary = _summary(result, args.command)
-        if args.log_format == "json":
-            summary = json.dumps({"level": "info", "message": summary})
-        print(summary, file=out)
+        for path in result.report.removed if result.report is not None else ():
+            _log("info", f"removed {path}", fmt, out, event="removed", path=path)
+        text, fields = _summary(result, args.command)
+        _log("info", text, fmt, out, event="summary", **fields)
     return EXIT_PROBLEMS if failed else EXIT_OK
 
 

@@ -10,7 +10,7 @@ Duplicates (two files with one canonical URL) are resolved here: the newest wins
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
@@ -487,6 +487,13 @@ def read_source(source: Source, zone: tzinfo, max_related: int) -> FileResult:
     return read_article(source, raw, zone, max_related)
 
 
+def read_sources(
+    sources: Iterable[Source], zone: tzinfo, max_related: int
+) -> list[tuple[Source, FileResult]]:
+    """Read ``sources`` (serially), each with its result, in the order given."""
+    return [(s, read_source(s, zone, max_related)) for s in sources]
+
+
 def resolve_duplicates(results: list[tuple[Source, FileResult]]) -> Collection:
     """Merge per-file results: one article per id, the newest (then first by path) wins."""
     problems: list[Problem] = []
@@ -520,9 +527,9 @@ def resolve_duplicates(results: list[tuple[Source, FileResult]]) -> Collection:
 
 
 def collect(content: Path, zone: tzinfo, max_related: int) -> Collection:
-    """Read every article under ``content`` (serially; see build for the parallel path)."""
+    """Read every article under ``content``; :func:`feeds.build.build` adds the cache."""
     sources, found_problems = find_sources(content)
-    results = [(s, read_source(s, zone, max_related)) for s in sources]
+    results = read_sources(sources, zone, max_related)
     collection = resolve_duplicates(results)
     return Collection(
         articles=collection.articles,

@@ -6,9 +6,11 @@ folder) to bytes. Nothing here reads the clock or the disk.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from feeds.config import Config
 from feeds.formats import FEED_FORMATS, SITE_PAGES
-from feeds.formats.common import Context
+from feeds.formats.common import Context, FormatInfo
 from feeds.model import Feed, Site
 
 
@@ -17,22 +19,36 @@ def context_for(site: Site, config: Config) -> Context:
     return Context(config=config, site=site, formats=infos)
 
 
+def feed_files(feed: Feed, context: Context) -> tuple[str, ...]:
+    """The output paths of one feed, one per format."""
+    return tuple(_path(feed, info) for info in context.formats)
+
+
+def _path(feed: Feed, info: FormatInfo) -> str:
+    return f"{feed.folder}/{info.filename}" if feed.folder else info.filename
+
+
 def render_feed(feed: Feed, context: Context) -> dict[str, bytes]:
     """The files of one feed, keyed by output path."""
-    files: dict[str, bytes] = {}
-    for info in context.formats:
-        path = f"{feed.folder}/{info.filename}" if feed.folder else info.filename
-        files[path] = FEED_FORMATS[info.name].render(feed, context)
-    return files
+    return {
+        _path(feed, info): FEED_FORMATS[info.name].render(feed, context) for info in context.formats
+    }
 
 
-def render_site(site: Site, config: Config) -> dict[str, bytes]:
-    """Every output file, keyed by output path; two renderers writing one path is a bug."""
-    context = context_for(site, config)
+def render_site(
+    site: Site, context: Context, keep: Collection[str] = frozenset()
+) -> dict[str, bytes]:
+    """Every output file, keyed by output path; two renderers writing one path is a bug.
+
+    Feeds whose every file is in ``keep`` (known to be current) are not rendered. The site
+    pages depend on every feed and are always rendered.
+    """
     files: dict[str, bytes] = {}
     for page in SITE_PAGES:
         _merge(files, page(site, context))
     for feed in site.feeds:
+        if keep and all(path in keep for path in feed_files(feed, context)):
+            continue
         _merge(files, render_feed(feed, context))
     return files
 
