@@ -89,8 +89,10 @@ def build(config: Config, options: BuildOptions) -> BuildResult:
         context = context_for(site, config)
         writing = options.write and not (options.strict and problems)
         plan = cache.plan_feeds(options.output, site, context) if writing else None
-        files = render_site(site, context, keep=plan.keep if plan is not None else frozenset())
-        report = write_output(options.output, files, plan.keep) if plan is not None else None
+        keep = plan.keep if plan is not None else frozenset()
+        site = cache.complete(site, context, keep)
+        files = render_site(site, context_for(site, config), keep)
+        report = write_output(options.output, files, keep) if plan is not None else None
         cache.save(plan, report)
     return BuildResult(
         problems=problems,

@@ -7,7 +7,9 @@ folder is always safe: the next run is a cold build that fills it again. Two tab
 ``sources``
     per content file: the stat stamp taken before reading it (size, mtime, ctime, inode)
     and what reading gave (:class:`~feeds.collect.FileResult`, pickled: the article and
-    its problems, so a bad file is reported on every run until it is fixed).
+    its problems, so a bad file is reported on every run until it is fixed). An article's
+    related items, most of its bulk, are pickled apart and loaded only for the feeds that
+    are rendered again (:meth:`Cache.complete`).
 ``outputs``
     per output file: a fingerprint of everything its feed was rendered from, and the
     sha256 of the bytes written.
@@ -38,7 +40,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import NamedTuple
@@ -46,14 +48,15 @@ from typing import NamedTuple
 from feeds import __version__
 from feeds.collect import FileResult, Source
 from feeds.config import Config
+from feeds.errors import BuildError
 from feeds.formats.common import Context
-from feeds.model import Feed, Site
+from feeds.model import Article, Feed, Site
 from feeds.render import feed_files
 from feeds.write import WriteReport, is_intact, read_manifest
 
 DEFAULT_DIR = Path(".feeds-cache")
 DB_FILE = "cache.sqlite3"
-SCHEMA = 1
+SCHEMA = 2
 RACY_SECONDS = 3
 """Files modified this recently when a run starts are read but not stored."""
 BUSY_SECONDS = 10.0
@@ -83,7 +86,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sources (
     root TEXT NOT NULL, rel TEXT NOT NULL, label TEXT NOT NULL, reading TEXT NOT NULL,
     size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
-    ino INTEGER NOT NULL, digest TEXT NOT NULL, result BLOB NOT NULL,
+    ino INTEGER NOT NULL, digest TEXT NOT NULL, result BLOB NOT NULL, related BLOB NOT NULL,
     PRIMARY KEY (root, rel)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outputs (
@@ -160,9 +163,11 @@ class Cache:
     _started_ns: int = field(default_factory=time.time_ns)
     _root: str = ""
     _output_root: str = ""
-    _fresh: list[tuple[Source, Stamp, str, bytes]] = field(default_factory=list)
+    _fresh: list[tuple[Source, Stamp, str, bytes, bytes]] = field(default_factory=list)
     _gone: list[str] = field(default_factory=list)
     _digests: dict[str, str] = field(default_factory=dict)
+    _related: dict[str, bytes] = field(default_factory=dict)
+    """Pickled related items of the cached articles that were loaded without them."""
 
     # -- opening -------------------------------------------------------------------------
 
@@ -237,11 +242,11 @@ class Cache:
         cached: dict[str, tuple[FileResult, str]] = {}
         self._gone = []
         rows = self.db.execute(
-            "SELECT rel, label, reading, size, mtime_ns, ctime_ns, ino, digest, result"
+            "SELECT rel, label, reading, size, mtime_ns, ctime_ns, ino, digest, result, related"
             " FROM sources WHERE root = ?",
             (self._root,),
         )
-        for rel, label, row_reading, size, mtime_ns, ctime_ns, ino, digest, blob in rows:
+        for rel, label, row_reading, size, mtime_ns, ctime_ns, ino, digest, blob, related in rows:
             source = by_rel.get(rel)
             if source is None:
                 self._gone.append(rel)
@@ -252,11 +257,13 @@ class Cache:
                 or row_reading != reading
             ):
                 continue
-            if _sha256(blob) != digest:
+            if _sha256(blob, related) != digest:
                 raise ValueError(f"damaged row for {rel}")
             result = pickle.loads(blob)
             if not isinstance(result, FileResult):
                 raise TypeError(f"row for {rel} holds a {type(result).__name__}")
+            if related:
+                self._related[rel] = related
             cached[rel] = (result, digest)
         return cached
 
@@ -270,15 +277,44 @@ class Cache:
                 stamp = lookup.stamps.get(source.rel)
                 if stamp is None or source.rel not in read:
                     continue
-                blob = pickle.dumps(read[source.rel], protocol=pickle.HIGHEST_PROTOCOL)
-                digest = _sha256(blob)
-                self._fresh.append((source, stamp, digest, blob))
+                blob, related = _split(read[source.rel])
+                digest = _sha256(blob, related)
+                self._fresh.append((source, stamp, digest, blob, related))
                 self._digests[source.rel] = digest
         return [
             (s, lookup.cached[s.rel][0] if s.rel in lookup.cached else read[s.rel])
             for s in lookup.sources
             if s.rel in lookup.cached or s.rel in read
         ]
+
+    def complete(self, site: Site, context: Context, keep: frozenset[str]) -> Site:
+        """``site`` with the related items of every article in a feed to be rendered.
+
+        Articles answered from the cache come without their related items; every feed that
+        is not kept gets its articles whole again before rendering.
+        """
+        if not self._related:
+            return site
+        whole: dict[str, Article] = {}
+
+        def complete(article: Article) -> Article:
+            blob = self._related.get(article.source)
+            if blob is None:
+                return article
+            if article.source not in whole:
+                related = pickle.loads(blob)
+                if not isinstance(related, tuple):
+                    raise BuildError(f"{self.path}: damaged; delete it and run again")
+                whole[article.source] = replace(article, related=related)
+            return whole[article.source]
+
+        feeds = tuple(
+            feed
+            if keep and all(path in keep for path in feed_files(feed, context))
+            else replace(feed, articles=tuple(complete(a) for a in feed.articles))
+            for feed in site.feeds
+        )
+        return Site(feeds=feeds)
 
     # -- feeds -----------------------------------------------------------------------------
 
@@ -336,13 +372,13 @@ class Cache:
         racy = self._started_ns - RACY_SECONDS * 1_000_000_000
         reading = reading_fingerprint(self.config)
         rows = [
-            (self._root, s.rel, s.label, reading, *stamp, digest, blob)
-            for s, stamp, digest, blob in self._fresh
+            (self._root, s.rel, s.label, reading, *stamp, digest, blob, related)
+            for s, stamp, digest, blob, related in self._fresh
             if stamp.mtime_ns < racy and stamp.ctime_ns < racy
         ]
         unstored = [
             (self._root, s.rel)
-            for s, stamp, _, _ in self._fresh
+            for s, stamp, *_ in self._fresh
             if stamp.mtime_ns >= racy or stamp.ctime_ns >= racy
         ]
         try:
@@ -352,7 +388,7 @@ class Cache:
                     [(self._root, rel) for rel in self._gone] + unstored,
                 )
                 self.db.executemany(
-                    "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                    "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
                 )
                 if plan is not None and report is not None:
                     self._save_outputs(plan, report)
@@ -375,6 +411,18 @@ class Cache:
                 if path in report.digests
             ],
         )
+
+
+def _split(result: FileResult) -> tuple[bytes, bytes]:
+    """The pickled result without its article's related items, and those items apart."""
+    article = result.article
+    if article is None or not article.related:
+        return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL), b""
+    light = FileResult(replace(article, related=()), result.problems)
+    return (
+        pickle.dumps(light, protocol=pickle.HIGHEST_PROTOCOL),
+        pickle.dumps(article.related, protocol=pickle.HIGHEST_PROTOCOL),
+    )
 
 
 class _Untrusted(Exception):

@@ -24,13 +24,21 @@ def _no_racy_window(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(feeds.cache, "RACY_SECONDS", 0)
 
 
+def _related(n: int) -> list[dict[str, Any]]:
+    return [
+        {"title": f"Related {n}.{i}", "webUrl": f"https://r.example/{n}/{i}", "excerpt": "More."}
+        for i in range(n % 3)
+    ]
+
+
 def _site(n: int = 30) -> dict[str, str | bytes]:
-    """Articles spread over a few topics and providers."""
+    """Articles spread over a few topics and providers, most with related items."""
     return {
         f"{n:03d}.md": article(
             n=n,
             topics=[f"Topic {n % 5}", "All"],
             provider={"name": f"P{n % 3}", "domain": f"p{n % 3}.example"},
+            related=_related(n),
         )
         for n in range(n)
     }
@@ -342,6 +350,7 @@ def test_random_edits_always_give_the_cold_build(tmp_path: Path) -> None:
                     title=f"Step {step}",
                     topics=topics,
                     provider={"name": domain.upper(), "domain": domain},
+                    related=_related(n + step),
                 ),
             )
         os.utime(path.parent)
