@@ -12,9 +12,8 @@ overlapping runs never interleave and never see each other's half-done state.
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -70,7 +69,8 @@ class BuildResult:
 def build(config: Config, options: BuildOptions) -> BuildResult:
     """Run the pipeline; raises :class:`~feeds.errors.FeedsError` only for whole-build failures."""
     started = time.perf_counter()
-    with _lock(options), Cache.open(options.cache, config) as cache:
+    lock = output_lock(options.output, options.lock_wait) if options.write else nullcontext()
+    with lock, Cache.open(options.cache, config) as cache:
         sources, listing_problems = find_sources(options.content)
         lookup = cache.lookup(options.content, sources)
         fresh = read_sources(lookup.to_read, config.tz, config.max_related)
@@ -105,12 +105,3 @@ def build(config: Config, options: BuildOptions) -> BuildResult:
         cache_notes=tuple(cache.notes),
         seconds=time.perf_counter() - started,
     )
-
-
-@contextlib.contextmanager
-def _lock(options: BuildOptions) -> Iterator[None]:
-    if not options.write:
-        yield
-        return
-    with output_lock(options.output, options.lock_wait):
-        yield
