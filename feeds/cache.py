@@ -297,21 +297,25 @@ class Cache:
             return site
         whole: dict[str, Article] = {}
 
-        def complete(article: Article) -> Article:
+        def with_related(article: Article) -> Article:
             blob = self._related.get(article.source)
             if blob is None:
                 return article
             if article.source not in whole:
-                related = pickle.loads(blob)
-                if not isinstance(related, tuple):
-                    raise BuildError(f"{self.path}: damaged; delete it and run again")
+                try:
+                    related = pickle.loads(blob)
+                    if not isinstance(related, tuple):
+                        raise TypeError(f"related items of {article.source}: not a tuple")
+                except Exception as e:  # the digest matched, so this is not expected at all
+                    self.discard(f"unreadable ({type(e).__name__}: {e})")
+                    raise BuildError(f"{self.path}: damaged; run again to rebuild it") from None
                 whole[article.source] = replace(article, related=related)
             return whole[article.source]
 
         feeds = tuple(
             feed
             if keep and all(path in keep for path in feed_files(feed, context))
-            else replace(feed, articles=tuple(complete(a) for a in feed.articles))
+            else replace(feed, articles=tuple(with_related(a) for a in feed.articles))
             for feed in site.feeds
         )
         return Site(feeds=feeds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import sqlite3
 from dataclasses import replace
@@ -16,6 +17,7 @@ import feeds.cache
 from feeds.build import BuildOptions, BuildResult, build
 from feeds.cache import DB_FILE
 from feeds.config import Config
+from feeds.errors import BuildError
 
 
 @pytest.fixture(autouse=True)
@@ -296,6 +298,27 @@ def test_a_damaged_cache_is_discarded_and_the_build_is_right(tmp_path: Path, dam
         assert any("discarded" in note for note in result.cache_notes), result.cache_notes
     again = site.build()
     assert again.cache_notes == () and again.files_reread == 0
+
+
+def test_damaged_related_items_fail_the_run_and_the_next_one_is_right(tmp_path: Path) -> None:
+    """Related items load late, for the feeds rendered again: too late to go cold."""
+    site = Site(tmp_path, _site(10))
+    site.build()
+    db = sqlite3.connect(site.cache / DB_FILE)
+    result, related = db.execute(
+        "SELECT result, related FROM sources WHERE rel = '005.md'"
+    ).fetchone()
+    assert related
+    fake = pickle.dumps("not related items")
+    digest = feeds.cache._sha256(result, fake)
+    db.execute("UPDATE sources SET related = ?, digest = ? WHERE rel = '005.md'", (fake, digest))
+    db.commit()
+    site.write("003.md", article(n=3, title="Changed", topics=["All"]))
+    with pytest.raises(BuildError, match="damaged; run again"):
+        site.build()
+    result = site.build()
+    assert result.files_reread == result.files_read
+    assert outputs(site.output) == site.cold()
 
 
 def test_an_unwritable_cache_only_makes_runs_colder(tmp_path: Path) -> None:
