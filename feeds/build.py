@@ -91,7 +91,7 @@ def build(config: Config, options: BuildOptions) -> BuildResult:
         plan = cache.plan_feeds(options.output, site, context) if writing else None
         keep = plan.keep if plan is not None else frozenset()
         site = cache.complete(site, context, keep)
-        files = render_site(site, context_for(site, config), keep)
+        files = render_site(site, config, keep)
         report = write_output(options.output, files, keep) if plan is not None else None
         cache.save(plan, report)
     return BuildResult(

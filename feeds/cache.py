@@ -51,7 +51,7 @@ from feeds.config import Config
 from feeds.errors import BuildError
 from feeds.formats.common import Context
 from feeds.model import Article, Feed, Site
-from feeds.render import feed_files
+from feeds.render import feed_files, is_kept
 from feeds.write import WriteReport, is_intact, read_manifest
 
 DEFAULT_DIR = Path(".feeds-cache")
@@ -314,7 +314,7 @@ class Cache:
 
         feeds = tuple(
             feed
-            if keep and all(path in keep for path in feed_files(feed, context))
+            if is_kept(feed, context, keep)
             else replace(feed, articles=tuple(with_related(a) for a in feed.articles))
             for feed in site.feeds
         )

@@ -146,9 +146,9 @@ def _log(level: str, message: str, log_format: str, stream: TextIO, **fields: ob
 
 
 def _print_problem(problem: Problem, log_format: str, err: TextIO) -> None:
-    fields = {"path": problem.path, "line": problem.line, "field": problem.field}
     if log_format == "json":  # the message without the location, which has its own keys
-        _log(problem.severity.value, problem.message, log_format, err, **fields)
+        where = {"path": problem.path, "line": problem.line, "field": problem.field}
+        _log(problem.severity.value, problem.message, log_format, err, **where)
     else:
         print(problem, file=err)
 
@@ -174,8 +174,11 @@ def _summary(result: BuildResult, command: str) -> tuple[str, dict[str, object]]
     ]
     if result.report is not None:
         r = result.report
-        fields |= {"written": len(r.written), "unchanged": len(r.unchanged)}
-        fields["removed"] = len(r.removed)
+        fields |= {
+            "written": len(r.written),
+            "unchanged": len(r.unchanged),
+            "removed": len(r.removed),
+        }
         parts.append(
             f"files: {len(r.written)} written, {len(r.unchanged)} unchanged, "
             f"{len(r.removed)} removed"

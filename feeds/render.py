@@ -35,21 +35,26 @@ def render_feed(feed: Feed, context: Context) -> dict[str, bytes]:
     }
 
 
+def is_kept(feed: Feed, context: Context, keep: Collection[str]) -> bool:
+    """Whether every file of ``feed`` is in ``keep``: known to be current, not rendered."""
+    return bool(keep) and all(path in keep for path in feed_files(feed, context))
+
+
 def render_site(
-    site: Site, context: Context, keep: Collection[str] = frozenset()
+    site: Site, config: Config, keep: Collection[str] = frozenset()
 ) -> dict[str, bytes]:
     """Every output file, keyed by output path; two renderers writing one path is a bug.
 
-    Feeds whose every file is in ``keep`` (known to be current) are not rendered. The site
+    Feeds whose every file is in ``keep`` are not rendered (see :func:`is_kept`). The site
     pages depend on every feed and are always rendered.
     """
+    context = context_for(site, config)
     files: dict[str, bytes] = {}
     for page in SITE_PAGES:
         _merge(files, page(site, context))
     for feed in site.feeds:
-        if keep and all(path in keep for path in feed_files(feed, context)):
-            continue
-        _merge(files, render_feed(feed, context))
+        if not is_kept(feed, context, keep):
+            _merge(files, render_feed(feed, context))
     return files
 
 
