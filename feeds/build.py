@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from feeds.cache import Cache
+from feeds.cache import Cache, RunFacts
 from feeds.collect import find_sources, read_sources, resolve_duplicates
 from feeds.config import Config
 from feeds.errors import Problem, Severity
@@ -70,15 +70,31 @@ def build(config: Config, options: BuildOptions) -> BuildResult:
     """Run the pipeline; raises :class:`~feeds.errors.FeedsError` only for whole-build failures."""
     started = time.perf_counter()
     lock = output_lock(options.output, options.lock_wait) if options.write else nullcontext()
+    selection = Selection(now=options.now, unpublished=options.unpublished, future=options.future)
     with lock, Cache.open(options.cache, config) as cache:
         sources, listing_problems = find_sources(options.content)
+        last = (
+            cache.last_run(options.content, options.output, sources, selection)
+            if options.write
+            else None
+        )
+        if last is not None and not (options.strict and last.problems):
+            # Nothing changed since the last run: its output stands, its problems remain.
+            return BuildResult(
+                problems=listing_problems + last.problems,
+                files_read=len(sources),
+                files_reread=0,
+                articles=last.articles,
+                feeds=last.feeds,
+                feeds_rendered=0,
+                report=last.report,
+                cache_notes=tuple(cache.notes),
+                seconds=time.perf_counter() - started,
+            )
         lookup = cache.lookup(options.content, sources)
         fresh = read_sources(lookup.to_read, config.tz, config.max_related)
         collection = resolve_duplicates(cache.merge(lookup, fresh))
         problems = listing_problems + collection.problems
-        selection = Selection(
-            now=options.now, unpublished=options.unpublished, future=options.future
-        )
         site = group_articles(
             collection.articles,
             selection,
@@ -93,7 +109,14 @@ def build(config: Config, options: BuildOptions) -> BuildResult:
         site = cache.complete(site, context, keep)
         files = render_site(site, config, keep)
         report = write_output(options.output, files, keep) if plan is not None else None
-        cache.save(plan, report)
+        facts = RunFacts(
+            now=options.now,
+            until=selection.next_change(collection.articles),
+            problems=collection.problems,
+            articles=len(collection.articles),
+            feeds=len(site.feeds),
+        )
+        cache.save(plan, report, facts)
     return BuildResult(
         problems=problems,
         files_read=len(sources),

@@ -13,6 +13,12 @@ folder is always safe: the next run is a cold build that fills it again. Two tab
 ``outputs``
     per output file: a fingerprint of everything its feed was rendered from, and the
     sha256 of the bytes written.
+``runs``
+    per content and output folder, the last writing run: a digest of all its inputs
+    (every source's stamp, the settings, the templates), until when time alone would not
+    change its selection, the manifest it left, and its problems. When nothing changed
+    since, a run is answered from this record without loading any article
+    (:meth:`Cache.last_run`).
 
 A cache must never make a wrong feed, so it is trusted only this far:
 
@@ -41,6 +47,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import NamedTuple
@@ -48,15 +55,16 @@ from typing import NamedTuple
 from feeds import __version__
 from feeds.collect import FileResult, Source
 from feeds.config import Config
-from feeds.errors import BuildError
+from feeds.errors import BuildError, Problem
 from feeds.formats.common import Context
+from feeds.group import Selection
 from feeds.model import Article, Feed, Site
 from feeds.render import feed_files, is_kept
-from feeds.write import WriteReport, is_intact, read_manifest
+from feeds.write import ManifestEntry, WriteReport, is_intact, read_manifest
 
 DEFAULT_DIR = Path(".feeds-cache")
 DB_FILE = "cache.sqlite3"
-SCHEMA = 2
+SCHEMA = 3
 RACY_SECONDS = 3
 """Files modified this recently when a run starts are read but not stored."""
 BUSY_SECONDS = 10.0
@@ -88,6 +96,12 @@ CREATE TABLE IF NOT EXISTS sources (
     size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
     ino INTEGER NOT NULL, digest TEXT NOT NULL, result BLOB NOT NULL, related BLOB NOT NULL,
     PRIMARY KEY (root, rel)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (
+    root TEXT NOT NULL, output TEXT NOT NULL, inputs TEXT NOT NULL, manifest TEXT NOT NULL,
+    now_us INTEGER NOT NULL, until_us INTEGER NOT NULL, problems BLOB NOT NULL,
+    articles INTEGER NOT NULL, feeds INTEGER NOT NULL,
+    PRIMARY KEY (root, output)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outputs (
     root TEXT NOT NULL, path TEXT NOT NULL, fingerprint TEXT NOT NULL, sha256 TEXT NOT NULL,
@@ -124,6 +138,29 @@ class Lookup:
     to_read: tuple[Source, ...]
     stamps: Mapping[str, Stamp]
     """By relative path, taken before reading: what a stored row will be checked against."""
+
+
+@dataclass(frozen=True, slots=True)
+class LastRun:
+    """The previous writing run, whose output still stands because nothing changed since."""
+
+    problems: tuple[Problem, ...]
+    articles: int
+    feeds: int
+    report: WriteReport
+    """Every file the output holds for us, all unchanged."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunFacts:
+    """What a run found, for :meth:`Cache.save` to answer the next run with."""
+
+    now: datetime
+    until: datetime | None
+    """When time alone would change the selection (``None``: never)."""
+    problems: tuple[Problem, ...]
+    articles: int
+    feeds: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +204,9 @@ class Cache:
     _gone: list[str] = field(default_factory=list)
     _digests: dict[str, str] = field(default_factory=dict)
     _related: dict[str, bytes] = field(default_factory=dict)
+    _stamps: dict[str, Stamp] | None = None
+    _inputs: str | None = None
+    """Digest of every input of this run, or ``None`` when it cannot be trusted (racy files)."""
     """Pickled related items of the cached articles that were loaded without them."""
 
     # -- opening -------------------------------------------------------------------------
@@ -217,11 +257,92 @@ class Cache:
 
     # -- sources ---------------------------------------------------------------------------
 
+    def _stamp_all(self, content: Path, sources: tuple[Source, ...]) -> dict[str, Stamp]:
+        """Each source's stamp, taken once per run, before anything is read."""
+        if self._stamps is None:
+            self._root = str(content.resolve())
+            self._stamps = {s.rel: st for s in sources if (st := _stamp(s.path)) is not None}
+        return self._stamps
+
+    # -- whole runs ------------------------------------------------------------------------
+
+    def last_run(
+        self, content: Path, output: Path, sources: Iterable[Source], selection: Selection
+    ) -> LastRun | None:
+        """The previous run's result when nothing it depended on changed, else ``None``.
+
+        Its inputs (every source's stamp and label, the settings, the templates) must be
+        the same and none of them racy; no article may have come due since; and every
+        file of the output must still be the one its manifest records.
+        """
+        if self.db is None:
+            return None
+        sources = tuple(sources)
+        stamps = self._stamp_all(content, sources)
+        self._inputs = self._inputs_digest(content, sources, stamps, selection)
+        if self._inputs is None:
+            return None
+        root = output.resolve()
+        try:
+            row = self.db.execute(
+                "SELECT inputs, manifest, now_us, until_us, problems, articles, feeds"
+                " FROM runs WHERE root = ? AND output = ?",
+                (self._root, str(root)),
+            ).fetchone()
+        except sqlite3.Error as e:
+            self.discard(f"unreadable ({e})")
+            return None
+        if row is None:
+            return None
+        inputs, manifest_digest, now_us, until_us, problems_blob, articles, feeds = row
+        if inputs != self._inputs or not now_us <= _micro(selection.now) < until_us:
+            return None
+        manifest = read_manifest(root)
+        if _manifest_digest(manifest) != manifest_digest or not all(
+            is_intact(root, rel, entry) for rel, entry in manifest.items()
+        ):
+            return None
+        try:
+            problems = pickle.loads(problems_blob)
+            if not isinstance(problems, tuple):
+                raise TypeError("problems: not a tuple")
+        except Exception as e:  # unpickling can raise almost anything
+            self.discard(f"unreadable ({type(e).__name__}: {e})")
+            return None
+        digests = {rel: entry.sha256 for rel, entry in manifest.items()}
+        report = WriteReport((), tuple(sorted(manifest)), (), digests)
+        return LastRun(problems=problems, articles=articles, feeds=feeds, report=report)
+
+    def _inputs_digest(
+        self,
+        content: Path,
+        sources: tuple[Source, ...],
+        stamps: Mapping[str, Stamp],
+        selection: Selection,
+    ) -> str | None:
+        racy = self._started_ns - RACY_SECONDS * 1_000_000_000
+        parts: list[str] = [VERSION, repr(self.config), str(content), self._root]
+        parts.append(f"unpublished={selection.unpublished};future={selection.future}")
+        for source in sources:
+            stamp = stamps.get(source.rel)
+            if stamp is None or stamp.mtime_ns >= racy or stamp.ctime_ns >= racy:
+                return None
+            parts.append(f"{source.rel}\0{source.label}\0{stamp}")
+        if self.config.templates is not None:
+            for folder, _, names in sorted(os.walk(self.config.templates)):
+                for name in sorted(names):
+                    stamp = _stamp(Path(folder, name))
+                    if stamp is None or stamp.mtime_ns >= racy or stamp.ctime_ns >= racy:
+                        return None
+                    parts.append(f"{folder}/{name}\0{stamp}")
+        return _sha256(*parts)
+
+    # -- sources ---------------------------------------------------------------------------
+
     def lookup(self, content: Path, sources: Iterable[Source]) -> Lookup:
         """Split ``sources`` into those the cache answers for and those to read."""
         sources = tuple(sources)
-        stamps = {s.rel: st for s in sources if (st := _stamp(s.path)) is not None}
-        self._root = str(content.resolve())
+        stamps = self._stamp_all(content, sources)
         cached: dict[str, tuple[FileResult, str]] = {}
         if self.db is not None:
             try:
@@ -369,7 +490,9 @@ class Cache:
 
     # -- saving ----------------------------------------------------------------------------
 
-    def save(self, plan: FeedPlan | None, report: WriteReport | None) -> None:
+    def save(
+        self, plan: FeedPlan | None, report: WriteReport | None, facts: RunFacts | None = None
+    ) -> None:
         """Store this run's reads and (when the output was written) its feeds, in one go."""
         if self.db is None:
             return
@@ -396,6 +519,7 @@ class Cache:
                 )
                 if plan is not None and report is not None:
                     self._save_outputs(plan, report)
+                    self._save_run(facts)
         except sqlite3.OperationalError as e:
             self.notes.append(f"{self.path}: not updated ({e}); the next run reads more")
         except sqlite3.Error as e:
@@ -415,6 +539,29 @@ class Cache:
                 if path in report.digests
             ],
         )
+
+    def _save_run(self, facts: RunFacts | None) -> None:
+        assert self.db is not None
+        output = self._output_root
+        self.db.execute("DELETE FROM runs WHERE root = ? AND output = ?", (self._root, output))
+        if facts is None or self._inputs is None:
+            return
+        manifest = _manifest_digest(read_manifest(Path(output)))
+        until = _micro(facts.until) if facts.until is not None else 2**62
+        problems = pickle.dumps(facts.problems, protocol=pickle.HIGHEST_PROTOCOL)
+        self.db.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (self._root, output, self._inputs, manifest, _micro(facts.now), until, problems,
+             facts.articles, facts.feeds),
+        )  # fmt: skip
+
+
+def _micro(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
+def _manifest_digest(manifest: Mapping[str, ManifestEntry]) -> str:
+    return _sha256(repr(sorted(manifest.items())))
 
 
 def _split(result: FileResult) -> tuple[bytes, bytes]:

@@ -36,6 +36,19 @@ class Selection:
             return False
         return self.future or article.published <= self.now
 
+    def next_change(self, articles: Iterable[Article]) -> datetime | None:
+        """When time alone would change what is admitted: the first future article's date."""
+        if self.future:
+            return None
+        return min(
+            (
+                a.published
+                for a in articles
+                if a.published > self.now and not a.removed and (self.unpublished or not a.draft)
+            ),
+            default=None,
+        )
+
 
 def order_key(article: Article) -> tuple[float, str]:
     """Newest first, then by id: the order of every feed."""

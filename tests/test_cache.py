@@ -105,6 +105,53 @@ def test_a_rebuild_with_nothing_changed_reads_renders_and_writes_nothing(tmp_pat
     assert outputs(site.output) == site.cold()
 
 
+def _no_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object) -> None:
+        raise AssertionError("articles were loaded")
+
+    monkeypatch.setattr(feeds.cache.Cache, "lookup", refuse)
+
+
+def test_when_nothing_changed_no_article_is_even_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = Site(tmp_path, _site() | {"bad.md": article(n=99, publishedDateTime="soon")})
+    first = site.build()
+    before = site.mtimes()
+    with monkeypatch.context() as m:
+        _no_loading(m)
+        again = site.build()
+    assert again.problems == first.problems and len(again.problems) == 1
+    assert (again.articles, again.feeds) == (first.articles, first.feeds)
+    assert again.report is not None and again.report.written == again.report.removed == ()
+    assert set(again.report.unchanged) == set(outputs(site.output))
+    assert site.mtimes() == before
+    # --strict must not publish over problems: it goes the long way and writes nothing.
+    strict = site.build(strict=True)
+    assert strict.report is None and site.mtimes() == before
+
+
+def test_a_clock_going_back_is_not_trusted(tmp_path: Path) -> None:
+    site = Site(tmp_path, _site(5) | {"late.md": article(n=99, publishedDateTime=NOW)})
+    site.build()
+    earlier = NOW.replace(year=NOW.year - 1)
+    result = site.build(now=earlier)
+    assert result.feeds_rendered > 0
+    assert outputs(site.output) == site.cold(now=earlier)
+
+
+def test_a_template_change_is_seen(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    builtin = Path(feeds.__file__).parent / "templates" / "index.html"
+    write_tree(templates, {"index.html": builtin.read_text("utf-8")})
+    site = Site(tmp_path, _site(5), replace(Config(), templates=str(templates)))
+    site.build()
+    write_tree(templates, {"index.html": "<html>{{ config.title }}</html>\n"})
+    result = site.build()
+    assert result.report is not None and result.report.written == ("index.html",)
+    assert (site.output / "index.html").read_text() == "<html>feeds</html>\n"
+
+
 def test_editing_one_article_rewrites_only_the_feeds_that_hold_it(tmp_path: Path) -> None:
     site = Site(tmp_path, _site())
     site.build()
@@ -380,3 +427,5 @@ def test_random_edits_always_give_the_cold_build(tmp_path: Path) -> None:
         result = site.build()
         assert outputs(site.output) == site.cold(), (step, action, rel)
         assert result.files_reread <= 1
+        again = site.build()
+        assert again.report is not None and again.report.written == ()
