@@ -8,7 +8,9 @@ The pipeline, one module per stage::
     render.render_site      feeds, config       -> {relative path: bytes}
     write.write_output      files               -> WriteReport
 
-``build.build`` runs them in order; ``cli.main`` is the command line on top.
+``build.build`` runs them in order, under ``lock.output_lock`` and with ``cache.Cache``
+(which answers for what did not change since the last run); ``cli.main`` is the command
+line on top.
 """
 
 __version__ = "0.1.0"

@@ -1,25 +1,33 @@
 """The whole build, top to bottom, in one function with one error boundary.
 
-load config -> collect articles -> select and group -> render per format -> write.
+load config -> find and read articles -> select and group -> render per format -> write.
 ``now`` is a parameter: the only time the pipeline knows, used to hold back
 future articles. The same content, config and ``now`` give byte-identical output.
+
+With a cache (:mod:`feeds.cache`), only the files that changed are read again and only
+the feeds whose inputs changed are rendered again; the result is the same as without.
+A writing build holds the output folder's lock (:mod:`feeds.lock`) from start to end, so
+overlapping runs never interleave and never see each other's half-done state.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from feeds.cache import Cache, RunFacts
 from feeds.collect import find_sources, iter_results, read_source
 from feeds.config import Config
 from feeds.errors import Problem, Severity
-from feeds.group import Selection, Selector
+from feeds.group import Selection, Selector, hide_related
 from feeds.lock import output_lock
 from feeds.model import Article
-from feeds.render import render_site
+from feeds.render import context_for, render_site
 from feeds.write import WriteReport, write_output
 
 
@@ -35,6 +43,8 @@ class BuildOptions:
     write: bool = True
     """False for ``feeds check``: read and render everything, write nothing."""
     lock_wait: float = 0.0
+    cache: Path | None = None
+    """The cache folder (see :mod:`feeds.cache`); ``None`` reads and renders everything."""
     jobs: int = 1
     """Worker processes for reading files; the output is the same for any number."""
 
@@ -43,11 +53,17 @@ class BuildOptions:
 class BuildResult:
     problems: tuple[Problem, ...]
     files_read: int
+    """Article files found; ``files_reread`` of them were read, the rest came from the cache."""
+    files_reread: int
     articles: int
     """Usable articles read (published or not)."""
     feeds: int
+    feeds_rendered: int
+    """Feeds rendered this run; the others were known to be current and left alone."""
     report: WriteReport | None
     """``None`` when nothing was written (check, or strict with problems)."""
+    cache_notes: tuple[str, ...] = ()
+    """Cache trouble that made this run colder (never wrong): for the log, not a failure."""
     seconds: float
 
     @property
@@ -62,45 +78,84 @@ Progress = Callable[[str, int, int], None]
 def build(config: Config, options: BuildOptions, progress: Progress | None = None) -> BuildResult:
     """Run the pipeline; raises :class:`~feeds.errors.FeedsError` only for whole-build failures."""
     started = time.perf_counter()
-    sources, found_problems = find_sources(options.content)
-    problems: list[Problem] = list(found_problems)
+    show = progress or (lambda stage, done, total: None)
+    lock = output_lock(options.output, options.lock_wait) if options.write else nullcontext()
     selection = Selection(now=options.now, unpublished=options.unpublished, future=options.future)
-    selector = Selector(
-        selection,
-        items_per_feed=config.items_per_feed,
-        groupings=config.groupings,
-        labels=[s.label for s in sources],
-    )
-    usable = 0
-    results = iter_results(sources, config.tz, config.max_related, options.jobs)
-    for index, result in enumerate(results):
-        if progress is not None and index % 1000 == 0:
-            progress("reading", index, len(sources))
-        problems.extend(result.problems)
-        if result.article is not None:
-            usable += 1
-            selector.add(index, result.article)
+    with lock, Cache.open(options.cache, config) as cache:
+        sources, listing_problems = find_sources(options.content)
+        last = (
+            cache.last_run(options.content, options.output, sources, selection)
+            if options.write
+            else None
+        )
+        if last is not None and not (options.strict and last.problems):
+            # Nothing changed since the last run: its output stands, its problems remain.
+            return BuildResult(
+                problems=listing_problems + last.problems,
+                files_read=len(sources),
+                files_reread=0,
+                articles=last.articles,
+                feeds=last.feeds,
+                feeds_rendered=0,
+                report=last.report,
+                cache_notes=tuple(cache.notes),
+                seconds=time.perf_counter() - started,
+            )
 
-    def reread(indexes: list[int]) -> list[Article]:
-        found = (read_source(sources[i], config.tz, config.max_related) for i in indexes)
-        return [r.article for r in found if r.article is not None]
+        # Read (or take from the cache) every file, streaming each article into the feeds.
+        lookup = cache.lookup(options.content, sources)
+        fresh = iter_results(lookup.to_read, config.tz, config.max_related, options.jobs)
+        selector = Selector(
+            selection,
+            items_per_feed=config.items_per_feed,
+            groupings=config.groupings,
+            labels=[s.label for s in lookup.sources],
+        )
+        read_problems: list[Problem] = []
+        usable = 0
+        for index, (_, result) in enumerate(cache.merge(lookup, fresh)):
+            if index % 1000 == 0:
+                show("reading", index, len(lookup.sources))
+            read_problems.extend(result.problems)
+            if result.article is not None:
+                usable += 1
+                selector.add(index, result.article)
 
-    site = selector.finish(config.title, reread)
-    problems.extend(selector.problems)
-    if progress is not None:
-        progress("rendering", 0, len(site.feeds))
-    files = render_site(site, config)
-    if progress is not None:
-        progress("writing", 0, len(files))
-    report = None
-    if options.write and not (options.strict and problems):
-        with output_lock(options.output, options.lock_wait):
-            report = write_output(options.output, files)
+        def reread(indexes: list[int]) -> list[Article]:
+            found = (read_source(lookup.sources[i], config.tz, config.max_related) for i in indexes)
+            return [r.article for r in found if r.article is not None]
+
+        site = selector.finish(config.title, reread)
+        read_problems.extend(selector.problems)
+        problems = listing_problems + tuple(read_problems)
+
+        # Render the feeds whose inputs changed, and write them.
+        show("rendering", 0, len(site.feeds))
+        context = context_for(site, config)
+        writing = options.write and not (options.strict and problems)
+        hidden = hashlib.sha256("\n".join(sorted(selector.hidden)).encode()).hexdigest()
+        plan = cache.plan_feeds(options.output, site, context, hidden) if writing else None
+        keep = plan.keep if plan is not None else frozenset()
+        site = hide_related(cache.complete(site, context, keep), selector.hidden)
+        files = render_site(site, config, keep)
+        show("writing", 0, len(files))
+        report = write_output(options.output, files, keep) if plan is not None else None
+        facts = RunFacts(
+            now=options.now,
+            until=selector.next_change,
+            problems=tuple(read_problems),
+            articles=usable - len(selector.problems),
+            feeds=len(site.feeds),
+        )
+        cache.save(plan, report, facts)
     return BuildResult(
-        problems=tuple(problems),
+        problems=problems,
         files_read=len(sources),
+        files_reread=len(lookup.to_read),
         articles=usable - len(selector.problems),
         feeds=len(site.feeds),
+        feeds_rendered=len(site.feeds) - (plan.kept_feeds if plan is not None else 0),
         report=report,
+        cache_notes=tuple(cache.notes),
         seconds=time.perf_counter() - started,
     )

@@ -2,6 +2,10 @@
 
 Exit codes: 0 no problems; 1 problems in content (files reported and skipped) or the
 build failed; 2 usage or configuration errors; 3 another build holds the lock.
+
+Problems go to standard error, one per line (``path:line: field: message``); the summary
+and the list of removed files go to standard output, and not at all under ``--quiet``.
+With ``--log-format json`` every line is one JSON object with a ``level``.
 """
 
 from __future__ import annotations
@@ -19,12 +23,23 @@ from typing import TextIO
 
 from feeds import __version__
 from feeds.build import BuildOptions, BuildResult, build
+from feeds.cache import DEFAULT_DIR as DEFAULT_CACHE
 from feeds.config import Config, load_config
 from feeds.errors import ConfigError, FeedsError, LockedError, Problem, Severity
 from feeds.serve import BuildOutcome, Preview, PreviewOptions
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 DEFAULT_CONFIG = Path("feeds.yaml")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86_400:
+        raise argparse.ArgumentTypeError(f"not a number of seconds from 0 to 86400: {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,6 +88,18 @@ def _parser() -> argparse.ArgumentParser:
             help="print nothing unless there are problems (for cron)",
         )
         p.add_argument(
+            "--cache",
+            type=Path,
+            default=DEFAULT_CACHE,
+            metavar="DIR",
+            help="cache folder for incremental builds, safe to delete (default: ./.feeds-cache)",
+        )
+        p.add_argument(
+            "--no-cache",
+            action="store_true",
+            help="read and render everything, and leave the cache alone",
+        )
+        p.add_argument(
             "--log-format",
             choices=("text", "json"),
             default="text",
@@ -102,10 +129,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     b.add_argument(
         "--wait",
-        type=float,
+        type=_seconds,
         default=0.0,
         metavar="SECONDS",
-        help="wait this long for another build to finish (default: 0, give up)",
+        help="wait up to this long for another build of the same output to finish "
+        "(default: 0, exit with code 3 at once)",
     )
     c = commands.add_parser(
         "check",
@@ -176,43 +204,57 @@ def _config(path: Path | None) -> Config:
     return load_config(_config_path(path))
 
 
-def _print_problem(problem: Problem, log_format: str, err: TextIO) -> None:
+def _log(level: str, message: str, log_format: str, stream: TextIO, **fields: object) -> None:
     if log_format == "json":
-        print(
-            json.dumps(
-                {
-                    "level": problem.severity.value,
-                    "path": problem.path,
-                    "line": problem.line,
-                    "field": problem.field,
-                    "message": problem.message,
-                },
-                ensure_ascii=False,
-            ),
-            file=err,
-        )
+        record = {"level": level, "message": message, **fields}
+        print(json.dumps(record, ensure_ascii=False), file=stream)
+    else:
+        print(message, file=stream)
+
+
+def _print_problem(problem: Problem, log_format: str, err: TextIO) -> None:
+    if log_format == "json":  # the message without the location, which has its own keys
+        where = {"path": problem.path, "line": problem.line, "field": problem.field}
+        _log(problem.severity.value, problem.message, log_format, err, **where)
     else:
         print(problem, file=err)
 
 
-def _summary(result: BuildResult, command: str) -> str:
+def _summary(result: BuildResult, command: str) -> tuple[str, dict[str, object]]:
+    """The one summary line, and the same figures as fields for JSON logs."""
     errors = len(result.errors)
-    warnings = len(result.problems) - errors
+    fields: dict[str, object] = {
+        "files_read": result.files_read,
+        "files_reread": result.files_reread,
+        "articles": result.articles,
+        "feeds": result.feeds,
+        "feeds_rendered": result.feeds_rendered,
+        "errors": errors,
+        "warnings": len(result.problems) - errors,
+        "seconds": round(result.seconds, 3),
+    }
+    cached = result.files_read - result.files_reread
     parts = [
-        f"{result.files_read} files read",
+        f"{result.files_read} files ({result.files_reread} read, {cached} from cache)",
         f"{result.articles} articles",
-        f"{result.feeds} feeds",
+        f"{result.feeds} feeds ({result.feeds_rendered} rendered)",
     ]
     if result.report is not None:
         r = result.report
+        fields |= {
+            "written": len(r.written),
+            "unchanged": len(r.unchanged),
+            "removed": len(r.removed),
+        }
         parts.append(
-            f"{len(r.written)} files written, {len(r.unchanged)} unchanged, "
+            f"files: {len(r.written)} written, {len(r.unchanged)} unchanged, "
             f"{len(r.removed)} removed"
         )
     elif command == "build":
         parts.append("nothing written")
-    parts.append(f"{errors} files skipped, {warnings} warnings")
-    return f"feeds {command}: " + ", ".join(parts) + f" in {result.seconds:.2f} s"
+    parts.append(f"{errors} files skipped, {fields['warnings']} warnings")
+    text = f"feeds {command}: " + ", ".join(parts) + f" in {result.seconds:.2f} s"
+    return text, fields
 
 
 def main(
@@ -229,13 +271,15 @@ def main(
         args = _parser().parse_args(argv)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else EXIT_USAGE
+    fmt = args.log_format
     try:
         config = _config(args.config)
     except ConfigError as e:
-        print(e, file=err)
+        for line in str(e).splitlines():
+            _log("error", line, fmt, err)
         return EXIT_USAGE
     if not args.content.is_dir():
-        print(f"{args.content}: no such content folder", file=err)
+        _log("error", f"{args.content}: no such content folder", fmt, err)
         return EXIT_USAGE
     if args.command == "serve":
         return _serve(args, out, err)
@@ -249,28 +293,31 @@ def main(
         write=args.command == "build",
         lock_wait=getattr(args, "wait", 0.0),
         jobs=max(1, args.jobs),
+        cache=None if args.no_cache else args.cache,
     )
     show = _progress(err) if not args.quiet and err.isatty() else None
     try:
         result = build(config, options, show)
     except LockedError as e:
-        print(f"feeds: {e}", file=err)
+        _log("error", f"feeds: {e}", fmt, err)
         return EXIT_LOCKED
     except FeedsError as e:
-        print(f"feeds: {e}", file=err)
+        _log("error", f"feeds: {e}", fmt, err)
         return EXIT_PROBLEMS
     if show is not None:
         err.write("\r\033[K")
     for problem in result.problems:
-        _print_problem(problem, args.log_format, err)
+        _print_problem(problem, fmt, err)
+    for note in result.cache_notes:
+        _log("warning", f"feeds: cache: {note}", fmt, err)
     failed = bool(result.errors) or (args.strict and bool(result.problems))
     if args.strict and result.problems and args.command == "build":
-        print("feeds: --strict: problems found, the output was left untouched", file=err)
+        _log("error", "feeds: --strict: problems found, the output was left untouched", fmt, err)
     if not args.quiet:
-        summary = _summary(result, args.command)
-        if args.log_format == "json":
-            summary = json.dumps({"level": "info", "message": summary})
-        print(summary, file=out)
+        for path in result.report.removed if result.report is not None else ():
+            _log("info", f"removed {path}", fmt, out, event="removed", path=path)
+        text, fields = _summary(result, args.command)
+        _log("info", text, fmt, out, event="summary", **fields)
     return EXIT_PROBLEMS if failed else EXIT_OK
 
 
@@ -282,10 +329,8 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             for problem in outcome.problems:
                 _print_problem(problem, args.log_format, err)
             if not args.quiet:
-                summary = _summary(outcome, "serve")
-                if args.log_format == "json":
-                    summary = json.dumps({"level": "info", "message": summary})
-                print(summary, file=out)
+                text, fields = _summary(outcome, "serve")
+                _log("info", text, args.log_format, out, event="summary", **fields)
         err.flush()
         out.flush()
 

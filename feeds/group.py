@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from feeds.errors import Problem, Severity
 from feeds.model import Article, Feed, FeedKind, Site
@@ -31,12 +31,13 @@ class Selection:
     future: bool = False
     """Include articles dated after ``now`` (previews)."""
 
-    def admits(self, article: Article) -> bool:
+    def admits(self, article: Article, *, at_any_time: bool = False) -> bool:
+        """Whether ``article`` is published now (or, ``at_any_time``, once its time comes)."""
         if article.removed:
             return False
         if article.draft and not self.unpublished:
             return False
-        return self.future or article.published <= self.now
+        return self.future or at_any_time or article.published <= self.now
 
 
 def order_key(article: Article) -> tuple[float, str]:
@@ -52,7 +53,7 @@ _SITE: _Group = (FeedKind.SITE, "")
 class _Record:
     """What is remembered of every usable article: enough to dedupe, count and re-select."""
 
-    __slots__ = ("admitted", "groups", "index", "ts", "url")
+    __slots__ = ("admitted", "groups", "index", "pending", "ts", "url")
 
     def __init__(
         self,
@@ -61,10 +62,13 @@ class _Record:
         admitted: bool,
         groups: tuple[tuple[_Group, str], ...],
         url: str | None,
+        pending: bool = False,
     ) -> None:
         self.index = index
         self.ts = ts
         self.admitted = admitted
+        self.pending = pending
+        """Held back only because its time has not come yet."""
         self.groups = groups
         """Each group the article belongs to, with the name it gives the group."""
         self.url = url
@@ -104,6 +108,10 @@ class Selector:
         self.dirty: set[_Group] = set()
         self.problems: list[Problem] = []
         self._strings: dict[str, str] = {}
+        self.hidden: frozenset[str] = frozenset()
+        """After :meth:`finish`: ids and links of the articles not published (see hide_related)."""
+        self.next_change: datetime | None = None
+        """After :meth:`finish`: when time alone will publish another article (``None``: never)."""
 
     def _intern(self, text: str) -> str:
         return self._strings.setdefault(text, text)
@@ -150,7 +158,8 @@ class Selector:
         admitted = self.selection.admits(article)
         groups = self._groups(article)
         url = None if admitted else article.url
-        self.records[article.id] = _Record(index, ts, admitted, groups, url)
+        pending = not admitted and self.selection.admits(article, at_any_time=True)
+        self.records[article.id] = _Record(index, ts, admitted, groups, url, pending)
         if not admitted:
             return
         n = self.n
@@ -182,17 +191,22 @@ class Selector:
         names: dict[_Group, Counter[str]] = {}
         hidden: set[str] = set()
         members: dict[_Group, list[tuple[float, str, int]]] = {g: [] for g in self.dirty}
+        pending: list[float] = []
         for article_id, record in self.records.items():
             if not record.admitted:
                 hidden.add(article_id)
                 if record.url:
                     hidden.add(record.url)
+                if record.pending:
+                    pending.append(record.ts)
                 continue
             for group, name in record.groups:
                 totals[group] += 1
                 names.setdefault(group, Counter())[name] += 1
                 if group in members:
                     members[group].append((-record.ts, article_id, record.index))
+        self.hidden = frozenset(hidden)
+        self.next_change = datetime.fromtimestamp(min(pending), UTC) if pending else None
         chosen = {group: self._newest(group) for group in self.held}
         if members:
             chosen.update(self._reselect(members, chosen, reread))
@@ -237,7 +251,7 @@ class Selector:
         return {group: tuple(have[i] for _, i, _ in rows) for group, rows in wanted.items()}
 
 
-def _visible(articles: Iterable[Article], hidden: set[str]) -> tuple[Article, ...]:
+def _visible(articles: Iterable[Article], hidden: Collection[str]) -> tuple[Article, ...]:
     return (
         tuple(_without_hidden_related(a, hidden) for a in articles) if hidden else tuple(articles)
     )
@@ -259,7 +273,18 @@ def group_articles(
     return selector.finish(site_title, reread=lambda indexes: [kept[i] for i in indexes])
 
 
-def _without_hidden_related(article: Article, hidden: set[str]) -> Article:
+def hide_related(site: Site, hidden: frozenset[str]) -> Site:
+    """``site`` with related items that would reveal an unpublished article left out.
+
+    :meth:`Selector.finish` already does this; call it again after related items were
+    attached later (the cache loads them only for the feeds it renders again).
+    """
+    if not hidden:
+        return site
+    return Site(feeds=tuple(replace(f, articles=_visible(f.articles, hidden)) for f in site.feeds))
+
+
+def _without_hidden_related(article: Article, hidden: Collection[str]) -> Article:
     """An article's related items must not reveal an unpublished, removed or future article."""
     if not any(item.url in hidden for item in article.related):
         return article

@@ -6,9 +6,12 @@ folder) to bytes. Nothing here reads the clock or the disk.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Collection
+
 from feeds.config import Config
 from feeds.formats import FEED_FORMATS, SITE_PAGES
-from feeds.formats.common import Context
+from feeds.formats.common import Context, FormatInfo
 from feeds.model import Article, Feed, Site
 
 
@@ -17,37 +20,76 @@ def context_for(site: Site, config: Config) -> Context:
     return Context(config=config, site=site, formats=infos)
 
 
-class Renderer:
-    """Renders feeds, each article's entry once per format however many feeds hold it."""
+def feed_files(feed: Feed, context: Context) -> tuple[str, ...]:
+    """The output paths of one feed, one per format."""
+    return tuple(_path(feed, info) for info in context.formats)
 
-    def __init__(self, site: Site, config: Config) -> None:
+
+def _path(feed: Feed, info: FormatInfo) -> str:
+    return f"{feed.folder}/{info.filename}" if feed.folder else info.filename
+
+
+def is_kept(feed: Feed, context: Context, keep: Collection[str]) -> bool:
+    """Whether every file of ``feed`` is in ``keep``: known to be current, not rendered."""
+    return bool(keep) and all(path in keep for path in feed_files(feed, context))
+
+
+class Renderer:
+    """Renders feeds, each article's entry once per format however many feeds hold it.
+
+    An entry is kept only until the last feed that holds its article has been rendered,
+    so memory holds the entries still to be used, not every entry of the site.
+    """
+
+    def __init__(self, site: Site, config: Config, feeds: Collection[Feed] | None = None):
         self.context = context_for(site, config)
         self._entries: dict[tuple[str, str], str] = {}
+        self._uses: Counter[str] = Counter(
+            a.id for feed in (site.feeds if feeds is None else feeds) for a in feed.articles
+        )
+        self._left: dict[tuple[str, str], int] = {}
 
     def entry(self, name: str, article: Article) -> str:
         key = (name, article.id)
         text = self._entries.get(key)
         if text is None:
-            text = self._entries[key] = FEED_FORMATS[name].entry(article, self.context)
+            text = FEED_FORMATS[name].entry(article, self.context)
+            uses = self._uses.get(article.id, 1)
+            if uses > 1:
+                self._entries[key] = text
+                self._left[key] = uses - 1
+            return text
+        left = self._left[key] - 1
+        if left:
+            self._left[key] = left
+        else:
+            del self._entries[key], self._left[key]
         return text
 
     def feed(self, feed: Feed) -> dict[str, bytes]:
         """The files of one feed, keyed by output path."""
         files: dict[str, bytes] = {}
         for info in self.context.formats:
-            path = f"{feed.folder}/{info.filename}" if feed.folder else info.filename
             entries = [self.entry(info.name, article) for article in feed.articles]
-            files[path] = FEED_FORMATS[info.name].document(feed, self.context, entries)
+            files[_path(feed, info)] = FEED_FORMATS[info.name].document(feed, self.context, entries)
         return files
 
 
-def render_site(site: Site, config: Config) -> dict[str, bytes]:
-    """Every output file, keyed by output path; two renderers writing one path is a bug."""
-    renderer = Renderer(site, config)
+def render_site(
+    site: Site, config: Config, keep: Collection[str] = frozenset()
+) -> dict[str, bytes]:
+    """Every output file, keyed by output path; two renderers writing one path is a bug.
+
+    Feeds whose every file is in ``keep`` are not rendered (see :func:`is_kept`). The site
+    pages depend on every feed and are always rendered.
+    """
+    context = context_for(site, config)
+    rendered = [feed for feed in site.feeds if not is_kept(feed, context, keep)]
+    renderer = Renderer(site, config, rendered)
     files: dict[str, bytes] = {}
     for page in SITE_PAGES:
         _merge(files, page(site, renderer.context))
-    for feed in site.feeds:
+    for feed in rendered:
         _merge(files, renderer.feed(feed))
     return files
 

@@ -1,11 +1,15 @@
 """Stage 5: put the rendered files into the output folder, safely.
 
 * Each file is written to a hidden temporary file in its own folder, flushed to disk
-  and renamed over the old one: a reader sees the old file or the new one, never a part.
+  and renamed over the old one: a reader sees the old file or the new one, never a part,
+  and a build killed at any moment leaves every file old or new and whole.
 * A file whose bytes would not change is not touched, so its mtime (and the
-  ``Last-Modified``/``ETag`` a web server derives from it) stays valid.
+  ``Last-Modified``/``ETag`` a web server derives from it) stays valid. A run that
+  changes nothing writes nothing, not even the manifest.
 * A manifest (``.feeds-manifest.json`` in the output folder) records what we wrote;
   files we wrote before and no longer produce are removed, nothing else is touched.
+  Before a run creates a file the manifest does not know yet, the manifest is updated
+  to name it, so a file created by a killed run is still ours to remove later.
 * Temporary files left by a killed run are removed by the next one.
 * Every path is checked after resolving links: nothing is written outside the folder.
 
@@ -15,9 +19,11 @@ Locking two runs against each other is :mod:`feeds.lock`'s job; call this under 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,33 +38,70 @@ TMP_SUFFIX = ".feeds-tmp"
 class WriteReport:
     written: tuple[str, ...]
     unchanged: tuple[str, ...]
+    """Files left as they were: same bytes, or kept without rendering."""
     removed: tuple[str, ...]
+    digests: Mapping[str, str]
+    """sha256 of every file the output now holds for us, by path."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Entry:
+class ManifestEntry:
     sha256: str
     size: int
     mtime_ns: int
+
+
+_PENDING = ManifestEntry("", -1, -1)
+"""Recorded for a file about to be created: matches no file, so it is checked by content."""
 
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_manifest(output: Path) -> dict[str, _Entry]:
+def read_manifest(output: Path) -> dict[str, ManifestEntry]:
     """What the last run wrote; an unreadable manifest counts as empty (nothing trusted)."""
+    return _load_manifest(_read_bytes(output / MANIFEST))
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        doc = json.loads((output / MANIFEST).read_text("utf-8"))
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def _load_manifest(raw: bytes) -> dict[str, ManifestEntry]:
+    try:
+        doc = json.loads(raw)
         if doc.get("version") != MANIFEST_VERSION:
             return {}
         return {
-            path: _Entry(str(e["sha256"]), int(e["size"]), int(e["mtime_ns"]))
+            path: ManifestEntry(str(e["sha256"]), int(e["size"]), int(e["mtime_ns"]))
             for path, e in doc["files"].items()
             if isinstance(path, str)
         }
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return {}
+
+
+def _dump_manifest(entries: Mapping[str, ManifestEntry]) -> bytes:
+    files = {
+        rel: {"sha256": e.sha256, "size": e.size, "mtime_ns": e.mtime_ns}
+        for rel, e in sorted(entries.items())
+    }
+    return json.dumps({"version": MANIFEST_VERSION, "files": files}, indent=0).encode("utf-8")
+
+
+def is_intact(output: Path, rel: str, entry: ManifestEntry | None) -> bool:
+    """Whether ``rel`` is still the file the manifest recorded (same size and mtime)."""
+    if entry is None or entry.size < 0:
+        return False
+    try:
+        stat = os.stat(output / rel, follow_symlinks=False)
+    except OSError:
+        return False
+    return stat.st_size == entry.size and stat.st_mtime_ns == entry.mtime_ns
 
 
 def _target(root: Path, rel: str) -> Path:
@@ -74,7 +117,7 @@ def _target(root: Path, rel: str) -> Path:
     return path
 
 
-def _same(path: Path, data: bytes, digest: str, known: _Entry | None) -> bool:
+def _same(path: Path, data: bytes, digest: str, known: ManifestEntry | None) -> bool:
     try:
         stat = path.stat()
     except OSError:
@@ -92,7 +135,12 @@ def _same(path: Path, data: bytes, digest: str, known: _Entry | None) -> bool:
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a synced temporary file and a rename."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    try:
+        fd = os.open(tmp, flags, 0o644)
+    except FileExistsError:  # left by a killed process that had our pid
+        tmp.unlink()
+        fd = os.open(tmp, flags, 0o644)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -114,72 +162,104 @@ def _sync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def clean_temporaries(root: Path) -> None:
-    """Remove temporary files a killed run left behind."""
+def clean_temporaries(root: Path) -> list[str]:
+    """Remove temporary files a killed run left behind; return their paths."""
+    removed: list[str] = []
     for folder, dirs, files in os.walk(root):
         for name in files:
             if name.startswith(".") and name.endswith(TMP_SUFFIX):
                 with contextlib.suppress(OSError):
                     os.unlink(os.path.join(folder, name))
+                    removed.append(os.path.relpath(os.path.join(folder, name), root))
         dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+    return removed
 
 
-def write_output(output: Path, files: dict[str, bytes]) -> WriteReport:
-    """Make ``output`` hold exactly ``files`` among the files this tool manages."""
+def _mkdirs(root: Path, folder: Path, touched: set[Path]) -> None:
+    """Create ``folder`` and its missing parents, noting each parent whose entries changed."""
+    missing: list[Path] = []
+    while folder != root and not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            new.mkdir()
+        touched.add(new.parent)
+
+
+def write_output(
+    output: Path, files: Mapping[str, bytes], keep: Collection[str] = ()
+) -> WriteReport:
+    """Make ``output`` hold exactly ``files`` and ``keep`` among the files this tool manages.
+
+    ``keep`` names files not rendered this run because they are known to be current
+    (see :func:`is_intact`); they are left as they are and stay in the manifest.
+    """
     try:
         output.mkdir(parents=True, exist_ok=True)
+        root = output.resolve()
+        return _write(root, files, keep)
     except OSError as e:
-        raise BuildError(f"{output}: cannot create the output folder: {e.strerror}") from None
-    root = output.resolve()
-    old = read_manifest(root)
+        where = e.filename or output
+        if e.errno == errno.ENOSPC:
+            raise BuildError(f"{where}: cannot write: disk full; the old files were kept") from None
+        raise BuildError(f"{where}: cannot write: {e.strerror}") from None
+
+
+def _write(root: Path, files: Mapping[str, bytes], keep: Collection[str]) -> WriteReport:
+    manifest_bytes = _read_bytes(root / MANIFEST)
+    old = _load_manifest(manifest_bytes)
     clean_temporaries(root)
+    entries: dict[str, ManifestEntry] = {rel: old[rel] for rel in keep if rel in old}
+    new_paths = [rel for rel in files if rel not in old]
+    if new_paths:
+        # Name the files we are about to create before creating them (see the docstring).
+        pending = old | dict.fromkeys(new_paths, _PENDING)
+        atomic_write(root / MANIFEST, _dump_manifest(pending))
     written: list[str] = []
-    unchanged: list[str] = []
-    entries: dict[str, _Entry] = {}
-    touched_dirs: set[Path] = set()
+    unchanged: list[str] = list(entries)
+    touched: set[Path] = set()
     # Feeds first, the top-level pages (which link to them) last.
-    order = sorted(files, key=lambda p: ("/" not in p, p))
-    try:
-        for rel in order:
-            data = files[rel]
-            path = _target(root, rel)
-            digest = _digest(data)
-            if _same(path, data, digest, old.get(rel)):
-                unchanged.append(rel)
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                _target(root, rel)  # re-check: the folders now exist
-                atomic_write(path, data)
-                touched_dirs.add(path.parent)
-                written.append(rel)
-            stat = path.stat()
-            entries[rel] = _Entry(digest, stat.st_size, stat.st_mtime_ns)
-    except OSError as e:
-        raise BuildError(f"{e.filename or output}: cannot write: {e.strerror}") from None
-    removed = _remove_stale(root, set(old) - set(files))
-    for folder in touched_dirs:
+    for rel in sorted(files, key=lambda p: ("/" not in p, p)):
+        data = files[rel]
+        path = _target(root, rel)
+        digest = _digest(data)
+        if _same(path, data, digest, old.get(rel)):
+            unchanged.append(rel)
+        else:
+            _mkdirs(root, path.parent, touched)
+            _target(root, rel)  # re-check: the folders now exist
+            atomic_write(path, data)
+            touched.add(path.parent)
+            written.append(rel)
+        stat = path.stat()
+        entries[rel] = ManifestEntry(digest, stat.st_size, stat.st_mtime_ns)
+    removed = _remove_stale(root, set(old) - set(entries), touched)
+    for folder in touched:
         _sync_dir(folder)
-    manifest = {
-        "version": MANIFEST_VERSION,
-        "files": {
-            rel: {"sha256": e.sha256, "size": e.size, "mtime_ns": e.mtime_ns}
-            for rel, e in sorted(entries.items())
-        },
-    }
-    atomic_write(root / MANIFEST, json.dumps(manifest, indent=0).encode("utf-8"))
-    return WriteReport(tuple(written), tuple(unchanged), tuple(removed))
+    new_manifest = _dump_manifest(entries)
+    if new_manifest != manifest_bytes:
+        atomic_write(root / MANIFEST, new_manifest)
+        _sync_dir(root)
+    digests = {rel: e.sha256 for rel, e in entries.items()}
+    return WriteReport(tuple(written), tuple(sorted(unchanged)), tuple(removed), digests)
 
 
-def _remove_stale(root: Path, stale: set[str]) -> list[str]:
+def _remove_stale(root: Path, stale: set[str], touched: set[Path]) -> list[str]:
     removed: list[str] = []
     for rel in sorted(stale):
         try:
             path = _target(root, rel)
         except BuildError:
             continue
-        with contextlib.suppress(FileNotFoundError):
+        try:
             path.unlink()
-            removed.append(rel)
+        except FileNotFoundError:
+            continue
+        except IsADirectoryError:
+            continue  # not a file we wrote any more: leave it
+        removed.append(rel)
+        touched.add(path.parent)
         # Remove folders the removal emptied, up to the output root.
         folder = path.parent
         while folder != root and folder.is_relative_to(root):
@@ -187,5 +267,7 @@ def _remove_stale(root: Path, stale: set[str]) -> list[str]:
                 folder.rmdir()
             except OSError:
                 break
+            touched.discard(folder)
+            touched.add(folder.parent)
             folder = folder.parent
     return removed

@@ -1,0 +1,431 @@
+"""The incremental cache: same output as a cold build, less work, and never a wrong feed."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import NOW, article, write_tree
+
+import feeds.cache
+from feeds.build import BuildOptions, BuildResult, build
+from feeds.cache import DB_FILE
+from feeds.config import Config
+from feeds.errors import BuildError
+
+
+@pytest.fixture(autouse=True)
+def _no_racy_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests write files and build at once; the racy-file guard has its own test."""
+    monkeypatch.setattr(feeds.cache, "RACY_SECONDS", 0)
+
+
+def _related(n: int) -> list[dict[str, Any]]:
+    return [
+        {"title": f"Related {n}.{i}", "webUrl": f"https://r.example/{n}/{i}", "excerpt": "More."}
+        for i in range(n % 3)
+    ]
+
+
+def _site(n: int = 30) -> dict[str, str | bytes]:
+    """Articles spread over a few topics and providers, most with related items."""
+    return {
+        f"{n:03d}.md": article(
+            n=n,
+            topics=[f"Topic {n % 5}", "All"],
+            provider={"name": f"P{n % 3}", "domain": f"p{n % 3}.example"},
+            related=_related(n),
+        )
+        for n in range(n)
+    }
+
+
+class Site:
+    """A content folder, an output folder and a cache, built again and again."""
+
+    def __init__(self, root: Path, files: dict[str, str | bytes], config: Config | None = None):
+        self.root = root
+        self.content = write_tree(root / "content", files)
+        self.output = root / "public"
+        self.cache = root / "cache"
+        self.config = config or Config()
+
+    def build(self, *, cache: bool = True, **options: Any) -> BuildResult:
+        return build(
+            options.pop("config", self.config),
+            BuildOptions(
+                content=self.content,
+                output=options.pop("output", self.output),
+                now=options.pop("now", NOW),
+                cache=self.cache if cache else None,
+                **options,
+            ),
+        )
+
+    def cold(self, **options: Any) -> dict[str, bytes]:
+        """What a build without any cache writes, for comparison."""
+        out = self.root / "cold"
+        build(
+            options.pop("config", self.config),
+            BuildOptions(content=self.content, output=out, now=options.pop("now", NOW), **options),
+        )
+        return outputs(out)
+
+    def write(self, rel: str, text: str) -> None:
+        write_tree(self.content, {rel: text})
+
+    def mtimes(self) -> dict[str, int]:
+        return {p: (self.output / p).stat().st_mtime_ns for p in outputs(self.output)}
+
+
+def outputs(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+def test_a_rebuild_with_nothing_changed_reads_renders_and_writes_nothing(tmp_path: Path) -> None:
+    site = Site(tmp_path, _site())
+    first = site.build()
+    assert first.files_reread == first.files_read == 30
+    assert first.feeds_rendered == first.feeds == 1 + 6 + 3
+    before = site.mtimes()
+    again = site.build()
+    assert again.files_reread == 0 and again.feeds_rendered == 0
+    assert again.report is not None and again.report.written == ()
+    assert site.mtimes() == before
+    assert outputs(site.output) == site.cold()
+
+
+def _no_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object) -> None:
+        raise AssertionError("articles were loaded")
+
+    monkeypatch.setattr(feeds.cache.Cache, "lookup", refuse)
+
+
+def test_when_nothing_changed_no_article_is_even_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = Site(tmp_path, _site() | {"bad.md": article(n=99, publishedDateTime="soon")})
+    first = site.build()
+    before = site.mtimes()
+    with monkeypatch.context() as m:
+        _no_loading(m)
+        again = site.build()
+    assert again.problems == first.problems and len(again.problems) == 1
+    assert (again.articles, again.feeds) == (first.articles, first.feeds)
+    assert again.report is not None and again.report.written == again.report.removed == ()
+    assert set(again.report.unchanged) == set(outputs(site.output))
+    assert site.mtimes() == before
+    # --strict must not publish over problems: it goes the long way and writes nothing.
+    strict = site.build(strict=True)
+    assert strict.report is None and site.mtimes() == before
+
+
+def test_a_clock_going_back_is_not_trusted(tmp_path: Path) -> None:
+    site = Site(tmp_path, _site(5) | {"late.md": article(n=99, publishedDateTime=NOW)})
+    site.build()
+    earlier = NOW.replace(year=NOW.year - 1)
+    result = site.build(now=earlier)
+    assert result.feeds_rendered > 0
+    assert outputs(site.output) == site.cold(now=earlier)
+
+
+def test_a_template_change_is_seen(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    builtin = Path(feeds.__file__).parent / "templates" / "index.html"
+    write_tree(templates, {"index.html": builtin.read_text("utf-8")})
+    site = Site(tmp_path, _site(5), replace(Config(), templates=str(templates)))
+    site.build()
+    write_tree(templates, {"index.html": "<html>{{ config.title }}</html>\n"})
+    result = site.build()
+    assert result.report is not None and result.report.written == ("index.html",)
+    assert (site.output / "index.html").read_text() == "<html>feeds</html>\n"
+
+
+def test_editing_one_article_rewrites_only_the_feeds_that_hold_it(tmp_path: Path) -> None:
+    site = Site(tmp_path, _site())
+    site.build()
+    before = site.mtimes()
+    site.write(
+        "007.md",
+        article(
+            n=7,
+            title="A new title",
+            topics=["Topic 2", "All"],
+            provider={"name": "P1", "domain": "p1.example"},
+        ),
+    )
+    result = site.build()
+    assert result.files_reread == 1
+    assert result.feeds_rendered == 4  # site, topic-2, all, p1
+    changed = {p for p, t in site.mtimes().items() if t != before[p]}
+    assert changed == {
+        f"{folder}{name}"
+        for folder in ("", "topics/topic-2/", "topics/all/", "providers/p1.example/")
+        for name in ("rss.xml", "atom.xml", "feed.json")
+    }
+    assert outputs(site.output) == site.cold()
+
+
+def test_removing_every_article_of_a_provider_removes_its_feeds(tmp_path: Path) -> None:
+    site = Site(tmp_path, _site())
+    site.build()
+    (site.output / "robots.txt").write_text("User-agent: *\n")
+    (site.output / "CNAME").write_text("feeds.example.com\n")
+    for n in range(2, 30, 3):
+        (site.content / f"{n:03d}.md").unlink()
+    result = site.build()
+    assert result.report is not None
+    assert result.report.removed == tuple(
+        f"providers/p2.example/{name}" for name in ("atom.xml", "feed.json", "rss.xml")
+    )
+    assert not (site.output / "providers" / "p2.example").exists()
+    assert (site.output / "robots.txt").exists() and (site.output / "CNAME").exists()
+    assert {p for p in outputs(site.output) if p not in ("robots.txt", "CNAME")} == set(site.cold())
+    db = sqlite3.connect(site.cache / DB_FILE)
+    assert db.execute("SELECT count(*) FROM sources").fetchone() == (20,)
+
+
+def test_problems_of_cached_files_are_reported_on_every_run(tmp_path: Path) -> None:
+    site = Site(tmp_path, _site(3) | {"bad.md": article(n=9, publishedDateTime="soon")})
+    first = site.build()
+    second = site.build()
+    assert second.files_reread == 0
+    assert [str(p) for p in second.problems] == [str(p) for p in first.problems]
+    assert "publishedDateTime" in str(second.problems[0])
+
+
+def test_duplicates_are_resolved_the_same_from_the_cache(tmp_path: Path) -> None:
+    files = _site(3) | {"z-copy.md": article(n=1, title="Same URL, newer", heat=5)}
+    site = Site(tmp_path, files)
+    first = site.build()
+    second = site.build()
+    assert second.problems == first.problems and len(second.problems) == 1
+    assert outputs(site.output) == site.cold()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"title": "Renamed site"},
+        {"base_url": "https://feeds.example.com/"},
+        {"items_per_feed": 3},
+        {"formats": ("json",)},
+        {"timezone": "Europe/Berlin", "max_related": 1},
+    ],
+)
+def test_a_configuration_change_rebuilds_what_it_affects(tmp_path: Path, change: Any) -> None:
+    site = Site(tmp_path, _site(10))
+    site.build()
+    config = replace(Config(), **change)
+    result = site.build(config=config)
+    assert result.feeds_rendered == result.feeds
+    if "timezone" in change:
+        assert result.files_reread == result.files_read
+    assert {p: b for p, b in outputs(site.output).items()} == site.cold(config=config)
+
+
+def test_a_future_article_appears_when_its_time_comes(tmp_path: Path) -> None:
+    later = NOW.replace(year=NOW.year + 1)
+    site = Site(tmp_path, _site(5) | {"future.md": article(n=99, publishedDateTime=later)})
+    site.build()
+    assert b"news.example.com/99" not in (site.output / "rss.xml").read_bytes()
+    result = site.build(now=later)
+    assert result.files_reread == 0 and result.feeds_rendered > 0
+    assert b"news.example.com/99" in (site.output / "rss.xml").read_bytes()
+    assert outputs(site.output) == site.cold(now=later)
+
+
+def test_an_output_file_changed_by_hand_is_rendered_again(tmp_path: Path) -> None:
+    site = Site(tmp_path, _site(5))
+    site.build()
+    expected = (site.output / "topics/all/atom.xml").read_bytes()
+    (site.output / "topics/all/atom.xml").write_bytes(b"broken")
+    (site.output / "rss.xml").unlink()
+    result = site.build()
+    assert result.report is not None
+    assert sorted(result.report.written) == ["rss.xml", "topics/all/atom.xml"]
+    assert (site.output / "topics/all/atom.xml").read_bytes() == expected
+
+
+def test_a_build_without_the_cache_in_between_cannot_fool_it(tmp_path: Path) -> None:
+    """The cache says 'feed F was rendered from X'; a --no-cache run then writes Y there."""
+    site = Site(tmp_path, _site(5))
+    original = article(
+        n=1, topics=["Topic 1", "All"], provider={"name": "P1", "domain": "p1.example"}
+    )
+    site.build()
+    site.write("001.md", original.replace("Article number 1", "Changed"))
+    site.build(cache=False)
+    site.write("001.md", original)
+    site.build()
+    assert outputs(site.output) == site.cold()
+
+
+def test_another_output_folder_has_its_own_records(tmp_path: Path) -> None:
+    site = Site(tmp_path, _site(5))
+    site.build()
+    other = tmp_path / "other"
+    result = site.build(output=other)
+    assert result.files_reread == 0 and result.feeds_rendered == result.feeds
+    assert outputs(other) == outputs(site.output)
+
+
+def test_files_changed_just_before_the_run_are_read_again_next_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(feeds.cache, "RACY_SECONDS", 3600)
+    site = Site(tmp_path, _site(3))
+    site.build()
+    assert site.build().files_reread == 3  # too fresh to trust their stamps
+    monkeypatch.setattr(feeds.cache, "RACY_SECONDS", 0)
+    site.build()
+    assert site.build().files_reread == 0
+
+
+def _corrupt_file(site: Site) -> None:
+    (site.cache / DB_FILE).write_bytes(b"this is not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        (site.cache / (DB_FILE + suffix)).unlink(missing_ok=True)
+
+
+def _damage_a_row(site: Site) -> None:
+    db = sqlite3.connect(site.cache / DB_FILE)
+    db.execute("UPDATE sources SET result = X'80049500' WHERE rel = '005.md'")
+    db.commit()
+
+
+def _unloadable_pickle(site: Site) -> None:
+    db = sqlite3.connect(site.cache / DB_FILE)
+    blob = b"\x80\x04\x95not a pickle"
+    digest = feeds.cache._sha256(blob)
+    db.execute("UPDATE sources SET result = ?, digest = ?", (blob, digest))
+    db.commit()
+
+
+def _other_version(site: Site) -> None:
+    db = sqlite3.connect(site.cache / DB_FILE)
+    db.execute("UPDATE meta SET value = 'feeds 0.0.1' WHERE key = 'version'")
+    db.commit()
+
+
+def _truncated(site: Site) -> None:
+    path = site.cache / DB_FILE
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _empty_file(site: Site) -> None:
+    (site.cache / DB_FILE).write_bytes(b"")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [_corrupt_file, _damage_a_row, _unloadable_pickle, _other_version, _truncated, _empty_file],
+)
+def test_a_damaged_cache_is_discarded_and_the_build_is_right(tmp_path: Path, damage: Any) -> None:
+    site = Site(tmp_path, _site(10))
+    site.build()
+    site.write("003.md", article(n=3, title="Changed while the cache was damaged"))
+    damage(site)
+    result = site.build()
+    assert result.files_reread == result.files_read
+    assert outputs(site.output) == site.cold()
+    if damage is not _empty_file:
+        assert any("discarded" in note for note in result.cache_notes), result.cache_notes
+    again = site.build()
+    assert again.cache_notes == () and again.files_reread == 0
+
+
+def test_damaged_related_items_fail_the_run_and_the_next_one_is_right(tmp_path: Path) -> None:
+    """Related items load late, for the feeds rendered again: too late to go cold."""
+    site = Site(tmp_path, _site(10))
+    site.build()
+    db = sqlite3.connect(site.cache / DB_FILE)
+    result, related = db.execute(
+        "SELECT result, related FROM sources WHERE rel = '005.md'"
+    ).fetchone()
+    assert related
+    fake = pickle.dumps("not related items")
+    digest = feeds.cache._sha256(result, fake)
+    db.execute("UPDATE sources SET related = ?, digest = ? WHERE rel = '005.md'", (fake, digest))
+    db.commit()
+    site.write("003.md", article(n=3, title="Changed", topics=["All"]))
+    with pytest.raises(BuildError, match="damaged; run again"):
+        site.build()
+    result = site.build()
+    assert result.files_reread == result.files_read
+    assert outputs(site.output) == site.cold()
+
+
+def test_an_unwritable_cache_only_makes_runs_colder(tmp_path: Path) -> None:
+    site = Site(tmp_path, _site(3))
+    site.cache.write_text("a file where the folder should be")
+    result = site.build()
+    assert result.cache_notes and result.files_reread == 3
+    assert outputs(site.output) == site.cold()
+
+
+def test_a_cache_folder_others_can_write_is_not_used(tmp_path: Path) -> None:
+    site = Site(tmp_path, _site(3))
+    site.cache.mkdir()
+    site.cache.chmod(0o777)
+    result = site.build()
+    assert any("writable by others" in note for note in result.cache_notes)
+    assert not (site.cache / DB_FILE).exists()
+
+
+def test_check_uses_the_cache_and_writes_no_output(tmp_path: Path) -> None:
+    site = Site(tmp_path, _site(5))
+    site.build(write=False)
+    result = site.build(write=False)
+    assert result.files_reread == 0 and result.report is None
+    assert not site.output.exists()
+
+
+def test_random_edits_always_give_the_cold_build(tmp_path: Path) -> None:
+    """Whatever happens to the content, an incremental build writes what a cold one would."""
+    rnd = random.Random(7)
+    files = _site(25)
+    site = Site(tmp_path, files)
+    site.build()
+    for step in range(12):
+        n = rnd.randrange(40)
+        rel = f"{n:03d}.md"
+        action = rnd.choice(["edit", "edit", "delete", "add", "unpublish", "break"])
+        path = site.content / rel
+        if action == "delete":
+            path.unlink(missing_ok=True)
+        elif action == "unpublish":
+            site.write(rel, article(n=n, published=False))
+        elif action == "break":
+            site.write(rel, "---\ntitle: [unclosed\n---\n")
+        else:
+            topics = rnd.sample(["A", "B", "C", "D", "All"], 2)
+            domain = rnd.choice(["p0.example", "p1.example", "p9.example"])
+            site.write(
+                rel,
+                article(
+                    n=n,
+                    title=f"Step {step}",
+                    topics=topics,
+                    provider={"name": domain.upper(), "domain": domain},
+                    related=_related(n + step),
+                ),
+            )
+        os.utime(path.parent)
+        result = site.build()
+        assert outputs(site.output) == site.cold(), (step, action, rel)
+        assert result.files_reread <= 1
+        again = site.build()
+        assert again.report is not None and again.report.written == ()

@@ -1,0 +1,132 @@
+"""The command line under cron: silence on success, problems on stderr, summaries, exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import NOW, article, write_tree
+
+import feeds.cache
+from feeds.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, main
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(feeds.cache, "RACY_SECONDS", 0)
+    write_tree(
+        tmp_path / "content",
+        {f"{n}.md": article(n=n, topics=[f"T{n % 3}"]) for n in range(6)},
+    )
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), now=NOW, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_quiet_prints_nothing_on_success(tmp_path: Path) -> None:
+    assert run("build", "--quiet") == (EXIT_OK, "", "")
+    assert run("build", "--quiet") == (EXIT_OK, "", "")
+    assert (tmp_path / ".feeds-cache" / "cache.sqlite3").is_file()  # the documented default
+    assert (tmp_path / "public" / "rss.xml").is_file()
+
+
+def test_the_summary_says_what_was_read_and_written() -> None:
+    code, out, err = run("build")
+    assert (code, err) == (EXIT_OK, "")
+    assert re.fullmatch(
+        r"feeds build: 6 files \(6 read, 0 from cache\), 6 articles, 5 feeds \(5 rendered\), "
+        r"files: 17 written, 0 unchanged, 0 removed, 0 files skipped, 0 warnings in \d+\.\d\d s\n",
+        out,
+    ), out
+    code, out, err = run("build")
+    assert "6 files (0 read, 6 from cache)" in out and "(0 rendered)" in out
+    assert "files: 0 written, 17 unchanged, 0 removed" in out
+
+
+def test_removed_files_are_listed(tmp_path: Path) -> None:
+    run("build")
+    for n in (0, 3):
+        (tmp_path / "content" / f"{n}.md").unlink()
+    out = run("build")[1]
+    assert out.splitlines()[:3] == [
+        f"removed topics/t0/{name}" for name in ("atom.xml", "feed.json", "rss.xml")
+    ]
+    assert "3 removed" in out
+    assert run("build", "--quiet") == (EXIT_OK, "", "")
+
+
+def test_problems_go_to_stderr_one_per_line_even_when_quiet(tmp_path: Path) -> None:
+    write_tree(tmp_path / "content", {"bad.md": article(n=9, publishedDateTime="soon")})
+    for _ in range(2):  # the second run answers from the cache, and still reports it
+        code, out, err = run("build", "--quiet")
+        assert (code, out) == (EXIT_PROBLEMS, "")
+        assert err == "content/bad.md:5: publishedDateTime: not a date: 'soon'\n"
+
+
+def test_json_logs_one_object_per_line(tmp_path: Path) -> None:
+    write_tree(tmp_path / "content", {"bad.md": article(n=9, publishedDateTime="soon")})
+    code, out, err = run("build", "--log-format", "json")
+    assert code == EXIT_PROBLEMS
+    [problem] = [json.loads(line) for line in err.splitlines()]
+    assert problem == {
+        "level": "error",
+        "message": "not a date: 'soon'",
+        "path": "content/bad.md",
+        "line": 5,
+        "field": "publishedDateTime",
+    }
+    [summary] = [json.loads(line) for line in out.splitlines()]
+    assert summary["level"] == "info" and summary["event"] == "summary"
+    assert summary["message"].startswith("feeds build: 7 files")
+    assert {k: summary[k] for k in ("files_read", "files_reread", "written", "removed")} == {
+        "files_read": 7,
+        "files_reread": 7,
+        "written": 17,
+        "removed": 0,
+    }
+
+
+def test_json_logs_for_whole_run_failures() -> None:
+    code, out, err = run("build", "--content", "nowhere", "--log-format", "json")
+    assert (code, out) == (EXIT_USAGE, "")
+    assert json.loads(err) == {"level": "error", "message": "nowhere: no such content folder"}
+
+
+def test_no_cache_leaves_no_cache(tmp_path: Path) -> None:
+    assert run("build", "--quiet", "--no-cache") == (EXIT_OK, "", "")
+    assert not (tmp_path / ".feeds-cache").exists()
+    out = run("build", "--no-cache")[1]
+    assert "6 files (6 read, 0 from cache)" in out and "0 written, 17 unchanged" in out
+
+
+def test_cache_folder_option(tmp_path: Path) -> None:
+    assert run("build", "--quiet", "--cache", "var/cache")[0] == EXIT_OK
+    assert (tmp_path / "var" / "cache" / "cache.sqlite3").is_file()
+    assert not (tmp_path / ".feeds-cache").exists()
+    code, out, _ = run("check", "--cache", "var/cache")
+    assert code == EXIT_OK and "(0 read, 6 from cache)" in out
+
+
+def test_a_damaged_cache_is_reported_once_and_the_run_succeeds(tmp_path: Path) -> None:
+    run("build", "--quiet")
+    (tmp_path / ".feeds-cache" / "cache.sqlite3").write_bytes(b"garbage" * 1000)
+    code, out, err = run("build", "--quiet")
+    assert (code, out) == (EXIT_OK, "")
+    assert err.startswith("feeds: cache: .feeds-cache/cache.sqlite3: ") and "discarded" in err
+    assert run("build", "--quiet") == (EXIT_OK, "", "")
+
+
+def test_the_help_documents_exit_codes_and_cache(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["--help"])
+    assert "Exit codes: 0 ok, 1 content problems" in capsys.readouterr().out
+    main(["build", "--help"])
+    text = capsys.readouterr().out
+    for option in ("--quiet", "--log-format", "--wait", "--cache", "--no-cache"):
+        assert option in text

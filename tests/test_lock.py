@@ -1,0 +1,136 @@
+"""One run at a time per output folder: waiting, giving up with exit code 3, stale locks."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import NOW, article, write_tree
+
+from feeds.cli import EXIT_LOCKED, EXIT_OK, main
+from feeds.errors import LockedError
+from feeds.lock import LOCK_FILE, output_lock
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from feeds.lock import output_lock
+with output_lock(Path(sys.argv[1]), 0):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_second_holder_gives_up_at_once(tmp_path: Path) -> None:
+    with output_lock(tmp_path, 0):
+        started = time.monotonic()
+        match = r"another feeds build holds the lock.*--wait"
+        with pytest.raises(LockedError, match=match), output_lock(tmp_path, 0):
+            pass
+        assert time.monotonic() - started < 1
+
+
+def test_a_second_holder_waits_for_a_bounded_time(tmp_path: Path) -> None:
+    with output_lock(tmp_path, 0):
+        started = time.monotonic()
+        with pytest.raises(LockedError, match=r"gave up after 0\.3 s"), output_lock(tmp_path, 0.3):
+            pass
+        assert 0.3 <= time.monotonic() - started < 2
+
+
+def test_a_waiting_run_gets_the_lock_when_the_first_ends(tmp_path: Path) -> None:
+    released = threading.Event()
+
+    def first() -> None:
+        with output_lock(tmp_path, 0):
+            held.set()
+            time.sleep(0.3)
+        released.set()
+
+    held = threading.Event()
+    thread = threading.Thread(target=first)
+    thread.start()
+    held.wait(5)
+    with output_lock(tmp_path, 10):
+        assert released.is_set()
+    thread.join()
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(LockedError), output_lock(tmp_path, 0):
+            pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert (tmp_path / LOCK_FILE).exists()  # the file stays; the lock died with the process
+    with output_lock(tmp_path, 0):
+        pass
+
+
+def test_the_lock_file_is_never_written(tmp_path: Path) -> None:
+    with output_lock(tmp_path, 0):
+        pass
+    stat = (tmp_path / LOCK_FILE).stat()
+    time.sleep(0.01)
+    with output_lock(tmp_path, 0):
+        pass
+    assert (tmp_path / LOCK_FILE).stat().st_mtime_ns == stat.st_mtime_ns
+    assert stat.st_size == 0
+
+
+def test_the_command_line_exits_3_with_a_clear_message(tmp_path: Path) -> None:
+    write_tree(tmp_path / "content", {"a.md": article()})
+    output = tmp_path / "public"
+    argv = ["build", "--content", str(tmp_path / "content"), "--output", str(output)]
+    argv += ["--no-cache"]
+    with output_lock(output, 0):
+        out, err = io.StringIO(), io.StringIO()
+        assert main([*argv, "--wait", "0.2"], now=NOW, out=out, err=err) == EXIT_LOCKED
+        assert out.getvalue() == ""
+        assert err.getvalue() == (
+            f"feeds: {output}: another feeds build holds the lock; "
+            "gave up after 0.2 s (see --wait)\n"
+        )
+        assert not (output / "index.html").exists()
+    assert main([*argv, "--quiet"], now=NOW, out=out, err=err) == EXIT_OK
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "nan", "1e9"])
+def test_a_bad_wait_is_a_usage_error(tmp_path: Path, value: str) -> None:
+    err = io.StringIO()
+    assert main(["build", "--wait", value], now=NOW, out=io.StringIO(), err=err) == 2
+
+
+def test_overlapping_command_line_runs_never_interleave(tmp_path: Path) -> None:
+    """Two real processes on one output: one waits for the other, both succeed."""
+    files = {f"{n}.md": article(n=n, topics=[f"T{n % 7}"]) for n in range(200)}
+    write_tree(tmp_path / "content", files)
+    argv = [sys.executable, "-m", "feeds", "build", "--content", "content", "--output", "public"]
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    runs = [
+        subprocess.Popen(
+            [*argv, "--wait", "60", "--quiet"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], results
+    assert all(out == err == "" for out, err in results)
+    assert list(tmp_path.joinpath("public").rglob("*.feeds-tmp")) == []

@@ -1,0 +1,210 @@
+"""Stage 5: atomic writes, unchanged files untouched, stale outputs removed, leftovers cleaned."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from feeds.errors import BuildError
+from feeds.write import (
+    MANIFEST,
+    TMP_SUFFIX,
+    atomic_write,
+    is_intact,
+    read_manifest,
+    write_output,
+)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _mtimes(root: Path) -> dict[str, int]:
+    return {
+        p.relative_to(root).as_posix(): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()
+    }
+
+
+def _temporaries(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.name.endswith(TMP_SUFFIX)]
+
+
+SITE = {
+    "index.html": b"<html></html>",
+    "rss.xml": b"<rss/>",
+    "topics/ai/rss.xml": b"<rss>ai</rss>",
+    "providers/x.example/feed.json": b"{}",
+}
+
+
+def test_writes_every_file_and_a_manifest(tmp_path: Path) -> None:
+    report = write_output(tmp_path / "out", SITE)
+    out = tmp_path / "out"
+    assert sorted(report.written) == sorted(SITE)
+    assert report.unchanged == report.removed == ()
+    assert {k: v for k, v in _files(out).items() if not k.startswith(".")} == SITE
+    manifest = read_manifest(out)
+    assert set(manifest) == set(SITE)
+    assert all(is_intact(out, rel, manifest[rel]) for rel in SITE)
+    assert report.digests == {rel: e.sha256 for rel, e in manifest.items()}
+    assert _temporaries(out) == []
+
+
+def test_unchanged_files_are_not_touched_at_all(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_output(out, SITE)
+    before = _mtimes(out)
+    report = write_output(out, SITE)
+    assert report.written == () and sorted(report.unchanged) == sorted(SITE)
+    assert _mtimes(out) == before  # the manifest too: a run that changes nothing writes nothing
+
+
+def test_only_changed_files_are_rewritten(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_output(out, SITE)
+    before = _mtimes(out)
+    report = write_output(out, SITE | {"topics/ai/rss.xml": b"<rss>new</rss>"})
+    assert report.written == ("topics/ai/rss.xml",)
+    after = _mtimes(out)
+    changed = {p for p in after if after[p] != before.get(p)}
+    assert changed == {"topics/ai/rss.xml", MANIFEST}
+    assert (out / "topics/ai/rss.xml").read_bytes() == b"<rss>new</rss>"
+
+
+def test_a_file_changed_behind_our_back_is_restored(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_output(out, SITE)
+    (out / "rss.xml").write_bytes(b"<rss>")  # same manifest, different bytes
+    report = write_output(out, SITE)
+    assert report.written == ("rss.xml",)
+    assert (out / "rss.xml").read_bytes() == SITE["rss.xml"]
+
+
+def test_stale_outputs_are_removed_and_foreign_files_kept(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_output(out, SITE)
+    (out / "robots.txt").write_text("User-agent: *\n")
+    (out / "CNAME").write_text("feeds.example.com\n")
+    (out / "providers" / "x.example" / "notes.txt").write_text("mine")
+    (out / "providers" / "y.example").mkdir()
+    (out / "providers" / "y.example" / "feed.json").write_text("{} written by hand")
+    site = {k: v for k, v in SITE.items() if not k.startswith(("topics/", "providers/"))}
+    report = write_output(out, site)
+    assert report.removed == ("providers/x.example/feed.json", "topics/ai/rss.xml")
+    assert not (out / "topics").exists()  # emptied folders go too
+    assert (out / "robots.txt").read_text() == "User-agent: *\n"
+    assert (out / "CNAME").exists()
+    assert (out / "providers" / "x.example" / "notes.txt").read_text() == "mine"
+    assert (out / "providers" / "y.example" / "feed.json").exists()
+    assert set(read_manifest(out)) == set(site)
+
+
+def test_without_a_manifest_nothing_is_removed_and_nothing_rewritten(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_output(out, SITE)
+    (out / MANIFEST).write_text("not json")
+    before = _mtimes(out)
+    report = write_output(out, {"index.html": SITE["index.html"]})
+    assert report.removed == () and report.written == ()
+    assert (out / "topics/ai/rss.xml").exists()
+    assert _mtimes(out)["index.html"] == before["index.html"]
+
+
+def test_kept_files_stay_without_being_rendered(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_output(out, SITE)
+    before = _mtimes(out)
+    rendered = {k: v for k, v in SITE.items() if "/" not in k}
+    report = write_output(
+        out, rendered, keep={"topics/ai/rss.xml", "providers/x.example/feed.json"}
+    )
+    assert report.removed == () and report.written == ()
+    assert sorted(report.unchanged) == sorted(SITE)
+    assert set(read_manifest(out)) == set(SITE)
+    assert _mtimes(out) == before
+
+
+def test_leftover_temporaries_of_a_killed_run_are_removed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_output(out, SITE)
+    leftovers = [out / f".rss.xml.99999{TMP_SUFFIX}", out / "topics" / "ai" / f".x.1{TMP_SUFFIX}"]
+    for path in leftovers:
+        path.write_bytes(b"<rss")
+    write_output(out, SITE)
+    assert _temporaries(out) == []
+
+
+def test_a_file_created_by_a_killed_run_is_still_removed_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    write_output(out, SITE)
+    import feeds.write
+
+    def killed(*args: object) -> list[str]:
+        raise KeyboardInterrupt  # stands for SIGKILL after the files, before the manifest
+
+    monkeypatch.setattr(feeds.write, "_remove_stale", killed)
+    with pytest.raises(KeyboardInterrupt):
+        write_output(out, SITE | {"topics/new/rss.xml": b"<rss>new</rss>"})
+    monkeypatch.undo()
+    assert "topics/new/rss.xml" in read_manifest(out)  # named before it was created
+    report = write_output(out, SITE)
+    assert report.removed == ("topics/new/rss.xml",)
+    assert not (out / "topics" / "new").exists()
+
+
+def test_a_full_disk_keeps_the_old_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    write_output(out, SITE)
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(BuildError, match="disk full"):
+        write_output(out, SITE | {"rss.xml": b"<rss>changed</rss>"})
+    monkeypatch.undo()
+    assert (out / "rss.xml").read_bytes() == SITE["rss.xml"]
+    assert _temporaries(out) == []
+
+
+def test_atomic_write_replaces_in_one_step(tmp_path: Path) -> None:
+    path = tmp_path / "feed.json"
+    path.write_text("old")
+    inode = path.stat().st_ino
+    atomic_write(path, b'{"new": true}')
+    assert json.loads(path.read_bytes()) == {"new": True}
+    assert path.stat().st_ino != inode  # a new file renamed over the old one, never rewritten
+    assert _temporaries(tmp_path) == []
+    leftover = tmp_path / f".feed.json.{os.getpid()}{TMP_SUFFIX}"
+    leftover.write_text("from a dead process with our pid")
+    atomic_write(path, b"{}")
+    assert path.read_bytes() == b"{}" and not leftover.exists()
+
+
+@pytest.mark.parametrize("rel", ["../escape.xml", "a/../../b.xml", "/abs.xml", "a//b.xml", ""])
+def test_unsafe_paths_are_refused(tmp_path: Path, rel: str) -> None:
+    with pytest.raises(BuildError, match="unsafe"):
+        write_output(tmp_path / "out", {rel: b"x"})
+
+
+def test_a_symlink_out_of_the_folder_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (out / "topics").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(BuildError, match="outside"):
+        write_output(out, {"topics/ai/rss.xml": b"x"})
+    assert list((tmp_path / "elsewhere").iterdir()) == []
