@@ -19,11 +19,12 @@ Locking two runs against each other is :mod:`feeds.lock`'s job; call this under 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import hashlib
 import json
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,22 @@ class ManifestEntry:
 
 _PENDING = ManifestEntry("", -1, -1)
 """Recorded for a file about to be created: matches no file, so it is checked by content."""
+
+
+def _find_syncfs() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    function = getattr(libc, "syncfs", None)
+    if function is None:
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function  # type: ignore[no-any-return]
+
+
+_syncfs = _find_syncfs()
 
 
 def _digest(data: bytes) -> str:
@@ -132,8 +149,8 @@ def _same(path: Path, data: bytes, digest: str, known: ManifestEntry | None) -> 
         return False
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a synced temporary file and a rename."""
+def _write_temporary(path: Path, data: bytes, *, sync: bool) -> Path:
+    """Write ``data`` to a hidden temporary file beside ``path``; return its path."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
     try:
@@ -145,12 +162,49 @@ def atomic_write(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return tmp
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a synced temporary file and a rename."""
+    tmp = _write_temporary(path, data, sync=True)
+    try:
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _sync_files(root: Path, temporaries: list[Path]) -> None:
+    """Make the temporary files durable before any is renamed into place.
+
+    One ``syncfs`` of the output's file system flushes them all at once, several times
+    faster than a ``fsync`` per file; where it is missing, each file is synced.
+    """
+    if not temporaries:
+        return
+    if _syncfs is not None:
+        fd = os.open(root, os.O_RDONLY)
+        try:
+            if _syncfs(fd) != 0:
+                code = ctypes.get_errno()
+                raise OSError(code, os.strerror(code), str(root))
+            return
+        finally:
+            os.close(fd)
+    for tmp in temporaries:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _sync_dir(folder: Path) -> None:
@@ -220,20 +274,35 @@ def _write(root: Path, files: Mapping[str, bytes], keep: Collection[str]) -> Wri
     unchanged: list[str] = list(entries)
     touched: set[Path] = set()
     # Feeds first, the top-level pages (which link to them) last.
-    for rel in sorted(files, key=lambda p: ("/" not in p, p)):
-        data = files[rel]
-        path = _target(root, rel)
-        digest = _digest(data)
-        if _same(path, data, digest, old.get(rel)):
-            unchanged.append(rel)
-        else:
+    # Every changed file goes to a temporary file first; all are made durable at once;
+    # only then is each renamed over the old one: feeds first, the top-level pages (which
+    # link to them) last. A reader sees the old file or the new one, never a part.
+    staged: list[tuple[str, Path, Path, str]] = []
+    try:
+        for rel in sorted(files, key=lambda p: ("/" not in p, p)):
+            data = files[rel]
+            path = _target(root, rel)
+            digest = _digest(data)
+            if _same(path, data, digest, old.get(rel)):
+                unchanged.append(rel)
+                stat = path.stat()
+                entries[rel] = ManifestEntry(digest, stat.st_size, stat.st_mtime_ns)
+                continue
             _mkdirs(root, path.parent, touched)
             _target(root, rel)  # re-check: the folders now exist
-            atomic_write(path, data)
+            staged.append((rel, path, _write_temporary(path, data, sync=False), digest))
+        _sync_files(root, [tmp for _, _, tmp, _ in staged])
+        while staged:
+            rel, path, tmp, digest = staged.pop(0)
+            os.replace(tmp, path)
             touched.add(path.parent)
             written.append(rel)
-        stat = path.stat()
-        entries[rel] = ManifestEntry(digest, stat.st_size, stat.st_mtime_ns)
+            stat = path.stat()
+            entries[rel] = ManifestEntry(digest, stat.st_size, stat.st_mtime_ns)
+    finally:
+        for _, _, tmp, _ in staged:  # a failure part-way: no temporary file stays behind
+            with contextlib.suppress(OSError):
+                tmp.unlink()
     removed = _remove_stale(root, set(old) - set(entries), touched)
     for folder in touched:
         _sync_dir(folder)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import json
 import os
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import feeds.write as write_module
 from feeds.errors import BuildError
 from feeds.write import (
     MANIFEST,
@@ -172,7 +174,12 @@ def test_a_full_disk_keeps_the_old_file_whole(
     def full(fd: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
+    def full_fs(fd: int) -> int:
+        ctypes.set_errno(errno.ENOSPC)
+        return -1
+
     monkeypatch.setattr(os, "fsync", full)
+    monkeypatch.setattr(write_module, "_syncfs", full_fs)
     with pytest.raises(BuildError, match="disk full"):
         write_output(out, SITE | {"rss.xml": b"<rss>changed</rss>"})
     monkeypatch.undo()
@@ -208,3 +215,20 @@ def test_a_symlink_out_of_the_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="outside"):
         write_output(out, {"topics/ai/rss.xml": b"x"})
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_without_syncfs_each_file_is_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def counting(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(write_module, "_syncfs", None)
+    monkeypatch.setattr(os, "fsync", counting)
+    report = write_output(tmp_path / "out", SITE)
+    assert len(synced) >= len(report.written)
+    assert _temporaries(tmp_path / "out") == []
