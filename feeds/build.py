@@ -27,7 +27,7 @@ from feeds.errors import Problem, Severity
 from feeds.group import Selection, Selector, hide_related
 from feeds.lock import output_lock
 from feeds.model import Article
-from feeds.render import context_for, render_site
+from feeds.render import context_for, render_stream
 from feeds.write import WriteReport, write_output
 
 
@@ -137,9 +137,14 @@ def build(config: Config, options: BuildOptions, progress: Progress | None = Non
         plan = cache.plan_feeds(options.output, site, context, hidden) if writing else None
         keep = plan.keep if plan is not None else frozenset()
         site = hide_related(cache.complete(site, context, keep), selector.hidden)
-        files = render_site(site, config, keep)
-        show("writing", 0, len(files))
-        report = write_output(options.output, files, keep) if plan is not None else None
+        paths, files = render_stream(site, config, keep)
+        show("writing", 0, len(paths))
+        if plan is not None:
+            report = write_output(options.output, files, keep, paths)
+        else:
+            report = None
+            for _ in files:  # check renders everything, to find what would fail
+                pass
         facts = RunFacts(
             now=options.now,
             until=selector.next_change,

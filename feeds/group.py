@@ -50,6 +50,22 @@ _Group = tuple[FeedKind, str]
 _SITE: _Group = (FeedKind.SITE, "")
 
 
+class _Descending(str):
+    """A string that sorts in reverse: in a heap keyed (date, id), the root is the oldest
+    date and, among equal dates, the largest id, which is exactly what leaves a feed first."""
+
+    __slots__ = ()
+
+    def __lt__(self, other: object) -> bool:
+        return str.__gt__(self, other)  # type: ignore[operator]
+
+    def __gt__(self, other: object) -> bool:
+        return str.__lt__(self, other)  # type: ignore[operator]
+
+
+_Held = tuple[float, _Descending, Article]
+
+
 class _Record:
     """What is remembered of every usable article: enough to dedupe, count and re-select."""
 
@@ -85,9 +101,10 @@ class Selector:
 
     Feed :meth:`add` every usable article in source order, then call :meth:`finish`.
     Two articles with one id are one article: the newer wins (on a tie, the one added
-    first). Memory holds a small record per article plus, per feed, at most twice
-    ``items_per_feed`` full articles; when a duplicate removes a held article, that feed
-    is selected again exactly from the records and the missing articles are re-read.
+    first). Memory holds a small record per article plus, per feed, at most
+    ``items_per_feed`` full articles (a heap whose root is the oldest held); when a
+    duplicate removes a held article, that feed is selected again exactly from the
+    records and the missing articles are re-read.
     """
 
     def __init__(
@@ -104,7 +121,7 @@ class Selector:
         self.providers = "providers" in groupings
         self.labels = labels
         self.records: dict[str, _Record] = {}
-        self.held: dict[_Group, list[Article]] = {_SITE: []}
+        self.held: dict[_Group, list[_Held]] = {_SITE: []}
         self.dirty: set[_Group] = set()
         self.problems: list[Problem] = []
         self._strings: dict[str, str] = {}
@@ -163,23 +180,25 @@ class Selector:
         if not admitted:
             return
         n = self.n
+        item = (ts, _Descending(article.id), article)
         for group, _name in groups:
             held = self.held.get(group)
             if held is None:
                 held = self.held[group] = []
-            held.append(article)
-            if len(held) >= 2 * n:
-                held.sort(key=order_key)
-                del held[n:]
+            if len(held) < n:
+                heapq.heappush(held, item)
+            elif item > held[0]:  # newer than the oldest held (ties: the smaller id)
+                heapq.heapreplace(held, item)
 
     def _drop(self, article_id: str, record: _Record) -> None:
         if not record.admitted:
             return
         for group, _name in record.groups:
             held = self.held.get(group, [])
-            for position, candidate in enumerate(held):
+            for position, (_, _, candidate) in enumerate(held):
                 if candidate.id == article_id:
                     del held[position]
+                    heapq.heapify(held)
                     self.dirty.add(group)
                     break
 
@@ -226,10 +245,7 @@ class Selector:
         return Site(feeds=tuple(feeds))
 
     def _newest(self, group: _Group) -> tuple[Article, ...]:
-        held = self.held[group]
-        held.sort(key=order_key)
-        del held[self.n :]
-        return tuple(held)
+        return tuple(sorted((article for _, _, article in self.held[group]), key=order_key))
 
     def _reselect(
         self,
@@ -239,7 +255,7 @@ class Selector:
     ) -> dict[_Group, tuple[Article, ...]]:
         have = {a.id: a for articles in chosen.values() for a in articles}
         for held in self.held.values():
-            have.update((a.id, a) for a in held)
+            have.update((a.id, a) for _, _, a in held)
         wanted = {group: heapq.nsmallest(self.n, rows) for group, rows in members.items()}
         missing = sorted(
             {index for rows in wanted.values() for _, i, index in rows if i not in have}

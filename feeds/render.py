@@ -7,7 +7,7 @@ folder) to bytes. Nothing here reads the clock or the disk.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 
 from feeds.config import Config
 from feeds.formats import FEED_FORMATS, SITE_PAGES
@@ -75,22 +75,38 @@ class Renderer:
         return files
 
 
-def render_site(
+def render_stream(
     site: Site, config: Config, keep: Collection[str] = frozenset()
-) -> dict[str, bytes]:
-    """Every output file, keyed by output path; two renderers writing one path is a bug.
+) -> tuple[tuple[str, ...], Iterator[tuple[str, bytes]]]:
+    """Every output path, and a stream of (path, bytes) rendered one feed at a time.
 
     Feeds whose every file is in ``keep`` are not rendered (see :func:`is_kept`). The site
-    pages depend on every feed and are always rendered.
+    pages depend on every feed: they are always rendered, and come last in the stream,
+    after the feeds they link to.
     """
     context = context_for(site, config)
     rendered = [feed for feed in site.feeds if not is_kept(feed, context, keep)]
     renderer = Renderer(site, config, rendered)
-    files: dict[str, bytes] = {}
+    pages: dict[str, bytes] = {}
     for page in SITE_PAGES:
-        _merge(files, page(site, renderer.context))
-    for feed in rendered:
-        _merge(files, renderer.feed(feed))
+        _merge(pages, page(site, renderer.context))
+    paths = tuple(p for feed in rendered for p in feed_files(feed, context)) + tuple(pages)
+
+    def stream() -> Iterator[tuple[str, bytes]]:
+        for feed in rendered:
+            yield from renderer.feed(feed).items()
+        yield from pages.items()
+
+    return paths, stream()
+
+
+def render_site(
+    site: Site, config: Config, keep: Collection[str] = frozenset()
+) -> dict[str, bytes]:
+    """Every output file, keyed by output path (see :func:`render_stream`)."""
+    files: dict[str, bytes] = {}
+    for path, data in render_stream(site, config, keep)[1]:
+        _merge(files, {path: data})
     return files
 
 

@@ -24,7 +24,7 @@ import errno
 import hashlib
 import json
 import os
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -242,17 +242,32 @@ def _mkdirs(root: Path, folder: Path, touched: set[Path]) -> None:
 
 
 def write_output(
-    output: Path, files: Mapping[str, bytes], keep: Collection[str] = ()
+    output: Path,
+    files: Mapping[str, bytes] | Iterable[tuple[str, bytes]],
+    keep: Collection[str] = (),
+    paths: Collection[str] | None = None,
 ) -> WriteReport:
     """Make ``output`` hold exactly ``files`` and ``keep`` among the files this tool manages.
 
+    ``files`` is a mapping, or a stream of (path, bytes) in the order they are to appear
+    (feeds before the pages that link to them) together with ``paths``, every path the
+    stream will give: a stream is written as it comes, so memory never holds the site.
     ``keep`` names files not rendered this run because they are known to be current
     (see :func:`is_intact`); they are left as they are and stay in the manifest.
     """
+    if isinstance(files, Mapping):
+        paths = list(files)
+        items: Iterable[tuple[str, bytes]] = (
+            (rel, files[rel]) for rel in sorted(files, key=lambda p: ("/" not in p, p))
+        )
+    elif paths is None:
+        raise TypeError("a stream of files needs the paths it will give")
+    else:
+        items = files
     try:
         output.mkdir(parents=True, exist_ok=True)
         root = output.resolve()
-        return _write(root, files, keep)
+        return _write(root, items, paths, keep)
     except OSError as e:
         where = e.filename or output
         if e.errno == errno.ENOSPC:
@@ -260,12 +275,14 @@ def write_output(
         raise BuildError(f"{where}: cannot write: {e.strerror}") from None
 
 
-def _write(root: Path, files: Mapping[str, bytes], keep: Collection[str]) -> WriteReport:
+def _write(
+    root: Path, items: Iterable[tuple[str, bytes]], paths: Collection[str], keep: Collection[str]
+) -> WriteReport:
     manifest_bytes = _read_bytes(root / MANIFEST)
     old = _load_manifest(manifest_bytes)
     clean_temporaries(root)
     entries: dict[str, ManifestEntry] = {rel: old[rel] for rel in keep if rel in old}
-    new_paths = [rel for rel in files if rel not in old]
+    new_paths = [rel for rel in paths if rel not in old]
     if new_paths:
         # Name the files we are about to create before creating them (see the docstring).
         pending = old | dict.fromkeys(new_paths, _PENDING)
@@ -273,14 +290,15 @@ def _write(root: Path, files: Mapping[str, bytes], keep: Collection[str]) -> Wri
     written: list[str] = []
     unchanged: list[str] = list(entries)
     touched: set[Path] = set()
-    # Feeds first, the top-level pages (which link to them) last.
     # Every changed file goes to a temporary file first; all are made durable at once;
-    # only then is each renamed over the old one: feeds first, the top-level pages (which
-    # link to them) last. A reader sees the old file or the new one, never a part.
+    # only then is each renamed over the old one, in the order given: feeds first, the
+    # top-level pages (which link to them) last. A reader sees the old file or the new
+    # one, never a part.
     staged: list[tuple[str, Path, Path, str]] = []
     try:
-        for rel in sorted(files, key=lambda p: ("/" not in p, p)):
-            data = files[rel]
+        for rel, data in items:
+            if rel in entries:
+                raise AssertionError(f"two outputs for {rel}")
             path = _target(root, rel)
             digest = _digest(data)
             if _same(path, data, digest, old.get(rel)):
