@@ -34,7 +34,7 @@ def test_golden_site(name: str, tmp_path: Path) -> None:
     output = tmp_path / "public"
     result = build(config, BuildOptions(content=site / "content", output=output, now=NOW))
     assert result.errors == ()
-    expected_dir = site / "public"
+    expected_dir = site / "expected"
     if os.environ.get("FEEDS_UPDATE_GOLDEN"):
         shutil.rmtree(expected_dir, ignore_errors=True)
         shutil.copytree(output, expected_dir, ignore=shutil.ignore_patterns(".*"))
