@@ -45,8 +45,15 @@ def fix_mojibake(text: str) -> str:
     return text
 
 
+# Printable ASCII words separated by single spaces, with no "&" or "\\": text that
+# plain_text would return unchanged (most titles and summaries). Checked in one match.
+_ALREADY_PLAIN = re.compile(r"[!-%'-\[\]-~]+(?: [!-%'-\[\]-~]+)*")
+
+
 def plain_text(raw: str) -> str:
     """Entities decoded, literal ``\\r\\n`` and runs of white space folded to one space."""
+    if _ALREADY_PLAIN.fullmatch(raw):
+        return raw
     text = _LITERAL_ESCAPES.sub(" ", raw)
     text = html.unescape(text)
     text = fix_mojibake(text)

@@ -114,6 +114,7 @@ def encode_host(host: str) -> str | None:
     return ascii_host
 
 
+@lru_cache(maxsize=65536)
 def provider_home(domain: str) -> str | None:
     """``https://<domain>/`` when ``domain`` is a valid host name."""
     host = encode_host(domain.strip().rstrip("."))

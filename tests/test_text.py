@@ -1,0 +1,33 @@
+"""Text cleaning: the fast path of plain_text agrees with the full one."""
+
+from __future__ import annotations
+
+import html
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feeds import text
+
+
+def full(raw: str) -> str:
+    unescaped = html.unescape(text._LITERAL_ESCAPES.sub(" ", raw))
+    return text._SPACE.sub(" ", text.xml_safe(text.fix_mojibake(unescaped))).strip()
+
+
+@settings(max_examples=2000)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list(" !\"#$%&'()*+-./09:;<=>?@AZ[\\]^_`az{|}~\t\n\x7fé&")),
+        max_size=12,
+    )
+)
+def test_property_plain_text_fast_path_agrees(raw: str) -> None:
+    assert text.plain_text(raw) == full(raw)
+
+
+def test_examples() -> None:
+    assert text.plain_text("It&#8217;s  here\\r\\nnow ") == "It’s here now"
+    assert text.plain_text("â€™") == "’"
+    assert text.plain_text("a\x00b\ufffdc") == "abc"
+    assert text.truncate("word " * 10, 12) == "word word…"
