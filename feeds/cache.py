@@ -121,7 +121,7 @@ class Stamp(NamedTuple):
     ino: int
 
 
-def _stamp(path: Path) -> Stamp | None:
+def _stamp(path: str | Path) -> Stamp | None:
     try:
         st = os.stat(path)
     except OSError:

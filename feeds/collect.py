@@ -37,7 +37,8 @@ MAX_TOPICS = 100
 class Source:
     """One article file found in the content folder."""
 
-    path: Path
+    path: str
+    """Where to open it (a file system path)."""
     rel: str
     """Relative to the content folder, ``/``-separated: the article's stable source name."""
     label: str
@@ -70,7 +71,7 @@ def find_sources(content: Path) -> tuple[tuple[Source, ...], tuple[Problem, ...]
     sources: list[Source] = []
     problems: list[Problem] = []
 
-    def walk(folder: Path, rel_parts: tuple[str, ...]) -> Iterator[tuple[Path, tuple[str, ...]]]:
+    def walk(folder: str, rel_parts: tuple[str, ...]) -> Iterator[tuple[str, tuple[str, ...]]]:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as e:
@@ -83,9 +84,9 @@ def find_sources(content: Path) -> tuple[tuple[Source, ...], tuple[Problem, ...]
             if entry.name.startswith("."):
                 continue
             parts = (*rel_parts, entry.name)
-            path = Path(entry.path)
+            path = entry.path  # a string: 100,000 Path objects cost a second
             if entry.is_symlink():
-                target = path.resolve()
+                target = Path(path).resolve()
                 if not target.is_relative_to(root):
                     problems.append(
                         Problem(
@@ -104,10 +105,10 @@ def find_sources(content: Path) -> tuple[tuple[Source, ...], tuple[Problem, ...]
             elif entry.name.endswith(".md") and entry.is_file():
                 yield path, parts
 
-    for path, parts in walk(content, ()):
-        sources.append(
-            Source(path=path, rel="/".join(parts), label=os.path.join(str(content), *parts))
-        )
+    prefix = os.path.join(str(content), "")
+    for path, parts in walk(str(content), ()):
+        rel = "/".join(parts)
+        sources.append(Source(path=path, rel=rel, label=prefix + rel))
     return tuple(sources), tuple(problems)
 
 
