@@ -22,7 +22,7 @@ from feeds.errors import Problem, Severity
 from feeds.fastyaml import load_yaml_fast
 from feeds.frontmatter import Document, YamlProblem, load_yaml, split_front_matter
 from feeds.markup import render_body
-from feeds.model import Article, Image, Provider, RelatedItem, Topic
+from feeds.model import Article, Compact, Image, Provider, RelatedItem, Topic
 from feeds.slugs import group_key
 from feeds.text import SUMMARY_LIMIT, TITLE_LIMIT, plain_text, truncate, xml_safe
 from feeds.urls import normalize_url, provider_home
@@ -46,7 +46,7 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
-class FileResult:
+class FileResult(Compact):
     """What reading one file gave: an article or not, and its problems."""
 
     article: Article | None

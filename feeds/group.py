@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import sys
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -124,14 +125,14 @@ class Selector:
         self.held: dict[_Group, list[_Held]] = {_SITE: []}
         self.dirty: set[_Group] = set()
         self.problems: list[Problem] = []
-        self._strings: dict[str, str] = {}
         self.hidden: frozenset[str] = frozenset()
         """After :meth:`finish`: ids and links of the articles not published (see hide_related)."""
         self.next_change: datetime | None = None
         """After :meth:`finish`: when time alone will publish another article (``None``: never)."""
 
-    def _intern(self, text: str) -> str:
-        return self._strings.setdefault(text, text)
+    @staticmethod
+    def _intern(text: str) -> str:
+        return sys.intern(text)
 
     def _groups(self, article: Article) -> tuple[tuple[_Group, str], ...]:
         groups: list[tuple[_Group, str]] = [(_SITE, "")]
