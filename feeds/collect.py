@@ -130,31 +130,35 @@ class _Reader:
         line = self.doc.line_of(mapping, key)
         return line + self.offset if line else self.offset
 
+    def report(
+        self,
+        severity: Severity,
+        field: str,
+        message: str,
+        mapping: object = None,
+        key: str | None = None,
+    ) -> None:
+        """Note a problem at the line of ``key`` (default: the field's last part)."""
+        if severity is Severity.ERROR:
+            self.fatal = True
+        line = self.line(key or field.split(".")[-1], mapping)
+        self.problems.append(
+            Problem(
+                path=self.source.label, line=line, field=field, message=message, severity=severity
+            )
+        )
+
     def error(
         self, field: str, message: str, mapping: object = None, key: str | None = None
     ) -> None:
-        self.fatal = True
-        self.problems.append(
-            Problem(
-                path=self.source.label,
-                line=self.line(key or field.split(".")[-1], mapping),
-                field=field,
-                message=message,
-            )
-        )
+        """The file cannot be used: it is skipped."""
+        self.report(Severity.ERROR, field, message, mapping, key)
 
     def warn(
         self, field: str, message: str, mapping: object = None, key: str | None = None
     ) -> None:
-        self.problems.append(
-            Problem(
-                path=self.source.label,
-                line=self.line(key or field.split(".")[-1], mapping),
-                field=field,
-                message=message,
-                severity=Severity.WARNING,
-            )
-        )
+        """One value cannot be used: it is dropped and the article kept."""
+        self.report(Severity.WARNING, field, message, mapping, key)
 
     # -- typed field access -------------------------------------------------------------
 
