@@ -14,11 +14,12 @@ _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
-# A URL that normalize_url would return unchanged: lower-case http(s) scheme and host name,
+# A URL that normalize_url would return unchanged: lower-case http(s) scheme and host name
+# (whose last label has a letter: all-digit hosts are IP addresses, checked the long way),
 # no port, user or backslash, and only characters that need no escaping. Most URLs are like
 # this, and the check is ten times cheaper than taking the URL apart.
 _ALREADY_NORMAL = re.compile(
-    r"https?://(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?!-)[a-z0-9-]{1,63}(?<!-)"
+    r"https?://(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?!-)(?=[0-9-]*[a-z])[a-z0-9-]{1,63}(?<!-)"
     r"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*"
     r"(?:\?(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*)?"
     r"(?:#(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*)?)?"
@@ -32,7 +33,13 @@ def normalize_url(raw: str) -> str:
     Scheme and host are lower-cased, the host is IDNA-encoded, default ports are dropped,
     spaces and non-ASCII characters are percent-encoded; existing escapes are kept.
     """
-    if _ALREADY_NORMAL.fullmatch(raw) and "xn--" not in raw and "/." not in raw:
+    if (
+        _ALREADY_NORMAL.fullmatch(raw)
+        and "xn--" not in raw
+        and "/." not in raw
+        and not raw.endswith(("?", "#"))  # an empty query or fragment is dropped
+        and "?#" not in raw
+    ):
         return raw if "/" in raw[8:] else raw + "/"
     return _normalize(raw)
 

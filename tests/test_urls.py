@@ -85,3 +85,22 @@ def test_helpers() -> None:
     assert join_url("https://f.example.com/", "topics", "c++", "rss.xml") == (
         "https://f.example.com/topics/c%2B%2B/rss.xml"
     )
+
+
+def test_all_digit_hosts_are_checked_as_ip_addresses() -> None:
+    assert normalize_url("http://1.2.3.4/x") == "http://1.2.3.4/x"
+    with pytest.raises(ValueError):
+        normalize_url("http://0.0")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "http://x.example.com/a?",
+        "http://x.example.com/a#",
+        "http://x.example.com/a?#",
+        "http://0c9.example.com/-/#",
+    ],
+)
+def test_empty_query_or_fragment_is_dropped_on_both_paths(raw: str) -> None:
+    assert normalize_url(raw) == _normalize(raw) == raw.rstrip("?#")
