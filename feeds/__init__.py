@@ -5,8 +5,8 @@ The pipeline, one module per stage::
     config.load_config      feeds.yaml          -> Config
     collect.collect         content/*.md        -> Collection (articles + problems)
     group.group_articles    articles, now       -> tuple[Feed, ...]
-    render.render_site      feeds, config       -> {relative path: bytes}
-    write.write_output      files               -> WriteReport
+    render.render_stream    feeds, config       -> paths, stream of (path, bytes)
+    write.write_output      stream of files     -> WriteReport
 
 ``build.build`` runs them in order, under ``lock.output_lock`` and with ``cache.Cache``
 (which answers for what did not change since the last run); ``cli.main`` is the command

@@ -561,17 +561,10 @@ def iter_results(
             yield from chunk
 
 
-def read_sources(
-    sources: Sequence[Source], zone: tzinfo, max_related: int, jobs: int = 1
-) -> list[FileResult]:
-    """Read ``sources`` in order (see :func:`iter_results`)."""
-    return list(iter_results(sources, zone, max_related, jobs))
-
-
 def collect(content: Path, zone: tzinfo, max_related: int, jobs: int = 1) -> Collection:
     """Read every article under ``content``: the same result whatever ``jobs`` is."""
     sources, found_problems = find_sources(content)
-    results = read_sources(sources, zone, max_related, jobs)
+    results = list(iter_results(sources, zone, max_related, jobs))
     collection = resolve_duplicates(list(zip(sources, results, strict=True)))
     return Collection(
         articles=collection.articles,

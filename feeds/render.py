@@ -100,16 +100,6 @@ def render_stream(
     return paths, stream()
 
 
-def render_site(
-    site: Site, config: Config, keep: Collection[str] = frozenset()
-) -> dict[str, bytes]:
-    """Every output file, keyed by output path (see :func:`render_stream`)."""
-    files: dict[str, bytes] = {}
-    for path, data in render_stream(site, config, keep)[1]:
-        _merge(files, {path: data})
-    return files
-
-
 def _merge(files: dict[str, bytes], new: dict[str, bytes]) -> None:
     for path, data in new.items():
         if path in files:
