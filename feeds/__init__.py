@@ -2,15 +2,19 @@
 
 The pipeline, one module per stage::
 
-    config.load_config      feeds.yaml          -> Config
-    collect.collect         content/*.md        -> Collection (articles + problems)
-    group.group_articles    articles, now       -> tuple[Feed, ...]
-    render.render_stream    feeds, config       -> paths, stream of (path, bytes)
-    write.write_output      stream of files     -> WriteReport
+    config.load_config      feeds.yaml              -> Config
+    collect.scan            content/                -> Scan (sources and their stamps)
+    collect.read_source     one file                -> FileResult (article + problems)
+    group.Selector          every article's Brief   -> Site (feeds naming their members)
+    render.render_stream    feeds, member entries   -> paths, stream of (path, bytes)
+    write.write_output      stream of files         -> WriteReport
 
-``build.build`` runs them in order, under ``lock.output_lock`` and with ``cache.Cache``
-(which answers for what did not change since the last run); ``cli.main`` is the command
-line on top.
+``build.build`` runs them in two passes: every changed file is read for its
+:class:`~feeds.model.Brief` (the rest come from ``cache.Cache``), the feeds are chosen
+from the briefs, and only the articles of the feeds to render are read again and rendered
+(``parallel.ordered_map`` spreads both passes over worker processes). ``cli.main`` is the
+command line on top; ``collect.collect`` and ``group.group_articles`` do the same with
+every article in memory, for tests and small tools.
 """
 
 __version__ = "0.1.0"

@@ -22,14 +22,18 @@ from datetime import datetime
 from pathlib import Path
 
 from feeds.cache import Cache, RunFacts
-from feeds.collect import find_sources, iter_results, read_source
+from feeds.collect import Source, read_source, scan
 from feeds.config import Config
-from feeds.errors import Problem, Severity
+from feeds.errors import BuildError, Problem, Severity
 from feeds.group import Selection, Selector, hide_related
 from feeds.lock import output_lock
-from feeds.model import Article
-from feeds.render import context_for, render_stream
+from feeds.model import Brief
+from feeds.parallel import ordered_map
+from feeds.render import Entries, context_for, entries, needed, render_stream, to_render
 from feeds.write import WriteReport, write_output
+
+ATTEMPTS = 3
+"""Builds started over when an article file changes between being chosen and rendered."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,26 +95,45 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 def build(config: Config, options: BuildOptions, progress: Progress | None = None) -> BuildResult:
     """Run the pipeline; raises :class:`~feeds.errors.FeedsError` only for whole-build failures."""
-    with _no_cyclic_gc():
-        return _build(config, options, progress)
+    lock = output_lock(options.output, options.lock_wait) if options.write else nullcontext()
+    with _no_cyclic_gc(), lock:
+        for _ in range(ATTEMPTS):
+            try:
+                return _build(config, options, progress)
+            except _ChangedDuringBuild:
+                continue  # nothing was published: start over and see the file as it is now
+    raise BuildError(
+        f"{options.content}: article files kept changing while they were read; try again"
+    )
+
+
+class _ChangedDuringBuild(Exception):
+    """An article read for rendering is not the one its brief was taken from."""
+
+
+def _read_brief(source: Source, config: Config) -> tuple[Brief | None, tuple[Problem, ...]]:
+    """Pass one, for every file that changed: what choosing the feeds needs, and problems."""
+    result = read_source(source, config.tz, config.max_related)
+    article = result.article
+    return (Brief.of(article) if article is not None else None), result.problems
 
 
 def _build(config: Config, options: BuildOptions, progress: Progress | None) -> BuildResult:
     started = time.perf_counter()
     show = progress or (lambda stage, done, total: None)
-    lock = output_lock(options.output, options.lock_wait) if options.write else nullcontext()
     selection = Selection(now=options.now, unpublished=options.unpublished, future=options.future)
-    with lock, Cache.open(options.cache, config) as cache:
-        sources, listing_problems = find_sources(options.content)
+    with Cache.open(options.cache, config) as cache:
+        found = scan(options.content, options.jobs)
+        sources = found.sources
         last = (
-            cache.last_run(options.content, options.output, sources, selection)
+            cache.last_run(options.content, options.output, found, selection)
             if options.write
             else None
         )
         if last is not None and not (options.strict and last.problems):
             # Nothing changed since the last run: its output stands, its problems remain.
             return BuildResult(
-                problems=listing_problems + last.problems,
+                problems=found.problems + last.problems,
                 files_read=len(sources),
                 files_reread=0,
                 articles=last.articles,
@@ -121,42 +144,60 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 seconds=time.perf_counter() - started,
             )
 
-        # Read (or take from the cache) every file, streaming each article into the feeds.
-        lookup = cache.lookup(options.content, sources)
-        fresh = iter_results(lookup.to_read, config.tz, config.max_related, options.jobs)
+        # Pass one: the brief of every file, from the cache or read (in parallel) again.
+        known = cache.known(options.content, found)
+        to_read = [i for i in range(len(sources)) if i not in known]
+        fresh = ordered_map(lambda i: _read_brief(sources[i], config), to_read, options.jobs)
         selector = Selector(
             selection,
             items_per_feed=config.items_per_feed,
             groupings=config.groupings,
-            labels=[s.label for s in lookup.sources],
+            labels=[s.label for s in sources],
         )
+        briefs: dict[int, Brief] = {}
         read_problems: list[Problem] = []
-        usable = 0
-        for index, (_, result) in enumerate(cache.merge(lookup, fresh)):
+        for index in range(len(sources)):
             if index % 1000 == 0:
-                show("reading", index, len(lookup.sources))
-            read_problems.extend(result.problems)
-            if result.article is not None:
-                usable += 1
-                selector.add(index, result.article)
-
-        def reread(indexes: list[int]) -> list[Article]:
-            found = (read_source(lookup.sources[i], config.tz, config.max_related) for i in indexes)
-            return [r.article for r in found if r.article is not None]
-
-        site = selector.finish(config.title, reread)
+                show("reading", index, len(sources))
+            held = known.get(index)
+            brief, problems = (held.brief, held.problems) if held is not None else next(fresh)
+            cache.remember(index, brief, problems)
+            read_problems.extend(problems)
+            if brief is not None:
+                briefs[index] = brief
+                selector.add(index, brief)
+        usable = len(briefs)
+        site = selector.finish(config.title)
         read_problems.extend(selector.problems)
-        problems = listing_problems + tuple(read_problems)
+        problems = found.problems + tuple(read_problems)
 
-        # Render the feeds whose inputs changed, and write them.
-        show("rendering", 0, len(site.feeds))
+        # Pass two: read the articles of the feeds that changed and render their entries.
         context = context_for(site, config)
         writing = options.write and not (options.strict and problems)
-        hidden = hashlib.sha256("\n".join(sorted(selector.hidden)).encode()).hexdigest()
-        plan = cache.plan_feeds(options.output, site, context, hidden) if writing else None
+        hidden = selector.hidden
+        digest = hashlib.sha256("\n".join(sorted(hidden)).encode()).hexdigest()
+        plan = cache.plan_feeds(options.output, site, context, digest) if writing else None
         keep = plan.keep if plan is not None else frozenset()
-        site = hide_related(cache.complete(site, context, keep), selector.hidden)
-        paths, files = render_stream(site, config, keep)
+        rendered = to_render(site, context, keep)
+        wanted = needed(rendered)
+        show("rendering", 0, len(wanted))
+
+        def render_one(index: int) -> tuple[int, Entries | None]:
+            article = read_source(sources[index], config.tz, config.max_related).article
+            if article is None or Brief.of(article) != briefs[index]:
+                return index, None
+            return index, entries(hide_related(article, hidden), context)
+
+        def checked(stream: Iterator[tuple[int, Entries | None]]) -> Iterator[tuple[int, Entries]]:
+            for done, (index, texts) in enumerate(stream):
+                if texts is None:
+                    raise _ChangedDuringBuild(sources[index].label)
+                if done % 1000 == 0:
+                    show("rendering", done, len(wanted))
+                yield index, texts
+
+        stream = checked(ordered_map(render_one, wanted, options.jobs, chunk=64))
+        paths, files = render_stream(site, config, keep, stream)
         show("writing", 0, len(paths))
         if plan is not None:
             report = write_output(options.output, files, keep, paths)
@@ -175,10 +216,10 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
     return BuildResult(
         problems=problems,
         files_read=len(sources),
-        files_reread=len(lookup.to_read),
+        files_reread=len(to_read),
         articles=usable - len(selector.problems),
         feeds=len(site.feeds),
-        feeds_rendered=len(site.feeds) - (plan.kept_feeds if plan is not None else 0),
+        feeds_rendered=len(rendered),
         report=report,
         cache_notes=tuple(cache.notes),
         seconds=time.perf_counter() - started,

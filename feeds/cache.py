@@ -2,17 +2,17 @@
 
 A SQLite database, ``cache.sqlite3``, in the cache folder (default ``.feeds-cache/`` in the
 working directory; ``--cache DIR`` moves it, ``--no-cache`` turns it off). Deleting the
-folder is always safe: the next run is a cold build that fills it again. Two tables:
+folder is always safe: the next run is a cold build that fills it again. Tables:
 
-``sources``
-    per content file: the stat stamp taken before reading it (size, mtime, ctime, inode)
-    and what reading gave (:class:`~feeds.collect.FileResult`, pickled: the article and
-    its problems, so a bad file is reported on every run until it is fixed). An article's
-    related items, most of its bulk, are pickled apart and loaded only for the feeds that
-    are rendered again (:meth:`Cache.complete`).
+``files``
+    per content folder, one row: for every content file in source order, its stat stamp
+    taken before it was read (size, mtime, ctime, inode), its :class:`~feeds.model.Brief`
+    (what choosing the feeds needs) and its problems, so that a bad file is reported on
+    every run until it is fixed. Whole articles are not stored: a run reads again only
+    the articles of the feeds it renders, which the stamps say are unchanged.
 ``outputs``
-    per output file: a fingerprint of everything its feed was rendered from, and the
-    sha256 of the bytes written.
+    per output file: a fingerprint of everything its feed was rendered from (the stamps
+    of its articles' files, its name, the settings), and the sha256 of the bytes written.
 ``runs``
     per content and output folder, the last writing run: a digest of all its inputs
     (every source's stamp, the settings, the templates), until when time alone would not
@@ -24,13 +24,13 @@ A cache must never make a wrong feed, so it is trusted only this far:
 
 * the whole database belongs to one :data:`VERSION` (feeds, this schema, Python and the
   libraries that read and render); any other version discards it;
-* a ``sources`` row is used only when the file's stamp, the way problems name it and the
-  configuration values that affect reading all match; a row's pickle must match its digest;
-* files changed less than :data:`RACY_SECONDS` before the run are not stored: an edit in
-  the same clock tick as our read would leave the stamp unchanged;
+* a file's row is used only when its stamp, the way problems name it and the
+  configuration values that affect reading all match; the rows must match their digest;
+* files changed less than :data:`RACY_SECONDS` before the run are not trusted next time:
+  an edit in the same clock tick as our read would leave the stamp unchanged;
 * a feed is not re-rendered only when its fingerprint is the recorded one, the recorded
   sha256 is the write manifest's, and the file on disk is the one the manifest recorded;
-* anything unexpected (a corrupt database, a pickle that does not load, a locked or
+* anything unexpected (a corrupt database, rows that do not load, a locked or
   unwritable file) discards the cache or skips it for this run, with a note; never a failure.
 
 The database is written once per run, in one transaction, after the output is in place.
@@ -40,64 +40,67 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import marshal
 import os
 import pickle
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any
 
 from feeds import __version__
-from feeds.collect import FileResult, Source
+from feeds.collect import Scan, Stamp
 from feeds.config import Config
-from feeds.errors import BuildError, Problem
+from feeds.errors import Problem
 from feeds.formats.common import Context
 from feeds.group import Selection
-from feeds.model import Article, Feed, Site
-from feeds.render import feed_files, is_kept
+from feeds.model import Brief, Feed, Site
+from feeds.render import feed_files
 from feeds.write import ManifestEntry, WriteReport, is_intact, read_manifest
 
 DEFAULT_DIR = Path(".feeds-cache")
 DB_FILE = "cache.sqlite3"
-SCHEMA = 3
+SCHEMA = 4
 RACY_SECONDS = 3
-"""Files modified this recently when a run starts are read but not stored."""
+"""Files modified this recently when a run starts are read but not trusted next time."""
 BUSY_SECONDS = 10.0
-_BATCH = 2000
-"""Fresh reads stored per transaction during a run: memory stays flat on cold builds."""
 """How long a run waits for another run's cache transaction before skipping its own."""
 _LIBRARIES = ("feedgen", "lxml", "PyYAML", "python-dateutil", "Markdown", "nh3", "Jinja2")
 
 
 def _library_version(name: str) -> str:
+    from importlib import metadata  # 20 ms of imports: only when a cache is opened
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return "-"
 
 
-VERSION = ";".join(
-    [
-        f"feeds {__version__}",
-        f"schema {SCHEMA}",
-        f"python {sys.version_info.major}.{sys.version_info.minor}",
-        *(f"{name} {_library_version(name)}" for name in _LIBRARIES),
-    ]
-)
-"""Rows written under any other version are never used."""
+def _version() -> str:
+    """Rows written under any other version are never used."""
+    return ";".join(
+        [
+            f"feeds {__version__}",
+            f"schema {SCHEMA}",
+            f"python {sys.version_info.major}.{sys.version_info.minor}",
+            *(f"{name} {_library_version(name)}" for name in _LIBRARIES),
+        ]
+    )
+
+
+VERSION = ""
+"""Set by the first :meth:`Cache.open` (see :func:`_version`)."""
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sources (
-    root TEXT NOT NULL, rel TEXT NOT NULL, label TEXT NOT NULL, reading TEXT NOT NULL,
-    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
-    ino INTEGER NOT NULL, digest TEXT NOT NULL, result BLOB NOT NULL, related BLOB NOT NULL,
-    PRIMARY KEY (root, rel)
+CREATE TABLE IF NOT EXISTS files (
+    root TEXT PRIMARY KEY, given TEXT NOT NULL, reading TEXT NOT NULL, digest TEXT NOT NULL,
+    rows BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (
     root TEXT NOT NULL, output TEXT NOT NULL, inputs TEXT NOT NULL, manifest TEXT NOT NULL,
@@ -111,35 +114,17 @@ CREATE TABLE IF NOT EXISTS outputs (
 ) WITHOUT ROWID;
 """
 
-
-class Stamp(NamedTuple):
-    """What ``stat`` says of a source file; any difference means it changed."""
-
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-    ino: int
-
-
-def _stamp(path: str | Path) -> Stamp | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return Stamp(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+_Row = tuple[str, Stamp | None, tuple[Any, ...] | None, bytes]
+"""One file in the ``files`` rows: rel, stamp (``None``: not to be trusted), brief, problems."""
 
 
 @dataclass(frozen=True, slots=True)
-class Lookup:
-    """Which sources need reading, and what the cache holds for the others."""
+class Known:
+    """What the cache holds for one unchanged file."""
 
-    sources: tuple[Source, ...]
-    """Every source, in order."""
-    cached: Mapping[str, tuple[FileResult, str]]
-    """By relative path: the cached result and its digest."""
-    to_read: tuple[Source, ...]
-    stamps: Mapping[str, Stamp]
-    """By relative path, taken before reading: what a stored row will be checked against."""
+    brief: Brief | None
+    """``None``: the file gave no usable article."""
+    problems: tuple[Problem, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +161,14 @@ class FeedPlan:
     kept_feeds: int = 0
 
 
+def _stamp(path: Path) -> Stamp | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
 def reading_fingerprint(config: Config) -> str:
     """The configuration values that change what reading a file gives."""
     return f"tz={config.timezone};max_related={config.max_related}"
@@ -201,16 +194,12 @@ class Cache:
     """What went wrong with the cache this run (each one made the run colder, never wrong)."""
     _started_ns: int = field(default_factory=time.time_ns)
     _root: str = ""
+    _given: str = ""
     _output_root: str = ""
-    _fresh: list[tuple[Source, Stamp, str, bytes, bytes]] = field(default_factory=list)
-    _unstored: list[tuple[str, str]] = field(default_factory=list)
-    _gone: list[str] = field(default_factory=list)
-    _digests: dict[str, str] = field(default_factory=dict)
-    _related: dict[str, bytes] = field(default_factory=dict)
-    _stamps: dict[str, Stamp] | None = None
+    _scan: Scan | None = None
+    _rows: list[_Row] = field(default_factory=list)
     _inputs: str | None = None
     """Digest of every input of this run, or ``None`` when it cannot be trusted (racy files)."""
-    """Pickled related items of the cached articles that were loaded without them."""
 
     # -- opening -------------------------------------------------------------------------
 
@@ -219,6 +208,8 @@ class Cache:
         """Open (creating if needed) the cache in ``folder``; ``None`` disables caching."""
         if folder is None:
             return cls(None, config)
+        global VERSION
+        VERSION = VERSION or _version()
         path = folder / DB_FILE
         cache = cls(None, config, path)
         try:
@@ -258,19 +249,14 @@ class Cache:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- sources ---------------------------------------------------------------------------
-
-    def _stamp_all(self, content: Path, sources: tuple[Source, ...]) -> dict[str, Stamp]:
-        """Each source's stamp, taken once per run, before anything is read."""
-        if self._stamps is None:
-            self._root = str(content.resolve())
-            self._stamps = {s.rel: st for s in sources if (st := _stamp(s.path)) is not None}
-        return self._stamps
+    def _racy(self, stamp: Stamp | None) -> bool:
+        racy = self._started_ns - RACY_SECONDS * 1_000_000_000
+        return stamp is None or stamp[1] >= racy or stamp[2] >= racy
 
     # -- whole runs ------------------------------------------------------------------------
 
     def last_run(
-        self, content: Path, output: Path, sources: Iterable[Source], selection: Selection
+        self, content: Path, output: Path, scan: Scan, selection: Selection
     ) -> LastRun | None:
         """The previous run's result when nothing it depended on changed, else ``None``.
 
@@ -278,11 +264,10 @@ class Cache:
         the same and none of them racy; no article may have come due since; and every
         file of the output must still be the one its manifest records.
         """
+        self._begin(content, scan)
         if self.db is None:
             return None
-        sources = tuple(sources)
-        stamps = self._stamp_all(content, sources)
-        self._inputs = self._inputs_digest(content, sources, stamps, selection)
+        self._inputs = self._inputs_digest(content, scan, selection)
         if self._inputs is None:
             return None
         root = output.resolve()
@@ -316,167 +301,87 @@ class Cache:
         report = WriteReport((), tuple(sorted(manifest)), (), digests)
         return LastRun(problems=problems, articles=articles, feeds=feeds, report=report)
 
-    def _inputs_digest(
-        self,
-        content: Path,
-        sources: tuple[Source, ...],
-        stamps: Mapping[str, Stamp],
-        selection: Selection,
-    ) -> str | None:
-        racy = self._started_ns - RACY_SECONDS * 1_000_000_000
-        parts: list[str] = [VERSION, repr(self.config), str(content), self._root]
+    def _begin(self, content: Path, scan: Scan) -> None:
+        if self._scan is not None:
+            return
+        self._root = str(content.resolve())
+        self._given = str(content)
+        self._scan = scan
+        try:
+            self._root.encode("utf-8")
+            self._given.encode("utf-8")
+        except UnicodeEncodeError:
+            self.notes.append(f"{self.path}: the content folder's name is not UTF-8: not used")
+            self.close()
+
+    def _inputs_digest(self, content: Path, scan: Scan, selection: Selection) -> str | None:
+        if any(self._racy(stamp) for stamp in scan.stamps):
+            return None
+        listing = marshal.dumps(([s.rel for s in scan.sources], list(scan.stamps)))
+        parts: list[str | bytes] = [VERSION, repr(self.config), str(content), self._root]
         parts.append(f"unpublished={selection.unpublished};future={selection.future}")
-        for source in sources:
-            stamp = stamps.get(source.rel)
-            if stamp is None or stamp.mtime_ns >= racy or stamp.ctime_ns >= racy:
-                return None
-            parts.append(f"{source.rel}\0{source.label}\0{stamp}")
+        parts.append(listing)
+        parts.extend(str(problem) for problem in scan.problems)
         if self.config.templates is not None:
             for folder, _, names in sorted(os.walk(self.config.templates)):
                 for name in sorted(names):
                     stamp = _stamp(Path(folder, name))
-                    if stamp is None or stamp.mtime_ns >= racy or stamp.ctime_ns >= racy:
+                    if self._racy(stamp):
                         return None
                     parts.append(f"{folder}/{name}\0{stamp}")
         return _sha256(*parts)
 
     # -- sources ---------------------------------------------------------------------------
 
-    def lookup(self, content: Path, sources: Iterable[Source]) -> Lookup:
-        """Split ``sources`` into those the cache answers for and those to read."""
-        sources = tuple(sources)
-        stamps = self._stamp_all(content, sources)
-        cached: dict[str, tuple[FileResult, str]] = {}
-        if self.db is not None:
-            try:
-                cached = self._load(sources, stamps)
-            except Exception as e:  # sqlite3 and unpickling can raise almost anything
-                self.discard(f"unreadable ({type(e).__name__}: {e})")
-                cached = {}
-        to_read = tuple(s for s in sources if s.rel not in cached)
-        self._digests = {rel: digest for rel, (_, digest) in cached.items()}
-        return Lookup(sources=sources, cached=cached, to_read=to_read, stamps=stamps)
-
-    def _load(
-        self, sources: tuple[Source, ...], stamps: Mapping[str, Stamp]
-    ) -> dict[str, tuple[FileResult, str]]:
-        assert self.db is not None
-        by_rel = {s.rel: s for s in sources}
-        reading = reading_fingerprint(self.config)
-        cached: dict[str, tuple[FileResult, str]] = {}
-        self._gone = []
-        rows = self.db.execute(
-            "SELECT rel, label, reading, size, mtime_ns, ctime_ns, ino, digest, result, related"
-            " FROM sources WHERE root = ?",
-            (self._root,),
-        )
-        for rel, label, row_reading, size, mtime_ns, ctime_ns, ino, digest, blob, related in rows:
-            source = by_rel.get(rel)
-            if source is None:
-                self._gone.append(rel)
-                continue
-            if (
-                stamps.get(rel) != Stamp(size, mtime_ns, ctime_ns, ino)
-                or label != source.label
-                or row_reading != reading
-            ):
-                continue
-            if _sha256(blob, related) != digest:
-                raise ValueError(f"damaged row for {rel}")
-            result = pickle.loads(blob)
-            if not isinstance(result, FileResult):
-                raise TypeError(f"row for {rel} holds a {type(result).__name__}")
-            if related:
-                self._related[rel] = related
-            cached[rel] = (result, digest)
-        return cached
-
-    def merge(
-        self, lookup: Lookup, fresh: Iterable[FileResult]
-    ) -> Iterator[tuple[Source, FileResult]]:
-        """Cached and fresh results together, in source order, one at a time.
-
-        ``fresh`` gives the results of ``lookup.to_read`` in that order; it is consumed as
-        the merge reaches each one, so a cold build never holds every result at once.
-        Fresh results are stored in batches as they come (see :meth:`_store_fresh`).
-        """
-        pending = iter(fresh)
-        for source in lookup.sources:
-            cached = lookup.cached.get(source.rel)
-            if cached is not None:
-                yield source, cached[0]
-                continue
-            result = next(pending)
-            stamp = lookup.stamps.get(source.rel)
-            if self.db is not None and stamp is not None and _storable(source):
-                blob, related = _split(result)
-                digest = _sha256(blob, related)
-                self._fresh.append((source, stamp, digest, blob, related))
-                self._digests[source.rel] = digest
-                if len(self._fresh) >= _BATCH:
-                    self._store_fresh()
-            yield source, result
-
-    def _store_fresh(self) -> None:
-        """Store the fresh reads gathered so far (not the racy ones: see RACY_SECONDS)."""
-        if self.db is None or not self._fresh:
-            self._fresh.clear()
-            return
-        racy = self._started_ns - RACY_SECONDS * 1_000_000_000
-        reading = reading_fingerprint(self.config)
-        rows = [
-            (self._root, s.rel, s.label, reading, *stamp, digest, blob, related)
-            for s, stamp, digest, blob, related in self._fresh
-            if stamp.mtime_ns < racy and stamp.ctime_ns < racy
-        ]
-        self._unstored.extend(
-            (self._root, s.rel)
-            for s, stamp, *_ in self._fresh
-            if stamp.mtime_ns >= racy or stamp.ctime_ns >= racy
-        )
-        self._fresh.clear()
+    def known(self, content: Path, scan: Scan) -> dict[int, Known]:
+        """By source number: what the cache holds for the files that did not change."""
+        self._begin(content, scan)
+        if self.db is None:
+            return {}
         try:
-            with _transaction(self.db):
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
-                )
-        except sqlite3.OperationalError as e:
-            self.notes.append(f"{self.path}: not updated ({e}); the next run reads more")
-        except sqlite3.Error as e:
-            self.discard(f"cannot be written ({e})")
+            return self._load(scan)
+        except Exception as e:  # sqlite3, marshal and unpickling can raise almost anything
+            self.discard(f"unreadable ({type(e).__name__}: {e})")
+            return {}
 
-    def complete(self, site: Site, context: Context, keep: frozenset[str]) -> Site:
-        """``site`` with the related items of every article in a feed to be rendered.
+    def _load(self, scan: Scan) -> dict[int, Known]:
+        assert self.db is not None
+        row = self.db.execute(
+            "SELECT given, reading, digest, rows FROM files WHERE root = ?", (self._root,)
+        ).fetchone()
+        if row is None:
+            return {}
+        given, reading, digest, blob = row
+        if _sha256(blob) != digest:
+            raise ValueError("damaged file records")
+        if given != self._given or reading != reading_fingerprint(self.config):
+            return {}
+        old = {rel: (stamp, brief, problems) for rel, stamp, brief, problems in marshal.loads(blob)}
+        known: dict[int, Known] = {}
+        for index, (source, stamp) in enumerate(zip(scan.sources, scan.stamps, strict=True)):
+            held = old.get(source.rel)
+            if held is None or held[0] is None or held[0] != stamp:
+                continue
+            _, brief, problems = held
+            found = pickle.loads(problems) if problems else ()
+            if not isinstance(found, tuple):
+                raise TypeError(f"problems of {source.rel}: not a tuple")
+            known[index] = Known(Brief(*brief) if brief is not None else None, found)
+        return known
 
-        Articles answered from the cache come without their related items; every feed that
-        is not kept gets its articles whole again before rendering.
-        """
-        if not self._related:
-            return site
-        whole: dict[str, Article] = {}
-
-        def with_related(article: Article) -> Article:
-            blob = self._related.get(article.source)
-            if blob is None:
-                return article
-            if article.source not in whole:
-                try:
-                    related = pickle.loads(blob)
-                    if not isinstance(related, tuple):
-                        raise TypeError(f"related items of {article.source}: not a tuple")
-                except Exception as e:  # the digest matched, so this is not expected at all
-                    self.discard(f"unreadable ({type(e).__name__}: {e})")
-                    raise BuildError(f"{self.path}: damaged; run again to rebuild it") from None
-                whole[article.source] = replace(article, related=related)
-            return whole[article.source]
-
-        feeds = tuple(
-            feed
-            if is_kept(feed, context, keep)
-            else replace(feed, articles=tuple(with_related(a) for a in feed.articles))
-            for feed in site.feeds
+    def remember(self, index: int, brief: Brief | None, problems: tuple[Problem, ...]) -> None:
+        """Note what source number ``index`` gave this run (call for every source, in order)."""
+        assert self._scan is not None
+        source = self._scan.sources[index]
+        stamp = self._scan.stamps[index]
+        self._rows.append(
+            (
+                source.rel,
+                None if self._racy(stamp) else stamp,
+                tuple(brief) if brief is not None else None,
+                pickle.dumps(problems, protocol=pickle.HIGHEST_PROTOCOL) if problems else b"",
+            )
         )
-        return Site(feeds=feeds)
 
     # -- feeds -----------------------------------------------------------------------------
 
@@ -522,28 +427,36 @@ class Cache:
         return FeedPlan(fingerprints=fingerprints, keep=frozenset(keep), kept_feeds=kept_feeds)
 
     def _fingerprint(self, feed: Feed, settings: str) -> str | None:
-        """Everything a feed file is rendered from, or ``None`` when an input is unknown."""
-        digests = [self._digests.get(article.source) for article in feed.articles]
-        if None in digests:
-            return None
-        identity = (feed.kind.value, feed.key, feed.name, feed.slug)
-        return _sha256(settings, *identity, *(d for d in digests if d is not None))
+        """Everything a feed file is rendered from, or ``None`` when an input is not stable."""
+        assert self._scan is not None
+        sources, stamps = self._scan.sources, self._scan.stamps
+        parts = [settings, feed.kind.value, feed.key, feed.name, feed.slug]
+        for index in feed.members:
+            stamp = stamps[index]
+            if self._racy(stamp):
+                return None
+            parts.append(f"{sources[index].rel}\0{stamp}")
+        return _sha256(*parts)
 
     # -- saving ----------------------------------------------------------------------------
 
     def save(
         self, plan: FeedPlan | None, report: WriteReport | None, facts: RunFacts | None = None
     ) -> None:
-        """Store this run's remaining reads and (when the output was written) its feeds."""
-        self._store_fresh()
-        if self.db is None:
+        """Store this run's file records and (when the output was written) its feeds."""
+        if self.db is None or self._scan is None:
             return
+        rows = self._rows
+        complete = len(rows) == len(self._scan.sources)
         try:
             with _transaction(self.db):
-                self.db.executemany(
-                    "DELETE FROM sources WHERE root = ? AND rel = ?",
-                    [(self._root, rel) for rel in self._gone] + self._unstored,
-                )
+                if complete:
+                    blob = marshal.dumps(rows)
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
+                        (self._root, self._given, reading_fingerprint(self.config),
+                         _sha256(blob), blob),
+                    )  # fmt: skip
                 if plan is not None and report is not None:
                     self._save_outputs(plan, report)
                     self._save_run(facts)
@@ -551,8 +464,6 @@ class Cache:
             self.notes.append(f"{self.path}: not updated ({e}); the next run reads more")
         except sqlite3.Error as e:
             self.discard(f"cannot be written ({e})")
-        finally:
-            self._unstored.clear()
 
     def _save_outputs(self, plan: FeedPlan, report: WriteReport) -> None:
         assert self.db is not None
@@ -583,34 +494,12 @@ class Cache:
         )  # fmt: skip
 
 
-def _storable(source: Source) -> bool:
-    """SQLite holds UTF-8 text: a file name with undecodable bytes is read every run."""
-    try:
-        source.rel.encode("utf-8")
-        source.label.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _micro(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
 
 
 def _manifest_digest(manifest: Mapping[str, ManifestEntry]) -> str:
     return _sha256(repr(sorted(manifest.items())))
-
-
-def _split(result: FileResult) -> tuple[bytes, bytes]:
-    """The pickled result without its article's related items, and those items apart."""
-    article = result.article
-    if article is None or not article.related:
-        return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL), b""
-    light = FileResult(replace(article, related=()), result.problems)
-    return (
-        pickle.dumps(light, protocol=pickle.HIGHEST_PROTOCOL),
-        pickle.dumps(article.related, protocol=pickle.HIGHEST_PROTOCOL),
-    )
 
 
 class _Untrusted(Exception):

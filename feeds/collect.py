@@ -9,13 +9,14 @@ Duplicates (two files with one canonical URL) are resolved here: the newest wins
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from feeds.dates import parse_date
 from feeds.errors import Problem, Severity
@@ -23,6 +24,7 @@ from feeds.fastyaml import load_yaml_fast
 from feeds.frontmatter import Document, YamlProblem, load_yaml, split_front_matter
 from feeds.markup import render_body
 from feeds.model import Article, Compact, Image, Provider, RelatedItem, Topic
+from feeds.parallel import ordered_map, split_map
 from feeds.slugs import group_key
 from feeds.text import SUMMARY_LIMIT, TITLE_LIMIT, plain_text, truncate, xml_safe
 from feeds.urls import normalize_url, provider_home
@@ -33,8 +35,7 @@ MAX_TOPICS = 100
 """More topics on one article are reported and skipped past this many."""
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
+class Source(NamedTuple):
     """One article file found in the content folder."""
 
     path: str
@@ -43,6 +44,10 @@ class Source:
     """Relative to the content folder, ``/``-separated: the article's stable source name."""
     label: str
     """How problems name the file: the content folder as given, joined with ``rel``."""
+
+
+Stamp = tuple[int, int, int, int]
+"""What ``stat`` says of a file (size, mtime_ns, ctime_ns, inode): any change means an edit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,29 +73,33 @@ def find_sources(content: Path) -> tuple[tuple[Source, ...], tuple[Problem, ...]
     Symbolic links are followed only when they resolve inside the content folder.
     """
     root = content.resolve()
+    given = str(content)
+    prefix = os.path.join(given, "")
     sources: list[Source] = []
     problems: list[Problem] = []
+    by_name = attrgetter("name")
 
-    def walk(folder: str, rel_parts: tuple[str, ...]) -> Iterator[tuple[str, tuple[str, ...]]]:
+    def walk(folder: str, rel_prefix: str) -> None:
+        # Plain strings all the way: 100,000 Path objects or tuples of parts cost a second.
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=by_name)
         except OSError as e:
-            label = os.path.join(str(content), *rel_parts)
+            label = os.path.join(given, *rel_prefix.split("/")[:-1])
             problems.append(
                 Problem(path=label, line=0, field="", message=f"cannot list: {e.strerror}")
             )
             return
         for entry in entries:
-            if entry.name.startswith("."):
+            name = entry.name
+            if name.startswith("."):
                 continue
-            parts = (*rel_parts, entry.name)
-            path = entry.path  # a string: 100,000 Path objects cost a second
             if entry.is_symlink():
-                target = Path(path).resolve()
+                target = Path(entry.path).resolve()
                 if not target.is_relative_to(root):
                     problems.append(
                         Problem(
-                            path=os.path.join(str(content), *parts),
+                            path=prefix + rel_prefix + name,
                             line=0,
                             field="",
                             message="symbolic link to outside the content folder: skipped",
@@ -101,15 +110,57 @@ def find_sources(content: Path) -> tuple[tuple[Source, ...], tuple[Problem, ...]
                 if target.is_dir():
                     continue  # a link to a folder inside: its files are found there
             if entry.is_dir(follow_symlinks=False):
-                yield from walk(path, parts)
-            elif entry.name.endswith(".md") and entry.is_file():
-                yield path, parts
+                walk(entry.path, rel_prefix + name + "/")
+            elif name.endswith(".md") and entry.is_file():
+                rel = rel_prefix + name
+                sources.append(Source(entry.path, rel, prefix + rel))
 
-    prefix = os.path.join(str(content), "")
-    for path, parts in walk(str(content), ()):
-        rel = "/".join(parts)
-        sources.append(Source(path=path, rel=rel, label=prefix + rel))
+    walk(given, "")
     return tuple(sources), tuple(problems)
+
+
+def _stat_all(paths: Sequence[str]) -> list[Stamp | None]:
+    """Stamp each path, looking each name up in its open folder (a third faster)."""
+    stamps: list[Stamp | None] = []
+    append = stamps.append
+    stat = os.stat
+    folder, fd = "", -1
+    try:
+        for path in paths:
+            parent, _, name = path.rpartition("/")
+            if parent != folder:
+                if fd >= 0:
+                    os.close(fd)
+                folder, fd = parent, -1
+                with contextlib.suppress(OSError):
+                    fd = os.open(parent or ".", os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                st = stat(name, dir_fd=fd) if fd >= 0 else stat(path)
+            except OSError:
+                append(None)
+                continue
+            append((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return stamps
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """The content folder as one run found it, before reading anything."""
+
+    sources: tuple[Source, ...]
+    stamps: tuple[Stamp | None, ...]
+    """Each source's stamp (``None``: gone or unreadable), taken before it is read."""
+    problems: tuple[Problem, ...]
+
+
+def scan(content: Path, jobs: int = 1) -> Scan:
+    """Find every source and stamp it; with ``jobs`` > 1 two processes share the stats."""
+    sources, problems = find_sources(content)
+    stamps = split_map(_stat_all, [s.path for s in sources], jobs)
+    return Scan(sources=sources, stamps=tuple(stamps), problems=problems)
 
 
 class _Reader:
@@ -537,28 +588,20 @@ def resolve_duplicates(results: list[tuple[Source, FileResult]]) -> Collection:
 PARALLEL_MIN_FILES = 2000
 """Below this many files, reading in one process is faster than starting workers."""
 _CHUNK = 256
-
-
-def _read_chunk(args: tuple[list[Source], tzinfo, int]) -> list[FileResult]:
-    sources, zone, max_related = args
-    return [read_source(s, zone, max_related) for s in sources]
+"""Files per task sent to a worker."""
 
 
 def iter_results(
     sources: Sequence[Source], zone: tzinfo, max_related: int, jobs: int = 1
 ) -> Iterator[FileResult]:
     """Read ``sources``, yielding results in source order, in ``jobs`` worker processes."""
-    if jobs <= 1 or len(sources) < PARALLEL_MIN_FILES:
-        for source in sources:
-            yield read_source(source, zone, max_related)
-        return
-    chunks = [
-        (list(sources[i : i + _CHUNK]), zone, max_related) for i in range(0, len(sources), _CHUNK)
-    ]
-    context = multiprocessing.get_context("fork")
-    with context.Pool(processes=jobs) as pool:
-        for chunk in pool.imap(_read_chunk, chunks):
-            yield from chunk
+    return ordered_map(
+        lambda source: read_source(source, zone, max_related),
+        sources,
+        jobs,
+        chunk=_CHUNK,
+        serial_below=PARALLEL_MIN_FILES,
+    )
 
 
 def collect(content: Path, zone: tzinfo, max_related: int, jobs: int = 1) -> Collection:

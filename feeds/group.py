@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import sys
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from feeds.errors import Problem, Severity
-from feeds.model import Article, Feed, FeedKind, Site
+from feeds.model import Article, Brief, Feed, FeedKind, Site, from_micros, micros
 from feeds.slugs import slugify
 
 
@@ -34,16 +33,19 @@ class Selection:
 
     def admits(self, article: Article, *, at_any_time: bool = False) -> bool:
         """Whether ``article`` is published now (or, ``at_any_time``, once its time comes)."""
-        if article.removed:
+        return self.admits_brief(Brief.of(article), at_any_time=at_any_time)
+
+    def admits_brief(self, brief: Brief, *, at_any_time: bool = False) -> bool:
+        if brief.removed:
             return False
-        if article.draft and not self.unpublished:
+        if brief.draft and not self.unpublished:
             return False
-        return self.future or at_any_time or article.published <= self.now
+        return self.future or at_any_time or brief.published <= micros(self.now)
 
 
-def order_key(article: Article) -> tuple[float, str]:
+def order_key(article: Article) -> tuple[int, str]:
     """Newest first, then by id: the order of every feed."""
-    return (-article.published.timestamp(), article.id)
+    return (-micros(article.published), article.id)
 
 
 _Group = tuple[FeedKind, str]
@@ -64,7 +66,8 @@ class _Descending(str):
         return str.__lt__(self, other)  # type: ignore[operator]
 
 
-_Held = tuple[float, _Descending, Article]
+_Held = tuple[int, _Descending, int]
+"""(date, id, source number) of an article a feed holds."""
 
 
 class _Record:
@@ -75,7 +78,7 @@ class _Record:
     def __init__(
         self,
         index: int,
-        ts: float,
+        ts: int,
         admitted: bool,
         groups: tuple[tuple[_Group, str], ...],
         url: str | None,
@@ -98,14 +101,13 @@ def _common_name(names: Counter[str]) -> str:
 
 
 class Selector:
-    """Streams articles into feeds, holding only each feed's newest candidates in full.
+    """Streams article briefs into feeds, holding per feed only its newest candidates.
 
-    Feed :meth:`add` every usable article in source order, then call :meth:`finish`.
-    Two articles with one id are one article: the newer wins (on a tie, the one added
-    first). Memory holds a small record per article plus, per feed, at most
-    ``items_per_feed`` full articles (a heap whose root is the oldest held); when a
-    duplicate removes a held article, that feed is selected again exactly from the
-    records and the missing articles are re-read.
+    Feed :meth:`add` the brief of every usable article in source order, then call
+    :meth:`finish`. Two articles with one id are one article: the newer wins (on a tie,
+    the one added first). Memory holds a small record per article plus, per feed, a heap
+    of at most ``items_per_feed`` (date, id, source number); when a duplicate removes a
+    held article, that feed is selected again exactly from the records.
     """
 
     def __init__(
@@ -117,6 +119,7 @@ class Selector:
         labels: Sequence[str] = (),
     ) -> None:
         self.selection = selection
+        self.now = micros(selection.now)
         self.n = items_per_feed
         self.topics = "topics" in groupings
         self.providers = "providers" in groupings
@@ -129,36 +132,36 @@ class Selector:
         """After :meth:`finish`: ids and links of the articles not published (see hide_related)."""
         self.next_change: datetime | None = None
         """After :meth:`finish`: when time alone will publish another article (``None``: never)."""
+        self._names: dict[str, str] = {}
 
-    @staticmethod
-    def _intern(text: str) -> str:
-        return sys.intern(text)
+    def _intern(self, text: str) -> str:
+        return self._names.setdefault(text, text)
 
-    def _groups(self, article: Article) -> tuple[tuple[_Group, str], ...]:
+    def _groups(self, brief: Brief) -> tuple[tuple[_Group, str], ...]:
         groups: list[tuple[_Group, str]] = [(_SITE, "")]
+        intern = self._intern
         if self.topics:
             seen: set[str] = set()
-            for topic in article.topics:
-                if topic.key not in seen:
-                    seen.add(topic.key)
-                    key = self._intern(topic.key)
-                    groups.append(((FeedKind.TOPIC, key), self._intern(topic.name)))
-        if self.providers and article.provider is not None:
-            domain = self._intern(article.provider.domain)
-            groups.append(((FeedKind.PROVIDER, domain), self._intern(article.provider.name)))
+            for key, name in brief.topics:
+                if key not in seen:
+                    seen.add(key)
+                    groups.append(((FeedKind.TOPIC, intern(key)), intern(name)))
+        if self.providers and brief.provider is not None:
+            domain, name = brief.provider
+            groups.append(((FeedKind.PROVIDER, intern(domain)), intern(name)))
         return tuple(groups)
 
     def _label(self, index: int) -> str:
         return self.labels[index] if index < len(self.labels) else f"file #{index}"
 
-    def add(self, index: int, article: Article) -> None:
-        """Take the usable article read from source number ``index``."""
-        ts = article.published.timestamp()
-        old = self.records.get(article.id)
+    def add(self, index: int, brief: Brief) -> None:
+        """Take the brief of the usable article read from source number ``index``."""
+        ts = brief.published
+        old = self.records.get(brief.id)
         if old is not None:
             if ts > old.ts:
                 loser, keeper = old.index, index
-                self._drop(article.id, old)
+                self._drop(old)
             else:
                 loser, keeper = index, old.index
             self.problems.append(
@@ -166,52 +169,56 @@ class Selector:
                     path=self._label(loser),
                     line=0,
                     field="id",
-                    message=f"same article (URL {article.id}) as {self._label(keeper)}, "
+                    message=f"same article (URL {brief.id}) as {self._label(keeper)}, "
                     "which is kept",
                     severity=Severity.WARNING,
                 )
             )
             if loser == index:
                 return
-        admitted = self.selection.admits(article)
-        groups = self._groups(article)
-        url = None if admitted else article.url
-        pending = not admitted and self.selection.admits(article, at_any_time=True)
-        self.records[article.id] = _Record(index, ts, admitted, groups, url, pending)
+        selection = self.selection
+        if brief.removed or (brief.draft and not selection.unpublished):
+            admitted = pending = False
+        else:
+            admitted = selection.future or ts <= self.now
+            pending = not admitted
+        groups = self._groups(brief)
+        self.records[brief.id] = _Record(
+            index, ts, admitted, groups, None if admitted else brief.url, pending
+        )
         if not admitted:
             return
         n = self.n
-        item = (ts, _Descending(article.id), article)
+        item = (ts, _Descending(brief.id), index)
+        held_by = self.held
         for group, _name in groups:
-            held = self.held.get(group)
+            held = held_by.get(group)
             if held is None:
-                held = self.held[group] = []
+                held = held_by[group] = []
             if len(held) < n:
                 heapq.heappush(held, item)
             elif item > held[0]:  # newer than the oldest held (ties: the smaller id)
                 heapq.heapreplace(held, item)
 
-    def _drop(self, article_id: str, record: _Record) -> None:
+    def _drop(self, record: _Record) -> None:
         if not record.admitted:
             return
         for group, _name in record.groups:
             held = self.held.get(group, [])
-            for position, (_, _, candidate) in enumerate(held):
-                if candidate.id == article_id:
+            for position, (_, _, index) in enumerate(held):
+                if index == record.index:
                     del held[position]
                     heapq.heapify(held)
                     self.dirty.add(group)
                     break
 
-    def finish(
-        self, site_title: str, reread: Callable[[list[int]], list[Article]] | None = None
-    ) -> Site:
-        """The feeds. ``reread`` reads articles again by source index (rarely needed)."""
+    def finish(self, site_title: str) -> Site:
+        """The feeds, each naming its articles by source number (``members``)."""
         totals: Counter[_Group] = Counter()
         names: dict[_Group, Counter[str]] = {}
         hidden: set[str] = set()
-        members: dict[_Group, list[tuple[float, str, int]]] = {g: [] for g in self.dirty}
-        pending: list[float] = []
+        members: dict[_Group, list[tuple[int, str, int]]] = {g: [] for g in self.dirty}
+        pending: list[int] = []
         for article_id, record in self.records.items():
             if not record.admitted:
                 hidden.add(article_id)
@@ -226,52 +233,37 @@ class Selector:
                 if group in members:
                     members[group].append((-record.ts, article_id, record.index))
         self.hidden = frozenset(hidden)
-        self.next_change = datetime.fromtimestamp(min(pending), UTC) if pending else None
-        chosen = {group: self._newest(group) for group in self.held}
-        if members:
-            chosen.update(self._reselect(members, chosen, reread))
-        feeds = [
-            Feed(
-                kind=FeedKind.SITE,
-                key="",
-                name=site_title,
-                slug="",
-                articles=_visible(chosen.get(_SITE, ()), hidden),
-                total=totals[_SITE],
-            )
-        ]
+        self.next_change = from_micros(min(pending)) if pending else None
+        chosen: dict[_Group, tuple[tuple[int, int], ...]] = {
+            group: tuple((ts, index) for ts, _, index in sorted(held, reverse=True))
+            for group, held in self.held.items()
+        }
+        for group, rows in members.items():
+            chosen[group] = tuple((-ts, index) for ts, _, index in heapq.nsmallest(self.n, rows))
+        feeds = [_feed(FeedKind.SITE, "", site_title, "", chosen.get(_SITE, ()), totals[_SITE])]
         for kind in (FeedKind.TOPIC, FeedKind.PROVIDER):
             groups = sorted(g for g in chosen if g[0] is kind and totals[g])
-            feeds.extend(_feeds(kind, groups, chosen, names, totals, hidden))
+            feeds.extend(_feeds(kind, groups, chosen, names, totals))
         return Site(feeds=tuple(feeds))
 
-    def _newest(self, group: _Group) -> tuple[Article, ...]:
-        return tuple(sorted((article for _, _, article in self.held[group]), key=order_key))
 
-    def _reselect(
-        self,
-        members: dict[_Group, list[tuple[float, str, int]]],
-        chosen: dict[_Group, tuple[Article, ...]],
-        reread: Callable[[list[int]], list[Article]] | None,
-    ) -> dict[_Group, tuple[Article, ...]]:
-        have = {a.id: a for articles in chosen.values() for a in articles}
-        for held in self.held.values():
-            have.update((a.id, a) for _, _, a in held)
-        wanted = {group: heapq.nsmallest(self.n, rows) for group, rows in members.items()}
-        missing = sorted(
-            {index for rows in wanted.values() for _, i, index in rows if i not in have}
-        )
-        if missing:
-            if reread is None:
-                raise AssertionError("articles must be read again, but no reader was given")
-            have.update((a.id, a) for a in reread(missing))
-        return {group: tuple(have[i] for _, i, _ in rows) for group, rows in wanted.items()}
+def _feed(
+    kind: FeedKind, key: str, name: str, slug: str, chosen: tuple[tuple[int, int], ...], total: int
+) -> Feed:
+    return Feed(
+        kind=kind,
+        key=key,
+        name=name,
+        slug=slug,
+        articles=(),
+        total=total,
+        newest=from_micros(chosen[0][0]) if chosen else None,
+        members=tuple(index for _, index in chosen),
+    )
 
 
 def _visible(articles: Iterable[Article], hidden: Collection[str]) -> tuple[Article, ...]:
-    return (
-        tuple(_without_hidden_related(a, hidden) for a in articles) if hidden else tuple(articles)
-    )
+    return tuple(hide_related(a, hidden) for a in articles) if hidden else tuple(articles)
 
 
 def group_articles(
@@ -282,28 +274,28 @@ def group_articles(
     items_per_feed: int,
     groupings: tuple[str, ...] = ("topics", "providers"),
 ) -> Site:
-    """Build every feed from already deduplicated articles (all in memory)."""
+    """Build every feed, articles included, from articles all in memory."""
     kept = list(articles)
     selector = Selector(selection, items_per_feed=items_per_feed, groupings=groupings)
     for index, article in enumerate(kept):
-        selector.add(index, article)
-    return selector.finish(site_title, reread=lambda indexes: [kept[i] for i in indexes])
+        selector.add(index, Brief.of(article))
+    site = selector.finish(site_title)
+    return Site(
+        feeds=tuple(
+            replace(
+                feed,
+                articles=_visible((kept[i] for i in feed.members), selector.hidden),
+                members=(),
+            )
+            for feed in site.feeds
+        )
+    )
 
 
-def hide_related(site: Site, hidden: frozenset[str]) -> Site:
-    """``site`` with related items that would reveal an unpublished article left out.
-
-    :meth:`Selector.finish` already does this; call it again after related items were
-    attached later (the cache loads them only for the feeds it renders again).
-    """
-    if not hidden:
-        return site
-    return Site(feeds=tuple(replace(f, articles=_visible(f.articles, hidden)) for f in site.feeds))
-
-
-def _without_hidden_related(article: Article, hidden: Collection[str]) -> Article:
-    """An article's related items must not reveal an unpublished, removed or future article."""
-    if not any(item.url in hidden for item in article.related):
+def hide_related(article: Article, hidden: Collection[str]) -> Article:
+    """``article`` without the related items that would reveal an unpublished, removed or
+    future article (see :attr:`Selector.hidden`)."""
+    if not hidden or not any(item.url in hidden for item in article.related):
         return article
     kept = tuple(item for item in article.related if item.url not in hidden)
     return replace(article, related=kept)
@@ -312,10 +304,9 @@ def _without_hidden_related(article: Article, hidden: Collection[str]) -> Articl
 def _feeds(
     kind: FeedKind,
     groups: list[_Group],
-    chosen: dict[_Group, tuple[Article, ...]],
+    chosen: dict[_Group, tuple[tuple[int, int], ...]],
     names: dict[_Group, Counter[str]],
     totals: Counter[_Group],
-    hidden: set[str],
 ) -> list[Feed]:
     taken: set[str] = set()
     feeds: list[Feed] = []
@@ -326,14 +317,7 @@ def _feeds(
             slug = f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
         taken.add(slug)
         feeds.append(
-            Feed(
-                kind=kind,
-                key=key,
-                name=_common_name(names[group]),
-                slug=slug,
-                articles=_visible(chosen[group], hidden),
-                total=totals[group],
-            )
+            _feed(kind, key, _common_name(names[group]), slug, chosen[group], totals[group])
         )
     feeds.sort(key=lambda f: f.slug)
     return feeds

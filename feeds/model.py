@@ -8,9 +8,9 @@ characters that XML 1.0 cannot carry.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 def _restore(cls: type[Any], values: tuple[Any, ...]) -> Any:
@@ -110,6 +110,51 @@ class Article(Compact):
     """The file's path relative to the content folder, with ``/`` separators."""
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(moment: datetime) -> int:
+    """A timezone-aware moment as whole microseconds since 1970 UTC (exact, unlike floats)."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+class Brief(NamedTuple):
+    """What choosing the feeds needs of one usable article, and nothing more.
+
+    A build keeps the brief of every file (and the cache stores them, as plain tuples)
+    but reads whole articles only for the feeds it renders.
+    """
+
+    id: str
+    url: str
+    published: int
+    """:func:`micros` of the article's date."""
+    draft: bool
+    removed: bool
+    topics: tuple[tuple[str, str], ...]
+    """(key, name) of each topic, in the article's order."""
+    provider: tuple[str, str] | None
+    """(domain, name)."""
+
+    @classmethod
+    def of(cls, article: Article) -> Brief:
+        provider = article.provider
+        return cls(
+            article.id,
+            article.url,
+            micros(article.published),
+            article.draft,
+            article.removed,
+            tuple((t.key, t.name) for t in article.topics),
+            (provider.domain, provider.name) if provider is not None else None,
+        )
+
+
 class FeedKind(Enum):
     SITE = "site"
     TOPIC = "topic"
@@ -128,9 +173,15 @@ class Feed:
     slug: str
     """The folder under ``topics/`` or ``providers/`` (``""`` for the site feed)."""
     articles: tuple[Article, ...]
-    """The newest ``items_per_feed`` published articles, newest first, ties by id."""
+    """The newest ``items_per_feed`` published articles, newest first, ties by id
+    (empty when the feed was chosen from briefs: see ``members``)."""
     total: int
     """How many published articles the group holds in all."""
+    newest: datetime | None = None
+    """The newest article's date (also known when ``articles`` were not loaded)."""
+    members: tuple[int, ...] = ()
+    """The source numbers of its articles, newest first: a build chooses feeds from
+    briefs and leaves ``articles`` empty; the renderer reads the members it needs."""
 
     @property
     def folder(self) -> str:
@@ -142,7 +193,7 @@ class Feed:
     @property
     def updated(self) -> datetime | None:
         """The newest article's date: feed-level dates never come from the clock."""
-        return self.articles[0].published if self.articles else None
+        return self.articles[0].published if self.articles else self.newest
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

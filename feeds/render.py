@@ -1,18 +1,25 @@
 """Stage 4: render every feed in every configured format, and the site pages.
 
-Hands on an ordered mapping of output paths (``/``-separated, relative to the output
-folder) to bytes. Nothing here reads the clock or the disk.
+An article's entry is rendered once per format (:func:`entries`), however many feeds
+hold it, and spliced into each of their documents. A build chooses its feeds from
+briefs, so its feeds name their articles by source number (``Feed.members``) and the
+entries arrive as a stream, in the order the feeds first need them
+(:func:`render_stream`); the stream can be rendered by worker processes. Nothing here
+reads the clock or the disk.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 from feeds.config import Config
 from feeds.formats import FEED_FORMATS, SITE_PAGES
 from feeds.formats.common import Context, FormatInfo
 from feeds.model import Article, Feed, Site
+
+Entries = tuple[str, ...]
+"""One article's entry in each configured format, in ``Context.formats`` order."""
 
 
 def context_for(site: Site, config: Config) -> Context:
@@ -34,70 +41,85 @@ def is_kept(feed: Feed, context: Context, keep: Collection[str]) -> bool:
     return bool(keep) and all(path in keep for path in feed_files(feed, context))
 
 
-class Renderer:
-    """Renders feeds, each article's entry once per format however many feeds hold it.
+def entries(article: Article, context: Context) -> Entries:
+    """``article``'s entry in every configured format."""
+    return tuple(FEED_FORMATS[info.name].entry(article, context) for info in context.formats)
 
-    An entry is kept only until the last feed that holds its article has been rendered,
-    so memory holds the entries still to be used, not every entry of the site.
-    """
 
-    def __init__(self, site: Site, config: Config, feeds: Collection[Feed] | None = None):
-        self.context = context_for(site, config)
-        self._entries: dict[tuple[str, str], str] = {}
-        self._uses: Counter[str] = Counter(
-            a.id for feed in (site.feeds if feeds is None else feeds) for a in feed.articles
-        )
-        self._left: dict[tuple[str, str], int] = {}
+def documents(feed: Feed, context: Context, texts: list[Entries]) -> Iterator[tuple[str, bytes]]:
+    """The files of one feed, given the entries of its articles in feed order."""
+    for position, info in enumerate(context.formats):
+        items = [text[position] for text in texts]
+        yield _path(feed, info), FEED_FORMATS[info.name].document(feed, context, items)
 
-    def entry(self, name: str, article: Article) -> str:
-        key = (name, article.id)
-        text = self._entries.get(key)
-        if text is None:
-            text = FEED_FORMATS[name].entry(article, self.context)
-            uses = self._uses.get(article.id, 1)
-            if uses > 1:
-                self._entries[key] = text
-                self._left[key] = uses - 1
-            return text
-        left = self._left[key] - 1
-        if left:
-            self._left[key] = left
-        else:
-            del self._entries[key], self._left[key]
-        return text
 
-    def feed(self, feed: Feed) -> dict[str, bytes]:
-        """The files of one feed, keyed by output path."""
-        files: dict[str, bytes] = {}
-        for info in self.context.formats:
-            entries = [self.entry(info.name, article) for article in feed.articles]
-            files[_path(feed, info)] = FEED_FORMATS[info.name].document(feed, self.context, entries)
-        return files
+def to_render(site: Site, context: Context, keep: Collection[str]) -> list[Feed]:
+    """The feeds whose files are not all known to be current, in output order."""
+    return [feed for feed in site.feeds if not is_kept(feed, context, keep)]
+
+
+def needed(feeds: Iterable[Feed]) -> list[int]:
+    """The source numbers of the articles ``feeds`` hold, each once, in first-use order:
+    the order :func:`render_stream` consumes entries in."""
+    return list(dict.fromkeys(index for feed in feeds for index in feed.members))
 
 
 def render_stream(
-    site: Site, config: Config, keep: Collection[str] = frozenset()
+    site: Site,
+    config: Config,
+    keep: Collection[str],
+    stream: Iterator[tuple[int, Entries]],
 ) -> tuple[tuple[str, ...], Iterator[tuple[str, bytes]]]:
-    """Every output path, and a stream of (path, bytes) rendered one feed at a time.
+    """Every output path, and a stream of (path, bytes), one feed at a time.
 
+    ``stream`` gives (source number, entries) for :func:`needed` of the rendered feeds,
+    in that order. An entry is held only until the last feed that uses it is rendered.
     Feeds whose every file is in ``keep`` are not rendered (see :func:`is_kept`). The site
     pages depend on every feed: they are always rendered, and come last in the stream,
     after the feeds they link to.
     """
     context = context_for(site, config)
-    rendered = [feed for feed in site.feeds if not is_kept(feed, context, keep)]
-    renderer = Renderer(site, config, rendered)
+    rendered = to_render(site, context, keep)
     pages: dict[str, bytes] = {}
     for page in SITE_PAGES:
-        _merge(pages, page(site, renderer.context))
+        _merge(pages, page(site, context))
     paths = tuple(p for feed in rendered for p in feed_files(feed, context)) + tuple(pages)
+    uses = Counter(index for feed in rendered for index in feed.members)
 
-    def stream() -> Iterator[tuple[str, bytes]]:
+    def files() -> Iterator[tuple[str, bytes]]:
+        held: dict[int, Entries] = {}
         for feed in rendered:
-            yield from renderer.feed(feed).items()
+            for index in feed.members:
+                while index not in held:
+                    number, texts = next(stream)
+                    held[number] = texts
+            yield from documents(feed, context, [held[index] for index in feed.members])
+            for index in feed.members:
+                uses[index] -= 1
+                if not uses[index]:
+                    del held[index]
         yield from pages.items()
 
-    return paths, stream()
+    return paths, files()
+
+
+class Renderer:
+    """Renders feeds that hold their articles (chosen in memory by ``group_articles``),
+    each article's entries once however many feeds hold it."""
+
+    def __init__(self, site: Site, config: Config) -> None:
+        self.context = context_for(site, config)
+        self._entries: dict[str, Entries] = {}
+
+    def feed(self, feed: Feed) -> dict[str, bytes]:
+        """The files of one feed, keyed by output path."""
+        texts = []
+        for article in feed.articles:
+            text = self._entries.get(article.id)
+            if text is None:
+                text = self._entries[article.id] = entries(article, self.context)
+            texts.append(text)
+        return dict(documents(feed, self.context, texts))
 
 
 def _merge(files: dict[str, bytes], new: dict[str, bytes]) -> None:

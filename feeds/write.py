@@ -207,6 +207,23 @@ def _sync_files(root: Path, temporaries: list[Path]) -> None:
             os.close(fd)
 
 
+def _sync_folders(root: Path, folders: set[Path]) -> None:
+    """Make the renames and removals in ``folders`` durable: one ``syncfs`` where there
+    is one (a cold build creates a folder per feed), else a ``fsync`` of each folder."""
+    if not folders:
+        return
+    if _syncfs is not None:
+        with contextlib.suppress(OSError):
+            fd = os.open(root, os.O_RDONLY)
+            try:
+                if _syncfs(fd) == 0:
+                    return
+            finally:
+                os.close(fd)
+    for folder in folders:
+        _sync_dir(folder)
+
+
 def _sync_dir(folder: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
@@ -322,8 +339,7 @@ def _write(
             with contextlib.suppress(OSError):
                 tmp.unlink()
     removed = _remove_stale(root, set(old) - set(entries), touched)
-    for folder in touched:
-        _sync_dir(folder)
+    _sync_folders(root, touched)
     new_manifest = _dump_manifest(entries)
     if new_manifest != manifest_bytes:
         atomic_write(root / MANIFEST, new_manifest)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import marshal
 import os
-import pickle
 import random
 import sqlite3
 from dataclasses import replace
@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from conftest import NOW, article, write_tree
 
+import feeds.build
 import feeds.cache
 from feeds.build import BuildOptions, BuildResult, build
 from feeds.cache import DB_FILE
 from feeds.config import Config
-from feeds.errors import BuildError
 
 
 @pytest.fixture(autouse=True)
@@ -109,7 +109,7 @@ def _no_loading(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object) -> None:
         raise AssertionError("articles were loaded")
 
-    monkeypatch.setattr(feeds.cache.Cache, "lookup", refuse)
+    monkeypatch.setattr(feeds.cache.Cache, "known", refuse)
 
 
 def test_when_nothing_changed_no_article_is_even_loaded(
@@ -192,8 +192,7 @@ def test_removing_every_article_of_a_provider_removes_its_feeds(tmp_path: Path) 
     assert not (site.output / "providers" / "p2.example").exists()
     assert (site.output / "robots.txt").exists() and (site.output / "CNAME").exists()
     assert {p for p in outputs(site.output) if p not in ("robots.txt", "CNAME")} == set(site.cold())
-    db = sqlite3.connect(site.cache / DB_FILE)
-    assert db.execute("SELECT count(*) FROM sources").fetchone() == (20,)
+    assert len(_rows(site)) == 20
 
 
 def test_problems_of_cached_files_are_reported_on_every_run(tmp_path: Path) -> None:
@@ -299,18 +298,40 @@ def _corrupt_file(site: Site) -> None:
         (site.cache / (DB_FILE + suffix)).unlink(missing_ok=True)
 
 
+def _rows(site: Site) -> list[Any]:
+    db = sqlite3.connect(site.cache / DB_FILE)
+    (blob,) = db.execute("SELECT rows FROM files").fetchone()
+    return list(marshal.loads(blob))
+
+
+def _put_rows(site: Site, blob: bytes) -> None:
+    db = sqlite3.connect(site.cache / DB_FILE)
+    db.execute("UPDATE files SET rows = ?, digest = ?", (blob, feeds.cache._sha256(blob)))
+    db.commit()
+
+
 def _damage_a_row(site: Site) -> None:
     db = sqlite3.connect(site.cache / DB_FILE)
-    db.execute("UPDATE sources SET result = X'80049500' WHERE rel = '005.md'")
+    db.execute("UPDATE files SET rows = substr(rows, 1, length(rows) - 7) || X'80049500'")
     db.commit()
 
 
-def _unloadable_pickle(site: Site) -> None:
-    db = sqlite3.connect(site.cache / DB_FILE)
-    blob = b"\x80\x04\x95not a pickle"
-    digest = feeds.cache._sha256(blob)
-    db.execute("UPDATE sources SET result = ?, digest = ?", (blob, digest))
-    db.commit()
+def _unloadable_rows(site: Site) -> None:
+    _put_rows(site, b"\x80\x04\x95not marshal data")
+
+
+def _unloadable_problems(site: Site) -> None:
+    rows = _rows(site)
+    rel, stamp, brief, _ = rows[5]
+    rows[5] = (rel, stamp, brief, b"\x80\x04\x95not a pickle")
+    _put_rows(site, marshal.dumps(rows))
+
+
+def _wrong_brief(site: Site) -> None:
+    rows = _rows(site)
+    rel, stamp, _, problems = rows[5]
+    rows[5] = (rel, stamp, ("too", "short"), problems)
+    _put_rows(site, marshal.dumps(rows))
 
 
 def _other_version(site: Site) -> None:
@@ -331,7 +352,16 @@ def _empty_file(site: Site) -> None:
 
 @pytest.mark.parametrize(
     "damage",
-    [_corrupt_file, _damage_a_row, _unloadable_pickle, _other_version, _truncated, _empty_file],
+    [
+        _corrupt_file,
+        _damage_a_row,
+        _unloadable_rows,
+        _unloadable_problems,
+        _wrong_brief,
+        _other_version,
+        _truncated,
+        _empty_file,
+    ],
 )
 def test_a_damaged_cache_is_discarded_and_the_build_is_right(tmp_path: Path, damage: Any) -> None:
     site = Site(tmp_path, _site(10))
@@ -347,24 +377,26 @@ def test_a_damaged_cache_is_discarded_and_the_build_is_right(tmp_path: Path, dam
     assert again.cache_notes == () and again.files_reread == 0
 
 
-def test_damaged_related_items_fail_the_run_and_the_next_one_is_right(tmp_path: Path) -> None:
-    """Related items load late, for the feeds rendered again: too late to go cold."""
+def test_an_article_changed_between_choosing_and_rendering_starts_the_build_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pass two reads an article again; if it is not what pass one chose, start over."""
     site = Site(tmp_path, _site(10))
     site.build()
-    db = sqlite3.connect(site.cache / DB_FILE)
-    result, related = db.execute(
-        "SELECT result, related FROM sources WHERE rel = '005.md'"
-    ).fetchone()
-    assert related
-    fake = pickle.dumps("not related items")
-    digest = feeds.cache._sha256(result, fake)
-    db.execute("UPDATE sources SET related = ?, digest = ? WHERE rel = '005.md'", (fake, digest))
-    db.commit()
-    site.write("003.md", article(n=3, title="Changed", topics=["All"]))
-    with pytest.raises(BuildError, match="damaged; run again"):
-        site.build()
-    result = site.build()
-    assert result.files_reread == result.files_read
+    site.write("003.md", article(n=3, title="First edit", topics=["All"]))
+    real = feeds.build.read_source
+    calls = {"n": 0}
+
+    def edit_during_the_build(source: Any, *args: Any) -> Any:
+        calls["n"] += 1
+        if source.rel == "003.md" and calls["n"] > 1:  # pass two, after pass one read it
+            site.write("003.md", article(n=3, title="Second edit", topics=["All"]))
+            monkeypatch.setattr(feeds.build, "read_source", real)
+        return real(source, *args)
+
+    monkeypatch.setattr(feeds.build, "read_source", edit_during_the_build)
+    site.build()
+    assert b"Second edit" in (site.output / "rss.xml").read_bytes()
     assert outputs(site.output) == site.cold()
 
 
