@@ -20,17 +20,20 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from feeds.cache import Cache, RunFacts
-from feeds.collect import Source, read_source, scan
 from feeds.config import Config
 from feeds.errors import BuildError, Problem, Severity
 from feeds.group import Selection, Selector, hide_related
 from feeds.lock import output_lock
 from feeds.model import Brief
 from feeds.parallel import ordered_map
-from feeds.render import Entries, context_for, entries, needed, render_stream, to_render
+from feeds.sources import Source, scan
 from feeds.write import WriteReport, write_output
+
+if TYPE_CHECKING:
+    from feeds.render import Entries
 
 ATTEMPTS = 3
 """Builds started over when an article file changes between being chosen and rendered."""
@@ -113,6 +116,8 @@ class _ChangedDuringBuild(Exception):
 
 def _read_brief(source: Source, config: Config) -> tuple[Brief | None, tuple[Problem, ...]]:
     """Pass one, for every file that changed: what choosing the feeds needs, and problems."""
+    from feeds.collect import read_source
+
     result = read_source(source, config.tz, config.max_related)
     article = result.article
     return (Brief.of(article) if article is not None else None), result.problems
@@ -143,6 +148,11 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 cache_notes=tuple(cache.notes),
                 seconds=time.perf_counter() - started,
             )
+
+        # Reading and rendering need YAML, Markdown, feedgen...: a third of the time of a
+        # run that stopped above, so they are imported only now.
+        from feeds.collect import read_source
+        from feeds.render import context_for, entries, needed, render_stream, to_render
 
         # Pass one: the brief of every file, from the cache or read (in parallel) again.
         known = cache.known(options.content, found)

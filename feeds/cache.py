@@ -50,17 +50,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from feeds import __version__
-from feeds.collect import Scan, Stamp
 from feeds.config import Config
 from feeds.errors import Problem
-from feeds.formats.common import Context
 from feeds.group import Selection
 from feeds.model import Brief, Feed, Site
-from feeds.render import feed_files
+from feeds.sources import Scan, Stamp
 from feeds.write import ManifestEntry, WriteReport, is_intact, read_manifest
+
+if TYPE_CHECKING:
+    from feeds.formats.common import Context
 
 DEFAULT_DIR = Path(".feeds-cache")
 DB_FILE = "cache.sqlite3"
@@ -391,6 +392,8 @@ class Cache:
         ``extra`` is any further input of every feed (the set of hidden articles, whose
         mentions are left out of related items).
         """
+        from feeds.render import feed_files
+
         if self.db is None:
             return FeedPlan(fingerprints={})
         root = output.resolve()

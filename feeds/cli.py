@@ -26,7 +26,6 @@ from feeds.build import BuildOptions, BuildResult, build
 from feeds.cache import DEFAULT_DIR as DEFAULT_CACHE
 from feeds.config import Config, load_config
 from feeds.errors import ConfigError, FeedsError, LockedError, Problem, Severity
-from feeds.serve import BuildOutcome, Preview, PreviewOptions
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 DEFAULT_CONFIG = Path("feeds.yaml")
@@ -322,6 +321,8 @@ def main(
 
 
 def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from feeds.serve import BuildOutcome, Preview, PreviewOptions  # only this command needs it
+
     def report(outcome: BuildOutcome) -> None:
         if isinstance(outcome, FeedsError):
             print(f"feeds: {outcome}", file=err)

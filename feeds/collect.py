@@ -9,14 +9,11 @@ Duplicates (two files with one canonical URL) are resolved here: the newest wins
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
-from operator import attrgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from feeds.dates import parse_date
 from feeds.errors import Problem, Severity
@@ -24,8 +21,9 @@ from feeds.fastyaml import load_yaml_fast
 from feeds.frontmatter import Document, YamlProblem, load_yaml, split_front_matter
 from feeds.markup import render_body
 from feeds.model import Article, Compact, Image, Provider, RelatedItem, Topic
-from feeds.parallel import ordered_map, split_map
+from feeds.parallel import ordered_map
 from feeds.slugs import group_key
+from feeds.sources import Source, find_sources
 from feeds.text import SUMMARY_LIMIT, TITLE_LIMIT, plain_text, truncate, xml_safe
 from feeds.urls import normalize_url, provider_home
 
@@ -33,21 +31,6 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 """Larger article files are reported and skipped."""
 MAX_TOPICS = 100
 """More topics on one article are reported and skipped past this many."""
-
-
-class Source(NamedTuple):
-    """One article file found in the content folder."""
-
-    path: str
-    """Where to open it (a file system path)."""
-    rel: str
-    """Relative to the content folder, ``/``-separated: the article's stable source name."""
-    label: str
-    """How problems name the file: the content folder as given, joined with ``rel``."""
-
-
-Stamp = tuple[int, int, int, int]
-"""What ``stat`` says of a file (size, mtime_ns, ctime_ns, inode): any change means an edit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,102 +48,6 @@ class Collection:
     articles: tuple[Article, ...]
     problems: tuple[Problem, ...]
     files: int
-
-
-def find_sources(content: Path) -> tuple[tuple[Source, ...], tuple[Problem, ...]]:
-    """Every ``*.md`` file below ``content`` in sorted order, hidden files and folders skipped.
-
-    Symbolic links are followed only when they resolve inside the content folder.
-    """
-    root = content.resolve()
-    given = str(content)
-    prefix = os.path.join(given, "")
-    sources: list[Source] = []
-    problems: list[Problem] = []
-    by_name = attrgetter("name")
-
-    def walk(folder: str, rel_prefix: str) -> None:
-        # Plain strings all the way: 100,000 Path objects or tuples of parts cost a second.
-        try:
-            with os.scandir(folder) as listing:
-                entries = sorted(listing, key=by_name)
-        except OSError as e:
-            label = os.path.join(given, *rel_prefix.split("/")[:-1])
-            problems.append(
-                Problem(path=label, line=0, field="", message=f"cannot list: {e.strerror}")
-            )
-            return
-        for entry in entries:
-            name = entry.name
-            if name.startswith("."):
-                continue
-            if entry.is_symlink():
-                target = Path(entry.path).resolve()
-                if not target.is_relative_to(root):
-                    problems.append(
-                        Problem(
-                            path=prefix + rel_prefix + name,
-                            line=0,
-                            field="",
-                            message="symbolic link to outside the content folder: skipped",
-                            severity=Severity.WARNING,
-                        )
-                    )
-                    continue
-                if target.is_dir():
-                    continue  # a link to a folder inside: its files are found there
-            if entry.is_dir(follow_symlinks=False):
-                walk(entry.path, rel_prefix + name + "/")
-            elif name.endswith(".md") and entry.is_file():
-                rel = rel_prefix + name
-                sources.append(Source(entry.path, rel, prefix + rel))
-
-    walk(given, "")
-    return tuple(sources), tuple(problems)
-
-
-def _stat_all(paths: Sequence[str]) -> list[Stamp | None]:
-    """Stamp each path, looking each name up in its open folder (a third faster)."""
-    stamps: list[Stamp | None] = []
-    append = stamps.append
-    stat = os.stat
-    folder, fd = "", -1
-    try:
-        for path in paths:
-            parent, _, name = path.rpartition("/")
-            if parent != folder:
-                if fd >= 0:
-                    os.close(fd)
-                folder, fd = parent, -1
-                with contextlib.suppress(OSError):
-                    fd = os.open(parent or ".", os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                st = stat(name, dir_fd=fd) if fd >= 0 else stat(path)
-            except OSError:
-                append(None)
-                continue
-            append((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    return stamps
-
-
-@dataclass(frozen=True, slots=True)
-class Scan:
-    """The content folder as one run found it, before reading anything."""
-
-    sources: tuple[Source, ...]
-    stamps: tuple[Stamp | None, ...]
-    """Each source's stamp (``None``: gone or unreadable), taken before it is read."""
-    problems: tuple[Problem, ...]
-
-
-def scan(content: Path, jobs: int = 1) -> Scan:
-    """Find every source and stamp it; with ``jobs`` > 1 two processes share the stats."""
-    sources, problems = find_sources(content)
-    stamps = split_map(_stat_all, [s.path for s in sources], jobs)
-    return Scan(sources=sources, stamps=tuple(stamps), problems=problems)
 
 
 class _Reader:

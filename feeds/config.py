@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from feeds.errors import ConfigError
-from feeds.frontmatter import YamlProblem, load_yaml
 from feeds.urls import normalize_url
 
 FEED_FORMATS = ("rss", "atom", "json")
@@ -157,6 +156,8 @@ def load_config(path: Path | None) -> Config:
         text = raw.decode("utf-8-sig").replace("\r\n", "\n")
     except UnicodeDecodeError as e:
         raise ConfigError(str(path), (f"not UTF-8 text (byte {e.start})",)) from None
+    from feeds.frontmatter import YamlProblem, load_yaml  # PyYAML: only with a feeds.yaml
+
     try:
         doc = load_yaml(text)
     except YamlProblem as e:

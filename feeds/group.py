@@ -9,10 +9,11 @@ feeds (and a small record per article), not with the size of the corpus.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -95,6 +96,23 @@ class _Record:
         """Kept only for articles that are not admitted (their related mentions are hidden)."""
 
 
+def groups_of(
+    brief: Brief, topics: bool, providers: bool, intern: Callable[[str], str] = str
+) -> tuple[tuple[_Group, str], ...]:
+    """Each group an article belongs to (the site first), with the name it gives the group."""
+    groups: list[tuple[_Group, str]] = [(_SITE, "")]
+    if topics:
+        seen: set[str] = set()
+        for key, name in brief.topics:
+            if key not in seen:
+                seen.add(key)
+                groups.append(((FeedKind.TOPIC, intern(key)), intern(name)))
+    if providers and brief.provider is not None:
+        domain, name = brief.provider
+        groups.append(((FeedKind.PROVIDER, intern(domain)), intern(name)))
+    return tuple(groups)
+
+
 def _common_name(names: Counter[str]) -> str:
     """The most common spelling; ties go to the smallest string, so the choice is stable."""
     return min(names.items(), key=lambda item: (-item[1], item[0]))[0]
@@ -117,10 +135,14 @@ class Selector:
         items_per_feed: int,
         groupings: tuple[str, ...] = ("topics", "providers"),
         labels: Sequence[str] = (),
+        rels: Sequence[str] = (),
     ) -> None:
         self.selection = selection
         self.now = micros(selection.now)
         self.n = items_per_feed
+        self.keep = MARGIN * items_per_feed
+        """How many candidates each group holds: more than a feed shows (see GroupState)."""
+        self.rels = rels
         self.topics = "topics" in groupings
         self.providers = "providers" in groupings
         self.labels = labels
@@ -132,24 +154,15 @@ class Selector:
         """After :meth:`finish`: ids and links of the articles not published (see hide_related)."""
         self.next_change: datetime | None = None
         """After :meth:`finish`: when time alone will publish another article (``None``: never)."""
+        self.states: dict[GroupKey, GroupState] = {}
+        """After :meth:`finish`: every group's state, for the cache (see :func:`reselect`)."""
         self._names: dict[str, str] = {}
 
     def _intern(self, text: str) -> str:
         return self._names.setdefault(text, text)
 
     def _groups(self, brief: Brief) -> tuple[tuple[_Group, str], ...]:
-        groups: list[tuple[_Group, str]] = [(_SITE, "")]
-        intern = self._intern
-        if self.topics:
-            seen: set[str] = set()
-            for key, name in brief.topics:
-                if key not in seen:
-                    seen.add(key)
-                    groups.append(((FeedKind.TOPIC, intern(key)), intern(name)))
-        if self.providers and brief.provider is not None:
-            domain, name = brief.provider
-            groups.append(((FeedKind.PROVIDER, intern(domain)), intern(name)))
-        return tuple(groups)
+        return groups_of(brief, self.topics, self.providers, self._intern)
 
     def _label(self, index: int) -> str:
         return self.labels[index] if index < len(self.labels) else f"file #{index}"
@@ -188,7 +201,7 @@ class Selector:
         )
         if not admitted:
             return
-        n = self.n
+        n = self.keep
         item = (ts, _Descending(brief.id), index)
         held_by = self.held
         for group, _name in groups:
@@ -213,7 +226,10 @@ class Selector:
                     break
 
     def finish(self, site_title: str) -> Site:
-        """The feeds, each naming its articles by source number (``members``)."""
+        """The feeds, each naming its articles by source number (``members``).
+
+        Also sets :attr:`hidden`, :attr:`next_change` and :attr:`states`.
+        """
         totals: Counter[_Group] = Counter()
         names: dict[_Group, Counter[str]] = {}
         hidden: set[str] = set()
@@ -234,17 +250,177 @@ class Selector:
                     members[group].append((-record.ts, article_id, record.index))
         self.hidden = frozenset(hidden)
         self.next_change = from_micros(min(pending)) if pending else None
-        chosen: dict[_Group, tuple[tuple[int, int], ...]] = {
-            group: tuple((ts, index) for ts, _, index in sorted(held, reverse=True))
-            for group, held in self.held.items()
+        held: dict[_Group, list[tuple[int, str, int]]] = {
+            group: [(ts, str(i), index) for ts, i, index in sorted(items, reverse=True)]
+            for group, items in self.held.items()
         }
         for group, rows in members.items():
-            chosen[group] = tuple((-ts, index) for ts, _, index in heapq.nsmallest(self.n, rows))
-        feeds = [_feed(FeedKind.SITE, "", site_title, "", chosen.get(_SITE, ()), totals[_SITE])]
-        for kind in (FeedKind.TOPIC, FeedKind.PROVIDER):
-            groups = sorted(g for g in chosen if g[0] is kind and totals[g])
-            feeds.extend(_feeds(kind, groups, chosen, names, totals))
-        return Site(feeds=tuple(feeds))
+            held[group] = [(-ts, i, index) for ts, i, index in heapq.nsmallest(self.keep, rows)]
+        rel = self.rels.__getitem__ if self.rels else str
+        self.states = {
+            group: GroupState(
+                names=tuple(sorted(names[group].items())),
+                total=totals[group],
+                candidates=tuple((ts, i, rel(index)) for ts, i, index in items),
+                complete=totals[group] <= len(items),
+            )
+            for group, items in held.items()
+            if totals[group]
+        }
+        index_of = {rel(index): index for items in held.values() for _, _, index in items}
+        return site_of(
+            {group: state.record(self.n) for group, state in self.states.items()},
+            site_title,
+            index_of,
+        )
+
+
+GroupKey = tuple[FeedKind, str]
+"""A feed's group: its kind and key (``""`` for the site feed)."""
+Record = tuple[str, int, tuple[tuple[int, str], ...]]
+"""A chosen feed: its name, its total, and (date, source file) of its articles, newest first."""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupState:
+    """What a later run needs of one group to update it without looking at every article.
+
+    ``candidates`` are exactly the group's newest articles, more than a feed holds (see
+    :data:`MARGIN`), so that articles can leave the feed and the next ones are known.
+    """
+
+    names: tuple[tuple[str, int], ...]
+    """Each spelling of the group's name, with how many articles use it."""
+    total: int
+    candidates: tuple[tuple[int, str, str], ...]
+    """(date, id, source file), newest first."""
+    complete: bool
+    """``candidates`` are all the group's articles."""
+
+    def record(self, n: int) -> Record:
+        name = _common_name(Counter(dict(self.names)))
+        return (name, self.total, tuple((ts, rel) for ts, _, rel in self.candidates[:n]))
+
+
+MARGIN = 2
+"""Groups keep ``MARGIN × items_per_feed`` candidates between runs."""
+
+
+Change = tuple[str, Brief | None, Brief | None]
+"""A source file and its brief before and after (``None``: no usable article)."""
+
+
+def _rank(item: tuple[int, str, str]) -> tuple[int, str]:
+    return (-item[0], item[1])
+
+
+def reselect(
+    states: Mapping[GroupKey, GroupState | None],
+    changes: Sequence[Change],
+    selection: Selection,
+    *,
+    items_per_feed: int,
+    groupings: tuple[str, ...] = ("topics", "providers"),
+) -> dict[GroupKey, GroupState | None] | None:
+    """The groups in ``states`` after ``changes``, without looking at any other article.
+
+    ``states`` holds the previous state of every group any change touches (``None``: no
+    such group yet); the result maps each to its new state (``None``: the group is gone).
+    Returns ``None`` when the change cannot be made this way and every brief must be
+    chosen from again: an article that is not published now (before or after: the set of
+    hidden articles changes), or a group left with fewer known candidates than its feed
+    shows. Duplicates are the caller's to rule out. Property-tested against
+    :meth:`Selector.finish` on the whole corpus.
+    """
+    n, keep = items_per_feed, MARGIN * items_per_feed
+    topics, providers = "topics" in groupings, "providers" in groupings
+    now = micros(selection.now)
+
+    def published(brief: Brief) -> bool:
+        if brief.removed or (brief.draft and not selection.unpublished):
+            return False
+        return selection.future or brief.published <= now
+
+    named: list[tuple[str, dict[_Group, str] | None, dict[_Group, str] | None, Change]] = []
+    for change in changes:
+        rel, before, after = change
+        if any(b is not None and not published(b) for b in (before, after)):
+            return None
+        named.append(
+            (
+                rel,
+                dict(groups_of(before, topics, providers)) if before is not None else None,
+                dict(groups_of(after, topics, providers)) if after is not None else None,
+                change,
+            )
+        )
+    result: dict[GroupKey, GroupState | None] = {}
+    for group, state in states.items():
+        names = Counter(dict(state.names)) if state is not None else Counter[str]()
+        total = state.total if state is not None else 0
+        candidates = list(state.candidates) if state is not None else []
+        complete = state.complete if state is not None else True
+        for rel, old_groups, new_groups, (_, before, after) in named:
+            if before is not None and old_groups is not None and group in old_groups:
+                total -= 1
+                names[old_groups[group]] -= 1
+                item = (before.published, before.id, rel)
+                if item in candidates:
+                    candidates.remove(item)
+            if after is not None and new_groups is not None and group in new_groups:
+                total += 1
+                names[new_groups[group]] += 1
+                item = (after.published, after.id, rel)
+                # Candidates are the group's newest: anything older than the last one is
+                # not a candidate, unless the candidates are the whole group.
+                if complete or (candidates and _rank(item) < _rank(candidates[-1])):
+                    bisect.insort(candidates, item, key=_rank)
+        if len(candidates) > keep:
+            del candidates[keep:]
+            complete = False
+        if total <= 0:
+            result[group] = None
+            continue
+        if not complete and len(candidates) < min(n, total):
+            return None  # too many left the feed: the next ones are not known here
+        result[group] = GroupState(
+            names=tuple(sorted((k, v) for k, v in names.items() if v > 0)),
+            total=total,
+            candidates=tuple(candidates),
+            complete=complete,
+        )
+    return result
+
+
+def site_of(
+    records: Mapping[GroupKey, Record], site_title: str, index_of: Mapping[str, int]
+) -> Site:
+    """The feeds of chosen groups, in output order: the site feed, topics, providers."""
+
+    def chosen(group: GroupKey) -> tuple[tuple[int, int], ...]:
+        return tuple((ts, index_of[rel]) for ts, rel in records[group][2])
+
+    site = records.get(_SITE)
+    feeds = [
+        _feed(
+            FeedKind.SITE, "", site_title, "", chosen(_SITE) if site else (), site[1] if site else 0
+        )
+    ]
+    for kind in (FeedKind.TOPIC, FeedKind.PROVIDER):
+        groups = sorted(g for g in records if g[0] is kind and records[g][1])
+        taken: set[str] = set()
+        of_kind: list[Feed] = []
+        for group in groups:
+            key = group[1]
+            slug = slugify(key, domain=kind is FeedKind.PROVIDER)
+            if slug in taken:  # two keys, one slug: only on a hash collision; keep both apart
+                slug = f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+            taken.add(slug)
+            name, total, _ = records[group]
+            of_kind.append(_feed(kind, key, name, slug, chosen(group), total))
+        of_kind.sort(key=lambda f: f.slug)
+        feeds.extend(of_kind)
+    return Site(feeds=tuple(feeds))
 
 
 def _feed(
@@ -299,25 +475,3 @@ def hide_related(article: Article, hidden: Collection[str]) -> Article:
         return article
     kept = tuple(item for item in article.related if item.url not in hidden)
     return replace(article, related=kept)
-
-
-def _feeds(
-    kind: FeedKind,
-    groups: list[_Group],
-    chosen: dict[_Group, tuple[tuple[int, int], ...]],
-    names: dict[_Group, Counter[str]],
-    totals: Counter[_Group],
-) -> list[Feed]:
-    taken: set[str] = set()
-    feeds: list[Feed] = []
-    for group in groups:
-        key = group[1]
-        slug = slugify(key, domain=kind is FeedKind.PROVIDER)
-        if slug in taken:  # two keys, one slug: only on a hash collision; keep both apart
-            slug = f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
-        taken.add(slug)
-        feeds.append(
-            _feed(kind, key, _common_name(names[group]), slug, chosen[group], totals[group])
-        )
-    feeds.sort(key=lambda f: f.slug)
-    return feeds

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from conftest import NOW, article, write_tree
 
-import feeds.build
 import feeds.cache
+import feeds.collect
 from feeds.build import BuildOptions, BuildResult, build
 from feeds.cache import DB_FILE
 from feeds.config import Config
@@ -384,18 +384,23 @@ def test_an_article_changed_between_choosing_and_rendering_starts_the_build_over
     site = Site(tmp_path, _site(10))
     site.build()
     site.write("003.md", article(n=3, title="First edit", topics=["All"]))
-    real = feeds.build.read_source
-    calls = {"n": 0}
+    real = feeds.collect.read_source
+    reads: list[str] = []
 
     def edit_during_the_build(source: Any, *args: Any) -> Any:
-        calls["n"] += 1
-        if source.rel == "003.md" and calls["n"] > 1:  # pass two, after pass one read it
-            site.write("003.md", article(n=3, title="Second edit", topics=["All"]))
-            monkeypatch.setattr(feeds.build, "read_source", real)
+        reads.append(source.rel)
+        if source.rel == "003.md" and reads.count("003.md") == 2:  # pass two's read
+            # A newer date: the article is no longer the one pass one chose feeds with.
+            moved = NOW.replace(year=2026, month=1)
+            site.write(
+                "003.md",
+                article(n=3, title="Second edit", topics=["All"], publishedDateTime=moved),
+            )
         return real(source, *args)
 
-    monkeypatch.setattr(feeds.build, "read_source", edit_during_the_build)
+    monkeypatch.setattr(feeds.collect, "read_source", edit_during_the_build)
     site.build()
+    assert reads.count("003.md") == 4  # read, changed under us, read again and rendered
     assert b"Second edit" in (site.output / "rss.xml").read_bytes()
     assert outputs(site.output) == site.cold()
 

@@ -9,8 +9,8 @@ from conftest import NOW
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.group import Selection, group_articles, order_key
-from feeds.model import Article, FeedKind, Provider, Topic
+from feeds.group import Selection, Selector, group_articles, groups_of, order_key, reselect
+from feeds.model import Article, Brief, FeedKind, Provider, Topic
 from feeds.slugs import group_key, slugify
 
 
@@ -223,3 +223,108 @@ def test_property_streaming_selection_with_duplicates_matches_the_naive_one(rows
     got = {(f.kind.value, f.key): tuple(a.title for a in f.articles) for f in site.feeds}
     expected = _naive(articles, n)
     assert got == {g: t for g, t in expected.items() if t or g == ("site", "")}
+
+
+# -- updating a selection from a few changes (reselect) ------------------------------------
+
+_KEYS = st.sampled_from(["ai", "space", "rust", "go"])
+
+
+@st.composite
+def _briefs(draw: st.DrawFn, n: int) -> list[Brief | None]:
+    """``n`` files, each a published article (ids unique) or not an article at all."""
+    out: list[Brief | None] = []
+    for i in range(n):
+        if draw(st.integers(0, 9)) == 0:
+            out.append(None)
+            continue
+        keys = draw(st.lists(_KEYS, max_size=3))
+        domain = draw(st.sampled_from([None, "a.example", "b.example"]))
+        out.append(
+            Brief(
+                id=f"https://x.example/{i}",
+                url=f"https://x.example/{i}",
+                published=draw(st.integers(0, 40)) * 1_000_000,
+                draft=False,
+                removed=False,
+                topics=tuple((k, draw(st.sampled_from([k, k.upper()]))) for k in keys),
+                provider=(domain, draw(st.sampled_from(["A", "B"]))) if domain else None,
+            )
+        )
+    return out
+
+
+def _states(briefs: list[Brief | None], n: int) -> dict:
+    rels = [f"{i:03d}.md" for i in range(len(briefs))]
+    selector = Selector(Selection(now=NOW), items_per_feed=n, rels=rels)
+    for index, brief in enumerate(briefs):
+        if brief is not None:
+            selector.add(index, brief)
+    selector.finish("Site")
+    return selector.states
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.integers(1, 4))
+def test_property_reselect_gives_what_choosing_from_every_article_gives(data, n) -> None:
+    before = data.draw(_briefs(data.draw(st.integers(0, 25))))
+    after = list(before)
+    changes = []
+    for _ in range(data.draw(st.integers(1, 4))):
+        index = data.draw(st.integers(0, len(after)))
+        if index == len(after):
+            after.append(None)  # a new file
+        replacement = data.draw(_briefs(1))[0]
+        if replacement is not None:  # keep ids unique: the id follows the file
+            replacement = replacement._replace(
+                id=f"https://x.example/{index}", url=f"https://x.example/{index}"
+            )
+        changes.append((index, replacement))
+        after[index] = replacement
+    old_states = _states(before, n)
+    touched: dict[int, Brief | None] = {}
+    for index, _ in changes:
+        touched.setdefault(index, before[index] if index < len(before) else None)
+    change_list = [(f"{i:03d}.md", touched[i], after[i]) for i in sorted(touched)]
+    affected = {
+        group
+        for _, old, new in change_list
+        for brief in (old, new)
+        if brief is not None
+        for group, _ in groups_of(brief, True, True)
+    }
+    result = reselect(
+        {g: old_states.get(g) for g in affected},
+        change_list,
+        Selection(now=NOW),
+        items_per_feed=n,
+    )
+    new_states = _states(after, n)
+    if result is None:  # allowed only when too many candidates left a group
+        return
+    for group in affected:
+        expected = new_states.get(group)
+        got = result[group]
+        if expected is None or got is None:
+            assert expected is got
+            continue
+        assert got.total == expected.total and got.names == expected.names
+        # Both know the group's newest articles exactly; the full choice may know more.
+        assert got.record(n) == expected.record(n)
+        shared = min(len(got.candidates), len(expected.candidates))
+        assert got.candidates[:shared] == expected.candidates[:shared]
+        assert got.complete <= expected.complete
+
+
+def test_reselect_refuses_what_it_cannot_know() -> None:
+    briefs = [
+        Brief(f"https://x.example/{i}", f"https://x.example/{i}", i, False, False, (), None)
+        for i in range(6)
+    ]
+    states = _states(briefs, 1)  # keeps 2 candidates of 6
+    site = (FeedKind.SITE, "")
+    drop = [(f"{i:03d}.md", briefs[i], None) for i in (5, 4)]
+    assert reselect({site: states[site]}, drop[:1], Selection(now=NOW), items_per_feed=1)
+    assert reselect({site: states[site]}, drop, Selection(now=NOW), items_per_feed=1) is None
+    draft = [("005.md", briefs[5], briefs[5]._replace(draft=True))]
+    assert reselect({site: states[site]}, draft, Selection(now=NOW), items_per_feed=1) is None
