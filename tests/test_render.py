@@ -18,9 +18,9 @@ from lxml import etree
 from feeds.config import Config
 from feeds.formats import xml
 from feeds.formats.common import Context
-from feeds.formats.jsonfeed import json_item
+from feeds.formats.jsonfeed import json_item, render_json
 from feeds.formats.xml import atom_entry, rss_item
-from feeds.model import Article, Image, Provider, RelatedItem, Site, Topic
+from feeds.model import Article, Feed, FeedKind, Image, Provider, RelatedItem, Site, Topic
 from feeds.render import context_for
 from feeds.slugs import slugify
 
@@ -510,3 +510,40 @@ def test_property_xml_escaping_is_the_replace_chain(value: str) -> None:
 )
 def test_property_rfc822_is_email_utils(when: datetime) -> None:
     assert xml.rfc822(when) == format_datetime(when)
+
+
+def _reference_json_document(feed: Feed, context: Context, items: list[str]) -> bytes:
+    """The JSON Feed document as ``render_json`` wrote it with an indented ``json.dumps``."""
+    doc: dict[str, Any] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": context.title(feed),
+        "home_page_url": context.home_url(feed),
+        "feed_url": context.file_url(feed, "feed.json"),
+        "description": context.description(feed),
+        "language": context.config.language,
+        "authors": [{"name": context.config.title, "url": context.config.base_url}],
+        "items": [],
+    }
+    head = json.dumps(doc, ensure_ascii=False, indent=2)
+    body = ",\n".join(items)
+    text = head[: -len("[]\n}")] + ("[\n" + body + "\n  ]\n}\n" if items else "[]\n}\n")
+    return text.encode("utf-8")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(FeedKind),
+    SOME_TEXT,
+    ANY_TEXT,
+    SOME_TEXT,
+    SOME_TEXT,
+    st.lists(ANY_TEXT, max_size=3),
+)
+def test_property_json_document_is_the_indented_dump(
+    kind: FeedKind, name: str, title: str, description: str, language: str, items: list[str]
+) -> None:
+    config = Config(title=title, description=description, language=language)
+    context = context_for(Site(), config)
+    slug = "" if kind is FeedKind.SITE else slugify(name)
+    feed = Feed(kind=kind, key=name, name=name, slug=slug, articles=(), total=0)
+    assert render_json(feed, context, items) == _reference_json_document(feed, context, items)

@@ -291,7 +291,8 @@ def _generator(feed: Feed, context: Context, filename: str) -> FeedGenerator:
 def _splice(head: bytes, closing: bytes, entries: list[str]) -> bytes:
     """Put the entries before ``closing`` (the last line but one of feedgen's output)."""
     cut = head.rindex(closing)
-    return head[:cut] + "".join(entries).encode("utf-8") + head[cut:]
+    # One join: the entries are most of the document, and each ``+`` would copy them.
+    return b"".join((head[:cut], "".join(entries).encode("utf-8"), head[cut:]))
 
 
 def render_rss(feed: Feed, context: Context, entries: list[str]) -> bytes:
