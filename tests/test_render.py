@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
+from email.utils import format_datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import feedparser
 import pytest
 from conftest import SCHEMAS, article, load_json, run_build
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from feeds.config import Config
+from feeds.formats import xml
+from feeds.formats.common import Context
+from feeds.formats.jsonfeed import json_item, render_json
+from feeds.formats.xml import atom_entry, rss_item
+from feeds.model import Article, Feed, FeedKind, Image, Provider, RelatedItem, Site, Topic
+from feeds.render import context_for
+from feeds.slugs import slugify
+
+T = TypeVar("T")
 
 CONFIG = Config(
     title="Example News",
@@ -271,3 +285,265 @@ def test_atom_relax_ng_schema(site: Path) -> None:
         if path.name == "atom.xml":
             doc = etree.parse(str(path))
             assert schema.validate(doc), (path, schema.error_log)
+
+
+# The entry writers build their text directly. These check them against the obvious
+# formulation (json.dumps of a dict, chains of str.replace, email.utils) on any text,
+# including what the collector never lets through (quotes, tabs, newlines, controls).
+
+ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=20)
+SOME_TEXT = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=20)
+DATES = st.datetimes(
+    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+)
+
+
+def _or_none(strategy: st.SearchStrategy[T]) -> st.SearchStrategy[T | None]:
+    return st.one_of(st.none(), strategy)
+
+
+IMAGES = st.builds(
+    Image,
+    url=SOME_TEXT,
+    width=_or_none(st.integers(1, 99_999)),
+    height=_or_none(st.integers(1, 99_999)),
+    title=_or_none(ANY_TEXT),
+)
+PROVIDERS = st.builds(
+    Provider, name=SOME_TEXT, domain=SOME_TEXT, url=_or_none(SOME_TEXT), image=_or_none(IMAGES)
+)
+ARTICLES = st.builds(
+    Article,
+    id=SOME_TEXT,
+    url=SOME_TEXT,
+    external_url=_or_none(ANY_TEXT),
+    title=SOME_TEXT,
+    summary=ANY_TEXT,
+    content_html=_or_none(ANY_TEXT),
+    published=DATES,
+    kind=SOME_TEXT,
+    category=_or_none(SOME_TEXT),
+    provider=_or_none(PROVIDERS),
+    topics=st.lists(st.builds(Topic, key=SOME_TEXT, name=SOME_TEXT), max_size=3).map(tuple),
+    image=_or_none(IMAGES),
+    related=st.lists(
+        st.builds(
+            RelatedItem,
+            url=SOME_TEXT,
+            title=ANY_TEXT,
+            summary=ANY_TEXT,
+            published=_or_none(DATES),
+            provider=_or_none(PROVIDERS),
+            image=_or_none(IMAGES),
+            kind=_or_none(ANY_TEXT),
+        ),
+        max_size=3,
+    ).map(tuple),
+    quality=st.none(),
+    heat=st.none(),
+    draft=st.just(False),
+    removed=st.just(False),
+    source=st.just("a.md"),
+)
+GROUPINGS = st.sampled_from([(), ("topics",), ("providers",), ("topics", "providers")])
+
+
+def _reference_json_item(article: Article, context: Context) -> dict[str, Any]:
+    """The JSON Feed item as a dict, as ``feeds.formats.jsonfeed`` built it before it wrote text."""
+
+    def provider(p: Provider) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": p.name, "domain": p.domain}
+        if p.url:
+            out["url"] = p.url
+        return out
+
+    def image(i: Image) -> dict[str, Any]:
+        out: dict[str, Any] = {"url": i.url}
+        if i.width and i.height:
+            out["width"] = i.width
+            out["height"] = i.height
+        if i.title:
+            out["title"] = i.title
+        return out
+
+    def related(r: RelatedItem) -> dict[str, Any]:
+        out: dict[str, Any] = {"url": r.url, "title": r.title}
+        if r.summary:
+            out["summary"] = r.summary
+        if r.published is not None:
+            out["date_published"] = r.published.isoformat()
+        if r.kind:
+            out["type"] = r.kind
+        if r.provider is not None:
+            out["provider"] = provider(r.provider)
+        if r.image is not None:
+            out["image"] = image(r.image)
+        return out
+
+    def topic(t: Topic) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": t.name, "key": t.key}
+        if "topics" in context.config.groupings:
+            out["feed_url"] = context.topic_url(slugify(t.key)) + "feed.json"
+        return out
+
+    item: dict[str, Any] = {"id": article.id, "url": article.url}
+    if article.external_url:
+        item["external_url"] = article.external_url
+    item["title"] = article.title
+    if article.summary:
+        item["summary"] = article.summary
+    if article.content_html:
+        item["content_html"] = article.content_html
+    else:
+        item["content_text"] = article.summary or article.title
+    item["date_published"] = article.published.isoformat()
+    if article.provider is not None:
+        author: dict[str, Any] = {"name": article.provider.name}
+        if article.provider.url:
+            author["url"] = article.provider.url
+        item["authors"] = [author]
+    if article.topics:
+        item["tags"] = [t.name for t in article.topics]
+    if article.image is not None:
+        item["image"] = article.image.url
+    extension: dict[str, Any] = {
+        "about": "http://purl.org/net/feeds/1.0/",
+        "version": "1.0",
+        "type": article.kind,
+    }
+    if article.provider is not None:
+        extension["provider"] = provider(article.provider)
+        if "providers" in context.config.groupings:
+            slug = slugify(article.provider.domain, domain=True)
+            extension["provider"]["feed_url"] = context.provider_feed_url(slug, "feed.json")
+    if article.topics:
+        extension["topics"] = [topic(t) for t in article.topics]
+    if article.image is not None:
+        extension["image"] = image(article.image)
+    if article.related:
+        extension["related"] = [related(r) for r in article.related]
+    item["_feeds"] = extension
+    return item
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ARTICLES, min_size=1, max_size=3), GROUPINGS)
+def test_property_json_item_is_json_dumps_of_the_item(
+    articles: list[Article], groupings: tuple[str, ...]
+) -> None:
+    # One context for several articles: the per-configuration URLs are reused.
+    context = context_for(Site(), Config(groupings=groupings))
+    for a in articles:
+        expected = json.dumps(
+            _reference_json_item(a, context), ensure_ascii=False, separators=(",", ":")
+        )
+        assert json_item(a, context) == expected
+
+
+def test_entries_follow_a_new_configuration() -> None:
+    a = Article(
+        id="https://n.example.com/1",
+        url="https://n.example.com/1",
+        external_url=None,
+        title="T",
+        summary="",
+        content_html=None,
+        published=datetime(2025, 1, 1, tzinfo=UTC),
+        kind="article",
+        category=None,
+        provider=Provider(name="N", domain="n.example.com"),
+        topics=(Topic(key="ai", name="AI"),),
+        image=None,
+        related=(),
+        quality=None,
+        heat=None,
+        draft=False,
+        removed=False,
+        source="a.md",
+    )
+    # Each configuration's URLs, never those of the configuration rendered before.
+    bases = ("https://one.example.com/", "https://two.example.com/", "https://one.example.com/")
+    for base in bases:
+        for groupings in ((), ("topics", "providers")):
+            context = context_for(Site(), Config(base_url=base, groupings=groupings))
+            grouped = bool(groupings)
+            expected = {
+                rss_item: {
+                    f"{base}topics/ai/": True,
+                    f"{base}providers/n.example.com/rss.xml": grouped,
+                },
+                atom_entry: {f"{base}topics/ai/": True},
+                json_item: {
+                    f"{base}topics/ai/feed.json": grouped,
+                    f"{base}providers/n.example.com/feed.json": grouped,
+                },
+            }
+            for entry, urls in expected.items():
+                text = entry(a, context)
+                assert {url: url in text for url in urls} == urls
+                assert not any(other in text for other in bases if other != base)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text())
+def test_property_xml_escaping_is_the_replace_chain(value: str) -> None:
+    text = (
+        value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    )
+    assert xml.text(value) == text
+    attr = text.replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;")
+    assert xml.attr(value) == attr
+    html = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert xml._html_text(value) == xml.text(html)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.datetimes(
+        timezones=st.one_of(
+            st.none(),
+            st.just(UTC),
+            st.timezones(),
+            st.integers(-86_399, 86_399).map(lambda s: timezone(timedelta(seconds=s))),
+        )
+    )
+)
+def test_property_rfc822_is_email_utils(when: datetime) -> None:
+    assert xml.rfc822(when) == format_datetime(when)
+
+
+def _reference_json_document(feed: Feed, context: Context, items: list[str]) -> bytes:
+    """The JSON Feed document as ``render_json`` wrote it with an indented ``json.dumps``."""
+    doc: dict[str, Any] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": context.title(feed),
+        "home_page_url": context.home_url(feed),
+        "feed_url": context.file_url(feed, "feed.json"),
+        "description": context.description(feed),
+        "language": context.config.language,
+        "authors": [{"name": context.config.title, "url": context.config.base_url}],
+        "items": [],
+    }
+    head = json.dumps(doc, ensure_ascii=False, indent=2)
+    body = ",\n".join(items)
+    text = head[: -len("[]\n}")] + ("[\n" + body + "\n  ]\n}\n" if items else "[]\n}\n")
+    return text.encode("utf-8")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(FeedKind),
+    SOME_TEXT,
+    ANY_TEXT,
+    SOME_TEXT,
+    SOME_TEXT,
+    st.lists(ANY_TEXT, max_size=3),
+)
+def test_property_json_document_is_the_indented_dump(
+    kind: FeedKind, name: str, title: str, description: str, language: str, items: list[str]
+) -> None:
+    config = Config(title=title, description=description, language=language)
+    context = context_for(Site(), config)
+    slug = "" if kind is FeedKind.SITE else slugify(name)
+    feed = Feed(kind=kind, key=name, name=name, slug=slug, articles=(), total=0)
+    assert render_json(feed, context, items) == _reference_json_document(feed, context, items)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 from urllib.parse import quote
 
 from feeds import __version__
@@ -23,6 +24,9 @@ GENERATOR = "feeds"
 GENERATOR_URI = "https://pypi.org/project/feeds/"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """The date of a feed with no items: fixed, so that output never depends on the clock."""
+
+
+T = TypeVar("T")
 
 
 class FormatInfo(NamedTuple):
@@ -78,3 +82,25 @@ class Context:
         if feed.kind is FeedKind.TOPIC:
             return f"The newest articles about {feed.name} on {self.config.title}"
         return f"The newest articles from {feed.name} on {self.config.title}"
+
+
+def per_config(build: Callable[[Context], T]) -> Callable[[Context], T]:
+    """``build(context)`` made once per configuration and reused for every entry.
+
+    For values that depend on ``context.config`` alone (URL prefixes, URLs per topic).
+    Only the latest configuration's value is kept, found by identity: a ``Config`` is
+    immutable, comparing it is slower than building most values, and holding it (not the
+    context, which holds the whole site) keeps no site alive after its build.
+    """
+    last: tuple[Config, T] | None = None
+
+    def get(context: Context) -> T:
+        nonlocal last
+        held = last  # one read: another thread may replace it
+        if held is not None and held[0] is context.config:
+            return held[1]
+        value = build(context)
+        last = (context.config, value)
+        return value
+
+    return get
