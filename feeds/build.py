@@ -15,21 +15,21 @@ from __future__ import annotations
 import gc
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from feeds.cache import Cache, RunFacts
+from feeds.cache import Cache, Choice, Damaged, RunFacts
 from feeds.config import Config
 from feeds.errors import BuildError, Problem, Severity
-from feeds.group import Selection, Selector, hide_related
+from feeds.group import Change, Selection, Selector, groups_of, hide_related, reselect, site_of
 from feeds.lock import output_lock
-from feeds.model import Brief
+from feeds.model import Brief, Site
 from feeds.parallel import ordered_map
-from feeds.sources import Source, scan
+from feeds.sources import Scan, Source, scan
 from feeds.write import WriteReport, write_output
 
 if TYPE_CHECKING:
@@ -73,6 +73,8 @@ class BuildResult:
     cache_notes: tuple[str, ...] = ()
     """Cache trouble that made this run colder (never wrong): for the log, not a failure."""
     seconds: float
+    incremental: bool = False
+    """The feeds were chosen by updating the last run's choice from the changed files."""
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -99,12 +101,17 @@ def _no_cyclic_gc() -> Iterator[None]:
 def build(config: Config, options: BuildOptions, progress: Progress | None = None) -> BuildResult:
     """Run the pipeline; raises :class:`~feeds.errors.FeedsError` only for whole-build failures."""
     lock = output_lock(options.output, options.lock_wait) if options.write else nullcontext()
+    notes: list[str] = []
     with _no_cyclic_gc(), lock:
         for _ in range(ATTEMPTS):
             try:
-                return _build(config, options, progress)
+                result = _build(config, options, progress)
             except _ChangedDuringBuild:
-                continue  # nothing was published: start over and see the file as it is now
+                continue  # nothing was published: start over, seeing the files as they are now
+            except Damaged as e:
+                notes.extend(e.notes)  # discarded: start over from scratch
+                continue
+            return replace(result, cache_notes=(*notes, *result.cache_notes))
     raise BuildError(
         f"{options.content}: article files kept changing while they were read; try again"
     )
@@ -121,6 +128,20 @@ def _read_brief(source: Source, config: Config) -> tuple[Brief | None, tuple[Pro
     result = read_source(source, config.tz, config.max_related)
     article = result.article
     return (Brief.of(article) if article is not None else None), result.problems
+
+
+@dataclass(frozen=True, slots=True)
+class _Chosen:
+    """The feeds a run chose (from every brief, or by updating the last run's choice)."""
+
+    site: Site
+    problems: tuple[Problem, ...]
+    """Reading problems of every file in source order, then duplicates."""
+    choice: Choice
+    briefs: Callable[[list[int]], Mapping[int, Brief]]
+    """The briefs of the articles with these source numbers (those to render)."""
+    files_reread: int
+    incremental: bool
 
 
 def _build(config: Config, options: BuildOptions, progress: Progress | None) -> BuildResult:
@@ -154,47 +175,26 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         from feeds.collect import read_source
         from feeds.render import context_for, entries, needed, render_stream, to_render
 
-        # Pass one: the brief of every file, from the cache or read (in parallel) again.
-        known = cache.known(options.content, found)
-        to_read = [i for i in range(len(sources)) if i not in known]
-        fresh = ordered_map(lambda i: _read_brief(sources[i], config), to_read, options.jobs)
-        selector = Selector(
-            selection,
-            items_per_feed=config.items_per_feed,
-            groupings=config.groupings,
-            labels=[s.label for s in sources],
-        )
-        briefs: dict[int, Brief] = {}
-        read_problems: list[Problem] = []
-        for index in range(len(sources)):
-            if index % 1000 == 0:
-                show("reading", index, len(sources))
-            held = known.get(index)
-            brief, problems = (held.brief, held.problems) if held is not None else next(fresh)
-            cache.remember(index, brief, problems)
-            read_problems.extend(problems)
-            if brief is not None:
-                briefs[index] = brief
-                selector.add(index, brief)
-        usable = len(briefs)
-        site = selector.finish(config.title)
-        read_problems.extend(selector.problems)
-        problems = found.problems + tuple(read_problems)
+        chosen = _update(config, options, selection, cache, found, show)
+        if chosen is None:
+            chosen = _choose(config, options, selection, cache, found, show)
+        site, hidden = chosen.site, chosen.choice.hidden
+        problems = found.problems + chosen.problems
 
         # Pass two: read the articles of the feeds that changed and render their entries.
         context = context_for(site, config)
         writing = options.write and not (options.strict and problems)
-        hidden = selector.hidden
         digest = hashlib.sha256("\n".join(sorted(hidden)).encode()).hexdigest()
         plan = cache.plan_feeds(options.output, site, context, digest) if writing else None
         keep = plan.keep if plan is not None else frozenset()
         rendered = to_render(site, context, keep)
         wanted = needed(rendered)
+        briefs = chosen.briefs(wanted)
         show("rendering", 0, len(wanted))
 
         def render_one(index: int) -> tuple[int, Entries | None]:
             article = read_source(sources[index], config.tz, config.max_related).article
-            if article is None or Brief.of(article) != briefs[index]:
+            if article is None or Brief.of(article) != briefs.get(index):
                 return index, None
             return index, entries(hide_related(article, hidden), context)
 
@@ -216,21 +216,179 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             for _ in files:  # check renders everything, to find what would fail
                 pass
         facts = RunFacts(
-            now=options.now,
-            until=selector.next_change,
-            problems=tuple(read_problems),
-            articles=usable - len(selector.problems),
+            selection=selection,
+            until=chosen.choice.until,
+            problems=chosen.problems,
+            articles=chosen.choice.articles,
             feeds=len(site.feeds),
         )
-        cache.save(plan, report, facts)
+        cache.save(plan, report, facts, chosen.choice)
     return BuildResult(
         problems=problems,
         files_read=len(sources),
-        files_reread=len(to_read),
-        articles=usable - len(selector.problems),
+        files_reread=chosen.files_reread,
+        articles=chosen.choice.articles,
         feeds=len(site.feeds),
         feeds_rendered=len(rendered),
         report=report,
         cache_notes=tuple(cache.notes),
         seconds=time.perf_counter() - started,
+        incremental=chosen.incremental,
+    )
+
+
+def _choose(
+    config: Config,
+    options: BuildOptions,
+    selection: Selection,
+    cache: Cache,
+    found: Scan,
+    show: Progress,
+) -> _Chosen:
+    """Pass one over every file: its brief from the cache, or read (in parallel) again."""
+    sources = found.sources
+    known = cache.known(options.content, found)
+    to_read = [i for i in range(len(sources)) if i not in known]
+    fresh = ordered_map(lambda i: _read_brief(sources[i], config), to_read, options.jobs)
+    selector = Selector(
+        selection,
+        items_per_feed=config.items_per_feed,
+        groupings=config.groupings,
+        labels=[s.label for s in sources],
+        rels=[s.rel for s in sources],
+    )
+    briefs: dict[int, Brief] = {}
+    read_problems: list[Problem] = []
+    for index in range(len(sources)):
+        if index % 1000 == 0:
+            show("reading", index, len(sources))
+        held = known.get(index)
+        brief, problems = (held.brief, held.problems) if held is not None else next(fresh)
+        cache.remember(index, brief, problems)
+        read_problems.extend(problems)
+        if brief is not None:
+            briefs[index] = brief
+            selector.add(index, brief)
+    site = selector.finish(config.title)
+    choice = Choice(
+        records={
+            group: state.record(config.items_per_feed) for group, state in selector.states.items()
+        },
+        states=selector.states,
+        full=True,
+        hidden=selector.hidden,
+        until=selector.next_change,
+        duplicates=tuple(selector.problems),
+        articles=len(briefs) - len(selector.problems),
+    )
+    return _Chosen(
+        site=site,
+        problems=tuple(read_problems) + tuple(selector.problems),
+        choice=choice,
+        briefs=lambda wanted: briefs,
+        files_reread=len(to_read),
+        incremental=False,
+    )
+
+
+def _update(
+    config: Config,
+    options: BuildOptions,
+    selection: Selection,
+    cache: Cache,
+    found: Scan,
+    show: Progress,
+) -> _Chosen | None:
+    """Update the last run's choice from the files that changed, or ``None``: choose again.
+
+    Only the changed files are read, and only the groups they were or are in are looked
+    at (:func:`~feeds.group.reselect`); duplicates and articles that are not published
+    now are left to a full choice.
+    """
+    previous = cache.previous(options.content, found, selection)
+    if previous is None:
+        return None
+    sources = found.sources
+    changed = previous.changed
+    before = cache.briefs_of([rel for rel, _ in changed])
+    indexes = [index for _, index in changed if index is not None]
+    fresh = dict(
+        zip(
+            indexes,
+            ordered_map(lambda i: _read_brief(sources[i], config), indexes, options.jobs),
+            strict=True,
+        )
+    )
+    changes: list[Change] = []
+    for rel, index in changed:
+        after, _ = fresh[index] if index is not None else (None, ())
+        changes.append((rel, before[rel], after))
+    # A duplicate (an id in two files, before or after) is left to a full choice.
+    ids = {b.id for _, old, new in changes for b in (old, new) if b is not None}
+    files = cache.files_of(ids)
+    moved = {rel for rel, _, _ in changes}
+    for id_ in ids:
+        others = [rel for rel in files[id_] if rel not in moved]
+        mine = [rel for rel, _, new in changes if new is not None and new.id == id_]
+        if len(others) + len(mine) > 1 or len(files[id_]) > 1:
+            return None
+    topics, providers = "topics" in config.groupings, "providers" in config.groupings
+    affected = {
+        group
+        for _, old, new in changes
+        for brief in (old, new)
+        if brief is not None
+        for group, _ in groups_of(brief, topics, providers)
+    }
+    states = reselect(
+        cache.group_states(affected),
+        changes,
+        selection,
+        items_per_feed=config.items_per_feed,
+        groupings=config.groupings,
+    )
+    if states is None:
+        return None
+    for (rel, old, new), (_, index) in zip(changes, changed, strict=True):
+        if index is None:
+            cache.forget(rel, old)
+        else:
+            cache.replace(rel, old, new, fresh[index][1])
+    records = dict(previous.records)
+    for group, state in states.items():
+        if state is None:
+            records.pop(group, None)
+        else:
+            records[group] = state.record(config.items_per_feed)
+    index_of = {s.rel: i for i, s in enumerate(sources)}
+    site = site_of(records, config.title, index_of)
+
+    def briefs(wanted: list[int]) -> dict[int, Brief]:
+        found = {i: b for i, (b, _) in fresh.items() if b is not None}
+        stored = cache.briefs_of([sources[i].rel for i in wanted if i not in fresh])
+        found.update((index_of[rel], b) for rel, b in stored.items() if b is not None)
+        return found
+
+    by_file = cache.problems
+    problems = tuple(p for rel in sorted(by_file, key=lambda r: r.split("/")) for p in by_file[rel])
+    show("reading", len(sources), len(sources))
+    articles = previous.articles + sum(
+        (new is not None) - (old is not None) for _, old, new in changes
+    )
+    choice = Choice(
+        records=records,
+        states=states,
+        full=False,
+        hidden=previous.hidden,
+        until=previous.until,
+        duplicates=previous.duplicates,
+        articles=articles,
+    )
+    return _Chosen(
+        site=site,
+        problems=problems + previous.duplicates,
+        choice=choice,
+        briefs=briefs,
+        files_reread=len(indexes),
+        incremental=True,
     )

@@ -46,7 +46,8 @@ import pickle
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator, Mapping
+import zlib
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -55,8 +56,8 @@ from typing import TYPE_CHECKING, Any
 from feeds import __version__
 from feeds.config import Config
 from feeds.errors import Problem
-from feeds.group import Selection
-from feeds.model import Brief, Feed, Site
+from feeds.group import MARGIN, GroupKey, GroupState, Record, Selection
+from feeds.model import Brief, Feed, FeedKind, Site, from_micros
 from feeds.sources import Scan, Stamp
 from feeds.write import ManifestEntry, WriteReport, is_intact, read_manifest
 
@@ -99,9 +100,18 @@ VERSION = ""
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS files (
-    root TEXT PRIMARY KEY, given TEXT NOT NULL, reading TEXT NOT NULL, digest TEXT NOT NULL,
-    rows BLOB NOT NULL
+CREATE TABLE IF NOT EXISTS state (
+    root TEXT PRIMARY KEY, given TEXT NOT NULL, reading TEXT NOT NULL, choosing TEXT NOT NULL,
+    now_us INTEGER NOT NULL, until_us INTEGER NOT NULL, articles INTEGER NOT NULL,
+    listing BLOB NOT NULL, records BLOB NOT NULL, problems BLOB NOT NULL, hidden BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS briefs (
+    root TEXT NOT NULL, bucket INTEGER NOT NULL, briefs BLOB NOT NULL, ids BLOB NOT NULL,
+    PRIMARY KEY (root, bucket)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS groups (
+    root TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, state BLOB NOT NULL,
+    PRIMARY KEY (root, kind, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (
     root TEXT NOT NULL, output TEXT NOT NULL, inputs TEXT NOT NULL, manifest TEXT NOT NULL,
@@ -115,8 +125,25 @@ CREATE TABLE IF NOT EXISTS outputs (
 ) WITHOUT ROWID;
 """
 
-_Row = tuple[str, Stamp | None, tuple[Any, ...] | None, bytes]
-"""One file in the ``files`` rows: rel, stamp (``None``: not to be trusted), brief, problems."""
+BUCKETS = 256
+"""Briefs and ids are stored in this many rows, by a hash of the file or id, so that a run
+that changed a few files loads and stores a few rows."""
+
+
+def _bucket(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8", "surrogatepass")) % BUCKETS
+
+
+def _seal(data: Any) -> bytes:
+    """``data`` marshalled, behind its sha256: :func:`_unseal` refuses anything damaged."""
+    blob = marshal.dumps(data)
+    return hashlib.sha256(blob).digest() + blob
+
+
+def _unseal(sealed: bytes) -> Any:
+    if hashlib.sha256(sealed[32:]).digest() != sealed[:32]:
+        raise ValueError("damaged record")
+    return marshal.loads(sealed[32:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +153,35 @@ class Known:
     brief: Brief | None
     """``None``: the file gave no usable article."""
     problems: tuple[Problem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Previous:
+    """The last run's choice of feeds, for a run that changed few files to update it."""
+
+    changed: tuple[tuple[str, int | None], ...]
+    """Files added, changed or removed since: (relative path, source number or ``None``)."""
+    records: dict[GroupKey, Record]
+    problems: dict[str, tuple[Problem, ...]]
+    """By relative path: the problems of each file that had some."""
+    duplicates: tuple[Problem, ...]
+    hidden: frozenset[str]
+    until: datetime | None
+    articles: int
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """What a run chose, for :meth:`Cache.save` (all of it, or what changed: ``states``)."""
+
+    records: Mapping[GroupKey, Record]
+    states: Mapping[GroupKey, GroupState | None]
+    """The groups to store (``None``: remove): every group after a full choice."""
+    full: bool
+    hidden: frozenset[str]
+    until: datetime | None
+    duplicates: tuple[Problem, ...]
+    articles: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +199,7 @@ class LastRun:
 class RunFacts:
     """What a run found, for :meth:`Cache.save` to answer the next run with."""
 
-    now: datetime
+    selection: Selection
     until: datetime | None
     """When time alone would change the selection (``None``: never)."""
     problems: tuple[Problem, ...]
@@ -198,7 +254,12 @@ class Cache:
     _given: str = ""
     _output_root: str = ""
     _scan: Scan | None = None
-    _rows: list[_Row] = field(default_factory=list)
+    _buckets: dict[int, tuple[dict[str, Any], dict[str, tuple[str, ...]]]] = field(
+        default_factory=dict
+    )
+    """Loaded or new rows of ``briefs``: by rel, the brief's values; by id, the files."""
+    _dirty: set[int] = field(default_factory=set)
+    _problems: dict[str, tuple[Problem, ...]] = field(default_factory=dict)
     _inputs: str | None = None
     """Digest of every input of this run, or ``None`` when it cannot be trusted (racy files)."""
 
@@ -332,7 +393,41 @@ class Cache:
                     parts.append(f"{folder}/{name}\0{stamp}")
         return _sha256(*parts)
 
-    # -- sources ---------------------------------------------------------------------------
+    # -- what the last run chose -------------------------------------------------------------
+
+    def _choosing(self, selection: Selection) -> str:
+        """The settings that change which articles a feed holds."""
+        c = self.config
+        return (
+            f"items={c.items_per_feed};margin={MARGIN};groupings={','.join(c.groupings)};"
+            f"unpublished={selection.unpublished};future={selection.future}"
+        )
+
+    def _state(self) -> tuple[Any, ...] | None:
+        """The last run's row in ``state``, if it was made by the same reading settings."""
+        assert self.db is not None
+        row = self.db.execute(
+            "SELECT given, reading, choosing, now_us, until_us, articles, listing, records,"
+            " problems, hidden FROM state WHERE root = ?",
+            (self._root,),
+        ).fetchone()
+        if row is None or row[0] != self._given or row[1] != reading_fingerprint(self.config):
+            return None
+        return tuple(row)
+
+    def _load_buckets(self, buckets: set[int]) -> None:
+        assert self.db is not None
+        wanted = sorted(buckets - set(self._buckets))
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for bucket, briefs, ids in self.db.execute(
+                f"SELECT bucket, briefs, ids FROM briefs WHERE root = ? AND bucket IN ({marks})",
+                (self._root, *part),
+            ):
+                self._buckets[bucket] = (_unseal(briefs), _unseal(ids))
+        for bucket in wanted:
+            self._buckets.setdefault(bucket, ({}, {}))
 
     def known(self, content: Path, scan: Scan) -> dict[int, Known]:
         """By source number: what the cache holds for the files that did not change."""
@@ -340,49 +435,178 @@ class Cache:
         if self.db is None:
             return {}
         try:
-            return self._load(scan)
+            return self._known(scan)
         except Exception as e:  # sqlite3, marshal and unpickling can raise almost anything
             self.discard(f"unreadable ({type(e).__name__}: {e})")
             return {}
 
-    def _load(self, scan: Scan) -> dict[int, Known]:
-        assert self.db is not None
-        row = self.db.execute(
-            "SELECT given, reading, digest, rows FROM files WHERE root = ?", (self._root,)
-        ).fetchone()
+    def _known(self, scan: Scan) -> dict[int, Known]:
+        row = self._state()
         if row is None:
             return {}
-        given, reading, digest, blob = row
-        if _sha256(blob) != digest:
-            raise ValueError("damaged file records")
-        if given != self._given or reading != reading_fingerprint(self.config):
-            return {}
-        old = {rel: (stamp, brief, problems) for rel, stamp, brief, problems in marshal.loads(blob)}
+        rels, stamps = _unseal(row[6])
+        problems, _ = _problems(row[8])
+        self._load_buckets(set(range(BUCKETS)))
+        briefs: dict[str, Any] = {}
+        for held, _ in self._buckets.values():
+            briefs.update(held)
+        self._buckets.clear()  # a full choice stores every row anew
+        old = dict(zip(rels, stamps, strict=True))
         known: dict[int, Known] = {}
         for index, (source, stamp) in enumerate(zip(scan.sources, scan.stamps, strict=True)):
-            held = old.get(source.rel)
-            if held is None or held[0] is None or held[0] != stamp:
+            rel = source.rel
+            if stamp is None or old.get(rel) != stamp or rel not in briefs:
                 continue
-            _, brief, problems = held
-            found = pickle.loads(problems) if problems else ()
-            if not isinstance(found, tuple):
-                raise TypeError(f"problems of {source.rel}: not a tuple")
-            known[index] = Known(Brief(*brief) if brief is not None else None, found)
+            values = briefs[rel]
+            known[index] = Known(
+                Brief(*values) if values is not None else None, problems.get(rel, ())
+            )
         return known
 
-    def remember(self, index: int, brief: Brief | None, problems: tuple[Problem, ...]) -> None:
-        """Note what source number ``index`` gave this run (call for every source, in order)."""
-        assert self._scan is not None
-        source = self._scan.sources[index]
-        stamp = self._scan.stamps[index]
-        self._rows.append(
-            (
-                source.rel,
-                None if self._racy(stamp) else stamp,
-                tuple(brief) if brief is not None else None,
-                pickle.dumps(problems, protocol=pickle.HIGHEST_PROTOCOL) if problems else b"",
-            )
+    def previous(self, content: Path, scan: Scan, selection: Selection) -> Previous | None:
+        """The last run's choice, when this run can update it from the files that changed."""
+        self._begin(content, scan)
+        if self.db is None:
+            return None
+        try:
+            return self._previous(scan, selection)
+        except Exception as e:  # sqlite3, marshal and unpickling can raise almost anything
+            self.discard(f"unreadable ({type(e).__name__}: {e})")
+            return None
+
+    def _previous(self, scan: Scan, selection: Selection) -> Previous | None:
+        row = self._state()
+        if row is None or row[2] != self._choosing(selection):
+            return None
+        now_us, until_us, articles = row[3], row[4], row[5]
+        if not now_us <= _micro(selection.now) < until_us:
+            return None  # the clock went back, or an article came due: choose again
+        rels, stamps = _unseal(row[6])
+        current = [s.rel for s in scan.sources]
+        changed: list[tuple[str, int | None]]
+        if rels == current:
+            changed = [
+                (rel, index)
+                for index, (rel, old, new) in enumerate(zip(rels, stamps, scan.stamps, strict=True))
+                if old != new or new is None
+            ]
+        else:
+            old_stamps = dict(zip(rels, stamps, strict=True))
+            changed = [
+                (rel, index)
+                for index, (rel, new) in enumerate(zip(current, scan.stamps, strict=True))
+                if new is None or old_stamps.get(rel) != new
+            ]
+            here = set(current)
+            changed.extend((rel, None) for rel in rels if rel not in here)
+        if len(changed) > max(100, len(current) // 10):
+            return None  # so much changed that choosing from every brief is as quick
+        problems, duplicates = _problems(row[8])
+        self._problems = problems
+        records = {
+            (FeedKind(kind), key): (name, total, members)
+            for (kind, key), name, total, members in _unseal(row[7])
+        }
+        return Previous(
+            changed=tuple(changed),
+            records=records,
+            problems=problems,
+            duplicates=duplicates,
+            hidden=frozenset(_unseal(row[9])),
+            until=from_micros(until_us) if until_us < _NEVER else None,
+            articles=articles,
         )
+
+    @contextlib.contextmanager
+    def _loading(self) -> Iterator[None]:
+        """Anything wrong with what is loaded discards the cache and raises :class:`Damaged`."""
+        try:
+            yield
+        except Exception as e:  # sqlite3, marshal and unpickling can raise almost anything
+            self.discard(f"unreadable ({type(e).__name__}: {e})")
+            raise Damaged(self.notes) from None
+
+    def briefs_of(self, rels: Collection[str]) -> dict[str, Brief | None]:
+        """The stored brief of each of ``rels`` (``None``: no article, or not stored)."""
+        with self._loading():
+            self._load_buckets({_bucket(rel) for rel in rels})
+            found: dict[str, Brief | None] = {}
+            for rel in rels:
+                values = self._buckets[_bucket(rel)][0].get(rel)
+                found[rel] = Brief(*values) if values is not None else None
+            return found
+
+    def files_of(self, ids: Collection[str]) -> dict[str, tuple[str, ...]]:
+        """The files that had each of ``ids`` in the last run."""
+        with self._loading():
+            self._load_buckets({_bucket(i) for i in ids})
+            return {i: tuple(self._buckets[_bucket(i)][1].get(i, ())) for i in ids}
+
+    def group_states(self, groups: Collection[GroupKey]) -> dict[GroupKey, GroupState | None]:
+        """The stored state of each of ``groups`` (``None``: no such group)."""
+        assert self.db is not None
+        states: dict[GroupKey, GroupState | None] = dict.fromkeys(groups)
+        with self._loading():
+            for kind, key in groups:
+                row = self.db.execute(
+                    "SELECT state FROM groups WHERE root = ? AND kind = ? AND key = ?",
+                    (self._root, kind.value, key),
+                ).fetchone()
+                if row is not None:
+                    names, total, candidates, complete = _unseal(row[0])
+                    states[(kind, key)] = GroupState(names, total, candidates, complete)
+        return states
+
+    def remember(self, index: int, brief: Brief | None, problems: tuple[Problem, ...]) -> None:
+        """Note what source number ``index`` gave this run (a full choice: every source)."""
+        if self.db is None:
+            return
+        assert self._scan is not None
+        self._note(self._scan.sources[index].rel, None, brief, problems)
+
+    def replace(
+        self, rel: str, before: Brief | None, after: Brief | None, problems: tuple[Problem, ...]
+    ) -> None:
+        """Note that ``rel`` gave ``after`` where it gave ``before`` (updating a choice)."""
+        self._note(rel, before, after, problems)
+
+    def _note(
+        self, rel: str, before: Brief | None, after: Brief | None, problems: tuple[Problem, ...]
+    ) -> None:
+        buckets = self._buckets
+        bucket = _bucket(rel)
+        held = buckets.get(bucket)
+        if held is None:
+            held = buckets[bucket] = ({}, {})
+        self._dirty.add(bucket)
+        held[0][rel] = tuple(after) if after is not None else None
+        if before is not None:
+            by_id = buckets[_bucket(before.id)][1]
+            rest = tuple(r for r in by_id.get(before.id, ()) if r != rel)
+            if rest:
+                by_id[before.id] = rest
+            else:
+                by_id.pop(before.id, None)
+            self._dirty.add(_bucket(before.id))
+        if after is not None:
+            id_bucket = _bucket(after.id)
+            by_id = buckets.setdefault(id_bucket, ({}, {}))[1]
+            by_id[after.id] = (*by_id.get(after.id, ()), rel)
+            self._dirty.add(id_bucket)
+        if problems:
+            self._problems[rel] = problems
+        else:
+            self._problems.pop(rel, None)
+
+    def forget(self, rel: str, before: Brief | None) -> None:
+        """Note that ``rel`` is gone (updating a choice)."""
+        self._note(rel, before, None, ())
+        self._buckets[_bucket(rel)][0].pop(rel, None)
+
+    @property
+    def problems(self) -> dict[str, tuple[Problem, ...]]:
+        """By relative path, this run's problems of each file that has some."""
+        return self._problems
 
     # -- feeds -----------------------------------------------------------------------------
 
@@ -444,22 +668,19 @@ class Cache:
     # -- saving ----------------------------------------------------------------------------
 
     def save(
-        self, plan: FeedPlan | None, report: WriteReport | None, facts: RunFacts | None = None
+        self,
+        plan: FeedPlan | None,
+        report: WriteReport | None,
+        facts: RunFacts | None = None,
+        choice: Choice | None = None,
     ) -> None:
-        """Store this run's file records and (when the output was written) its feeds."""
+        """Store this run's choice and (when the output was written) its feeds."""
         if self.db is None or self._scan is None:
             return
-        rows = self._rows
-        complete = len(rows) == len(self._scan.sources)
         try:
             with _transaction(self.db):
-                if complete:
-                    blob = marshal.dumps(rows)
-                    self.db.execute(
-                        "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
-                        (self._root, self._given, reading_fingerprint(self.config),
-                         _sha256(blob), blob),
-                    )  # fmt: skip
+                if choice is not None and facts is not None:
+                    self._save_choice(choice, facts)
                 if plan is not None and report is not None:
                     self._save_outputs(plan, report)
                     self._save_run(facts)
@@ -467,6 +688,54 @@ class Cache:
             self.notes.append(f"{self.path}: not updated ({e}); the next run reads more")
         except sqlite3.Error as e:
             self.discard(f"cannot be written ({e})")
+
+    def _save_choice(self, choice: Choice, facts: RunFacts) -> None:
+        assert self.db is not None and self._scan is not None
+        root = self._root
+        racy = self._started_ns - RACY_SECONDS * 1_000_000_000
+        stamps = [
+            None if stamp is None or stamp[1] >= racy or stamp[2] >= racy else stamp
+            for stamp in self._scan.stamps
+        ]
+        listing = _seal(([s.rel for s in self._scan.sources], stamps))
+        records = _seal(
+            [((kind.value, key), *record) for (kind, key), record in choice.records.items()]
+        )
+        problems = _seal(
+            pickle.dumps((self._problems, choice.duplicates), protocol=pickle.HIGHEST_PROTOCOL)
+        )
+        until = _micro(choice.until) if choice.until is not None else _NEVER
+        self.db.execute(
+            "INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (root, self._given, reading_fingerprint(self.config),
+             self._choosing(facts.selection), _micro(facts.selection.now), until,
+             choice.articles, listing, records, problems,
+             _seal(sorted(choice.hidden))),
+        )  # fmt: skip
+        if choice.full:
+            self.db.execute("DELETE FROM briefs WHERE root = ?", (root,))
+            self.db.execute("DELETE FROM groups WHERE root = ?", (root,))
+        self.db.executemany(
+            "INSERT OR REPLACE INTO briefs VALUES (?, ?, ?, ?)",
+            [
+                (root, bucket, _seal(briefs), _seal(ids))
+                for bucket, (briefs, ids) in self._buckets.items()
+                if choice.full or bucket in self._dirty
+            ],
+        )
+        gone = [(kind, key) for (kind, key), state in choice.states.items() if state is None]
+        self.db.executemany(
+            "DELETE FROM groups WHERE root = ? AND kind = ? AND key = ?",
+            [(root, kind.value, key) for kind, key in gone],
+        )
+        self.db.executemany(
+            "INSERT OR REPLACE INTO groups VALUES (?, ?, ?, ?)",
+            [
+                (root, kind.value, key, _seal(_state_values(state)))
+                for (kind, key), state in choice.states.items()
+                if state is not None
+            ],
+        )
 
     def _save_outputs(self, plan: FeedPlan, report: WriteReport) -> None:
         assert self.db is not None
@@ -488,13 +757,28 @@ class Cache:
         if facts is None or self._inputs is None:
             return
         manifest = _manifest_digest(read_manifest(Path(output)))
-        until = _micro(facts.until) if facts.until is not None else 2**62
+        until = _micro(facts.until) if facts.until is not None else _NEVER
         problems = pickle.dumps(facts.problems, protocol=pickle.HIGHEST_PROTOCOL)
         self.db.execute(
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (self._root, output, self._inputs, manifest, _micro(facts.now), until, problems,
-             facts.articles, facts.feeds),
+            (self._root, output, self._inputs, manifest, _micro(facts.selection.now), until,
+             problems, facts.articles, facts.feeds),
         )  # fmt: skip
+
+
+_NEVER = 2**62
+"""``until`` of a choice that time alone never changes."""
+
+
+def _problems(sealed: bytes) -> tuple[dict[str, tuple[Problem, ...]], tuple[Problem, ...]]:
+    by_file, duplicates = pickle.loads(_unseal(sealed))
+    if not isinstance(by_file, dict) or not isinstance(duplicates, tuple):
+        raise TypeError("problems: not a mapping and a tuple")
+    return by_file, duplicates
+
+
+def _state_values(state: GroupState) -> tuple[Any, ...]:
+    return (state.names, state.total, state.candidates, state.complete)
 
 
 def _micro(moment: datetime) -> int:
@@ -503,6 +787,14 @@ def _micro(moment: datetime) -> int:
 
 def _manifest_digest(manifest: Mapping[str, ManifestEntry]) -> str:
     return _sha256(repr(sorted(manifest.items())))
+
+
+class Damaged(Exception):
+    """The cache was found damaged part-way through a run (and discarded): start over."""
+
+    def __init__(self, notes: list[str]) -> None:
+        super().__init__("; ".join(notes))
+        self.notes = tuple(notes)
 
 
 class _Untrusted(Exception):
