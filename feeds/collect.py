@@ -300,6 +300,237 @@ class _Reader:
             )
         return tuple(items)
 
+    # -- the common case in a straight line -------------------------------------------
+    # Each ``quick_*`` method gives what its careful twin above gives when that reports no
+    # problem, and ``None`` (or ``_UNUSUAL``) for anything else: then the careful methods
+    # read the whole file again, with the same problems in the same order as always.
+
+    @staticmethod
+    def quick_url(value: object) -> str | None:
+        """A URL that normalises, or ``None`` (anything else: the careful path decides)."""
+        if type(value) is not str:
+            return None
+        try:
+            return normalize_url(value)
+        except ValueError:
+            return None
+
+    @staticmethod
+    def quick_first_image(raw: object) -> Image | _Unusual | None:
+        if raw is None:
+            return None
+        if type(raw) is not list:
+            return _UNUSUAL
+        if not raw:
+            return None
+        item = raw[0]  # the first image is used when it is good; a bad one is a warning
+        if type(item) is not dict:
+            return _UNUSUAL
+        url = _Reader.quick_url(item.get("url"))
+        if url is None:
+            return _UNUSUAL
+        width, height = item.get("width"), item.get("height")
+        title = item.get("title")
+        return Image(
+            url=url,
+            width=width if _positive(width) else None,
+            height=height if _positive(height) else None,
+            title=plain_text(title) or None if isinstance(title, str) else None,
+        )
+
+    @staticmethod
+    def quick_provider(raw: object, *, strict: bool) -> Provider | _Unusual | None:
+        if raw is None:
+            return None
+        if type(raw) is not dict:
+            return _UNUSUAL
+        domain, name = raw.get("domain"), raw.get("name")
+        if (domain is not None and type(domain) is not str) or (
+            name is not None and type(name) is not str
+        ):
+            return _UNUSUAL
+        key = xml_safe(domain or "").strip().rstrip(".").lower()
+        if not key:
+            return _UNUSUAL if strict else None
+        images = raw.get("images")
+        image = _Reader.quick_first_image(images)
+        if isinstance(image, _Unusual):
+            return image
+        return Provider(
+            name=truncate(plain_text(name or ""), TITLE_LIMIT) or key,
+            domain=key,
+            url=provider_home(key),
+            image=image,
+        )
+
+    @staticmethod
+    def quick_related(
+        raw: object, ids: tuple[str, str], zone: tzinfo, max_related: int
+    ) -> tuple[RelatedItem, ...] | _Unusual:
+        if raw is None:
+            return ()
+        if type(raw) is not list:
+            return _UNUSUAL
+        items: list[RelatedItem] = []
+        seen = set(ids)
+        for item in raw:
+            if len(items) >= max_related:
+                break
+            if type(item) is not dict:
+                return _UNUSUAL
+            value = item.get("webUrl")
+            if value is None:
+                value = item.get("originalUrl")
+                if value is None:
+                    value = item.get("ampWebUrl")
+            url = _Reader.quick_url(value)
+            if url is None:
+                return _UNUSUAL
+            if url in seen:
+                continue
+            seen.add(url)
+            title = item.get("title")
+            if type(title) is not str:
+                return _UNUSUAL
+            title = plain_text(title)
+            if not title:
+                return _UNUSUAL
+            published = item.get("publishedDateTime")
+            if published is not None:
+                try:
+                    published = parse_date(published, zone)
+                except ValueError:
+                    return _UNUSUAL
+            provider = _Reader.quick_provider(item.get("provider"), strict=False)
+            image = _Reader.quick_first_image(item.get("images"))
+            if isinstance(provider, _Unusual) or isinstance(image, _Unusual):
+                return _UNUSUAL
+            excerpt = item.get("excerpt")
+            kind = item.get("type")
+            items.append(
+                RelatedItem(
+                    url=url,
+                    title=truncate(title, TITLE_LIMIT),
+                    summary=truncate(plain_text(excerpt), SUMMARY_LIMIT)
+                    if isinstance(excerpt, str)
+                    else "",
+                    published=published,
+                    provider=provider,
+                    image=image,
+                    kind=plain_text(kind) or None if isinstance(kind, str) else None,
+                )
+            )
+        return tuple(items)
+
+    @staticmethod
+    def quick(
+        source: Source, data: dict[Any, Any], body: str, zone: tzinfo, max_related: int
+    ) -> FileResult | None:
+        """The article of a file whose every field is well-formed, else ``None``."""
+        for key in data:
+            if type(key) is not str:
+                return None
+        get = data.get
+        title = get("title")
+        excerpt = get("excerpt")
+        published = get("publishedDateTime")
+        original = get("originalUrl")
+        web = get("webUrl")
+        draft = get("published")
+        removed = get("removed")
+        kind = get("type")
+        category = get("category")
+        quality = get("quality")
+        heat = get("heat")
+        topics_raw = get("topics")
+        if (
+            type(title) is not str
+            or (excerpt is not None and type(excerpt) is not str)
+            or published is None
+            or (draft is not None and type(draft) is not bool)
+            or (removed is not None and type(removed) is not bool)
+            or (kind is not None and type(kind) is not str)
+            or (category is not None and type(category) is not str)
+            or (quality is not None and type(quality) is not int)
+            or (heat is not None and type(heat) is not int)
+        ):
+            return None
+        if not removed:
+            deleted = get("deleted")
+            if deleted is not None and type(deleted) is not bool:
+                return None
+            removed = deleted is True
+        title = truncate(plain_text(title), TITLE_LIMIT)
+        if not title:
+            return None
+        try:
+            published = parse_date(published, zone)
+        except ValueError:
+            return None
+        if original is not None:
+            original = _Reader.quick_url(original)
+            if original is None:
+                return None
+        if web is not None:
+            # Usually the same text as originalUrl: normalised once.
+            web = original if web == get("originalUrl") else _Reader.quick_url(web)
+            if web is None:
+                return None
+        elif original is None:
+            return None
+        topics: dict[str, Topic] = {}
+        if topics_raw is not None:
+            if type(topics_raw) is not list or len(topics_raw) > MAX_TOPICS:
+                return None
+            for item in topics_raw:
+                if type(item) is not str:
+                    return None
+                name = truncate(plain_text(item), 200)
+                if not name:
+                    return None
+                key = group_key(name)
+                if key not in topics:
+                    topics[key] = Topic(key=key, name=name)
+        provider = _Reader.quick_provider(get("provider"), strict=True)
+        image = _Reader.quick_first_image(get("images"))
+        canonical = original or web or ""
+        link = web or original or ""
+        related = _Reader.quick_related(get("related"), (canonical, link), zone, max_related)
+        if (
+            isinstance(provider, _Unusual)
+            or isinstance(image, _Unusual)
+            or isinstance(related, _Unusual)
+        ):
+            return None
+        article = Article(
+            id=canonical,
+            url=link,
+            external_url=original if original and original != link else None,
+            title=title,
+            summary=truncate(plain_text(excerpt), SUMMARY_LIMIT) if excerpt else "",
+            content_html=render_body(body),
+            published=published,
+            kind=plain_text(kind or "article") or "article",
+            category=plain_text(category) or None if category else None,
+            provider=provider,
+            topics=tuple(topics.values()),
+            image=image,
+            related=related,
+            quality=quality,
+            heat=heat,
+            draft=draft is False,
+            removed=removed is True,
+            source=source.rel,
+        )
+        return FileResult(article, ())
+
+
+class _Unusual:
+    """What a ``_Reader.quick_*`` method gives for a value the careful path must read."""
+
+
+_UNUSUAL = _Unusual()
+
 
 def _kind(value: object) -> str:
     if value is None:
@@ -367,6 +598,9 @@ def read_article(source: Source, raw: bytes, zone: tzinfo, max_related: int) -> 
 def _read_fields(
     source: Source, doc: Document, body: str, offset: int, zone: tzinfo, max_related: int
 ) -> FileResult:
+    quick = _Reader.quick(source, doc.data, body, zone, max_related)
+    if quick is not None:
+        return quick
     r = _Reader(source, doc, offset, zone, max_related)
     data = doc.data
     for key in data:

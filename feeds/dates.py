@@ -46,6 +46,8 @@ def to_utc(value: datetime, zone: tzinfo) -> datetime:
 def parse_date(value: object, zone: tzinfo) -> datetime:
     """Read a YAML timestamp, date or date string; ``ValueError`` with a message if unusable."""
     if isinstance(value, datetime):
+        if value.tzinfo is UTC and value.year >= MIN_YEAR:
+            return value  # what YAML gives for "...Z": already aware UTC (to_utc's result)
         return to_utc(value, zone)
     if isinstance(value, date):
         return to_utc(datetime.combine(value, time()), zone)

@@ -224,6 +224,23 @@ class Split:
 
 def split_front_matter(text: str) -> Split:
     """Cut ``---`` front matter from ``text`` (CRLF already normalised)."""
+    # Fast path, the usual file: "---" alone on the first line, and "---" alone on a later
+    # line with no line before it starting with "---" or "..." (which might close sooner).
+    if text.startswith("---\n"):
+        end = text.find("\n---\n", 3)
+        if end >= 0:
+            front = text[4:end]
+            if (
+                "\n---" not in front
+                and "\n..." not in front
+                and not front.startswith(("---", "..."))
+            ):
+                return Split(front=front, body=text[end + 5 :], first_line=2)
+    return _split_lines(text)
+
+
+def _split_lines(text: str) -> Split:
+    """:func:`split_front_matter` line by line: every case, with the line of any problem."""
     if not text.strip():
         raise YamlProblem(1, "the file is empty")
     lines = text.split("\n")

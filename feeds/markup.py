@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import markdown
@@ -86,8 +87,26 @@ def _markdown() -> markdown.Markdown:
     return renderer
 
 
+# A body of plain paragraphs: lines of printable ASCII words, each line starting with a
+# letter (no indentation, list, heading or quote), with none of the characters that
+# Markdown or HTML give a meaning to (such as "*_`[]<>&#" and the backslash), with single
+# spaces and none at a line's end (two make a line break). Markdown makes one <p> of each
+# run of lines, which the sanitiser keeps as it is.
+_PLAIN_WORD = r"[A-Za-z0-9,.;:!?'\"()%/-]"
+_PLAIN_LINE = rf"[A-Za-z]{_PLAIN_WORD}*+(?:[ ]{_PLAIN_WORD}++)*+"
+_PLAIN_BODY = re.compile(rf"\n*+{_PLAIN_LINE}(?:\n++{_PLAIN_LINE})*+\n*+")
+_BLANK_LINES = re.compile(r"\n\n+")
+
+
 def render_body(body: str) -> str | None:
     """The body as sanitised HTML, or ``None`` when there is no body."""
+    if len(body) <= MAX_BODY_CHARS and _PLAIN_BODY.fullmatch(body):
+        return "\n".join(f"<p>{p}</p>" for p in _BLANK_LINES.split(body.strip("\n")))
+    return _render_markdown(body)
+
+
+def _render_markdown(body: str) -> str | None:
+    """:func:`render_body` through Markdown and the sanitiser: every body."""
     if not body.strip():
         return None
     renderer = _markdown()

@@ -29,6 +29,8 @@ def looks_like_markup(value: str) -> bool:
 
 def xml_safe(text: str) -> str:
     """Drop the characters XML 1.0 cannot carry."""
+    if text.isascii() and text.isprintable():  # no control character: nothing to drop
+        return text
     return _ILLEGAL.sub("", text)
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 from conftest import SHARED, article, write_tree
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
-from feeds.collect import collect, find_sources
+from feeds.collect import Source, _read_fields, _Reader, collect, find_sources
+from feeds.dates import parse_date, to_utc
 from feeds.errors import Severity
+from feeds.frontmatter import Document
 
 
 def _collect(tmp_path: Path, files: dict[str, str | bytes], zone: object = UTC):
@@ -235,3 +240,143 @@ def test_parallel_reading_gives_the_same_collection(tmp_path: Path, monkeypatch)
     parallel = collect(tmp_path / "content", UTC, 50, jobs=3)
     assert parallel == serial
     assert len(serial.articles) == 600 and len(serial.problems) == 2
+
+
+# -- the quick path of well-formed files agrees with the careful one ------------------------
+
+_TEXT = st.one_of(
+    st.sampled_from(["Title", "A  b &amp; c", "", " ", "news", "é\x00\ufffd", "x" * 600]),
+    st.text(max_size=8),
+)
+_URL = st.one_of(
+    *[st.sampled_from(["https://news.example.com/a", "https://r.example.com/r"])] * 4,
+    st.sampled_from(
+        [
+            *["https://news.example.com/a"] * 6,
+            *["https://o.example.org/b"] * 6,
+            "HTTPS://Example.COM/x y",
+            "https://r.example.com/r",
+            "javascript:x",
+            "",
+            " ",
+        ]
+    ),
+    st.text(max_size=5).map(lambda t: "https://r.example.com/" + t),
+)
+_ANY = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 100_001),
+    st.floats(allow_nan=False),
+    _TEXT,
+    st.lists(st.integers(), max_size=1),
+    st.dictionaries(st.just("a"), st.integers(), max_size=1),
+    st.datetimes(timezones=st.sampled_from([UTC, ZoneInfo("Asia/Kolkata")])),
+)
+_DATE = st.one_of(
+    st.datetimes(
+        min_value=datetime(1899, 12, 31, 20), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    ),
+    st.datetimes(timezones=st.sampled_from([UTC, ZoneInfo("America/New_York")])),
+    st.sampled_from(["2025-01-01T00:00:00Z", "soon", "2025-03-04"]),
+    _ANY,
+)
+
+
+def _sometimes(strategy: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    """``strategy`` nine times in ten, else any value."""
+    return st.integers(0, 9).flatmap(lambda n: strategy if n else _ANY)
+
+
+_IMAGE = _sometimes(
+    st.fixed_dictionaries(
+        {"url": _sometimes(_URL)},
+        optional={"width": _ANY, "height": _ANY, "title": _sometimes(_TEXT)},
+    )
+)
+_IMAGES = _sometimes(st.lists(_IMAGE, max_size=2))
+_PROVIDER = _sometimes(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "name": _sometimes(_TEXT),
+            "domain": _sometimes(st.sampled_from(["news.example.com", "X.Example.", "", "local"])),
+            "images": _IMAGES,
+        },
+    )
+)
+_RELATED = _sometimes(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "webUrl": _sometimes(_URL),
+            "originalUrl": _sometimes(_URL),
+            "ampWebUrl": _sometimes(_URL),
+            "title": _sometimes(_TEXT),
+            "excerpt": _sometimes(_TEXT),
+            "publishedDateTime": _DATE,
+            "provider": _PROVIDER,
+            "images": _IMAGES,
+            "type": _sometimes(_TEXT),
+        },
+    )
+)
+_FIELDS = {
+    "title": _sometimes(_TEXT),
+    "excerpt": _sometimes(_TEXT),
+    "publishedDateTime": _DATE,
+    "originalUrl": _sometimes(_URL),
+    "webUrl": _sometimes(_URL),
+    "published": _sometimes(st.booleans()),
+    "removed": _sometimes(st.booleans()),
+    "deleted": _sometimes(st.booleans()),
+    "type": _sometimes(_TEXT),
+    "category": _sometimes(_TEXT),
+    "quality": _sometimes(st.integers()),
+    "heat": _sometimes(st.integers()),
+    "provider": _PROVIDER,
+    "topics": _sometimes(st.lists(_sometimes(_TEXT), max_size=4)),
+    "images": _IMAGES,
+    "related": _sometimes(st.lists(_RELATED, max_size=4)),
+}
+_SOURCE = Source(path="/c/a.md", rel="a.md", label="c/a.md")
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.fixed_dictionaries(
+        {"title": _FIELDS["title"], "publishedDateTime": _DATE, "webUrl": _FIELDS["webUrl"]},
+        optional={
+            k: v for k, v in _FIELDS.items() if k not in ("title", "webUrl", "publishedDateTime")
+        },
+    ),
+    st.sampled_from(["", "Body.", "*Body*"]),
+    st.integers(0, 3),
+)
+def test_quick_path_agrees_with_the_careful_path(
+    data: dict[str, object], body: str, max_related: int
+) -> None:
+    zone = ZoneInfo("Europe/Paris")
+    quick = _Reader.quick(_SOURCE, data, body, zone, max_related)
+    event("quick" if quick is not None else "careful")
+    with mock.patch.object(_Reader, "quick", staticmethod(lambda *args: None)):
+        careful = _read_fields(_SOURCE, Document(data=data, lines={}), body, 1, zone, max_related)
+    if quick is not None:
+        assert repr(quick) == repr(careful)
+    else:
+        assert careful.problems or careful.article is None
+
+
+@settings(max_examples=1000)
+@given(_DATE, st.sampled_from([UTC, ZoneInfo("Asia/Tokyo")]))
+def test_parse_date_fast_path_agrees_with_to_utc(value: object, zone: tzinfo) -> None:
+    if isinstance(value, datetime):
+        try:
+            expected: object = to_utc(value, zone)
+        except ValueError as e:
+            expected = str(e)
+        try:
+            got: object = parse_date(value, zone)
+        except ValueError as e:
+            got = str(e)
+        assert repr(got) == repr(expected)

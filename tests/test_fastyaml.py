@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from benchmarks.generate import generate
 from feeds.fastyaml import load_yaml_fast
-from feeds.frontmatter import load_yaml, split_front_matter
+from feeds.frontmatter import YamlProblem, _split_lines, load_yaml, split_front_matter
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO.parent / "shared" / "seeds" / "000_944ab56ac52e7950.txt"
@@ -577,3 +577,34 @@ def test_reindented_documents(text: str, shifts: list[tuple[int, int]]) -> None:
                 else line[min(-shift, len(line) - len(line.lstrip(" "))) :]
             )
     event("fast path" if check("\n".join(lines)) is not None else "PyYAML")
+
+
+# -- splitting a file at its fences ------------------------------------------------------
+
+
+def _split_or_problem(split: Any, text: str) -> object:
+    try:
+        result = split(text)
+    except YamlProblem as e:
+        return ("problem", e.line, e.message, e.field)
+    return (result.front, result.body, result.first_line)
+
+
+_FENCE_PIECES = st.sampled_from(
+    ["---", "...", "--- ", "---\t", "-- ", "x: 1", "a", " ", "\n", "\n", "\n", "\t", "\r", "."]
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_FENCE_PIECES, max_size=20).map("".join))
+@example("---\n---\n")
+@example("---\n---\nbody")
+@example("---\n...\n---\n")
+@example("---\nx: 1\n--- \n---\n")
+@example("---\n---")
+def test_split_fast_path_agrees_with_the_line_by_line_split(text: str) -> None:
+    """``split_front_matter`` gives what splitting line by line gives, problems included."""
+    for candidate in (text, "---\n" + text):
+        assert _split_or_problem(split_front_matter, candidate) == _split_or_problem(
+            _split_lines, candidate
+        )

@@ -31,3 +31,14 @@ def test_examples() -> None:
     assert text.plain_text("â€™") == "’"
     assert text.plain_text("a\x00b\ufffdc") == "abc"
     assert text.truncate("word " * 10, 12) == "word word…"
+
+
+@settings(max_examples=2000)
+@given(st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=12))
+def test_property_xml_safe_fast_path_agrees(raw: str) -> None:
+    assert text.xml_safe(raw) == text._ILLEGAL.sub("", raw)
+
+
+def test_xml_safe_fast_path_examples() -> None:
+    for raw in ("news.example.com", "a\tb", "a\x7fb", "a\x00b", "", "é\ufffd"):
+        assert text.xml_safe(raw) == text._ILLEGAL.sub("", raw)
