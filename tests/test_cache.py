@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import random
-from collections import defaultdict
 import sqlite3
+from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
