@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
@@ -22,14 +23,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from feeds import fastyaml
 from feeds.cache import Cache, Choice, Damaged, RunFacts
 from feeds.config import Config
 from feeds.errors import BuildError, Problem, Severity
 from feeds.group import Change, Selection, Selector, groups_of, hide_related, reselect, site_of
 from feeds.lock import output_lock
-from feeds.model import Brief, Site
+from feeds.model import Article, Brief, Site
 from feeds.parallel import ordered_map
-from feeds.sources import Scan, Source, scan
+from feeds.sources import Scan, Source, Stamp, scan
 from feeds.write import WriteReport, write_output
 
 if TYPE_CHECKING:
@@ -95,6 +97,9 @@ def _no_cyclic_gc() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            # Everything the build made is old news to the collector: without the freeze,
+            # its first pass after re-enabling would walk all of it (0.1 s at 100k).
+            gc.freeze()
             gc.enable()
 
 
@@ -138,10 +143,27 @@ class _Chosen:
     problems: tuple[Problem, ...]
     """Reading problems of every file in source order, then duplicates."""
     choice: Choice
-    briefs: Callable[[list[int]], Mapping[int, Brief]]
-    """The briefs of the articles with these source numbers (those to render)."""
+    briefs: Mapping[int, Brief]
+    """Briefs this run read or holds, by source number: an article read again to be
+    rendered must still give the same (and its file the same stamp)."""
     files_reread: int
     incremental: bool
+
+
+def _read_again(source: Source, stamp: Stamp | None, config: Config) -> Article | None:
+    """Pass two: the article of ``source``, or ``None`` if its file is no longer the one
+    that was stamped (and chosen from) at the start of the run."""
+    from feeds.collect import MAX_FILE_BYTES, read_article
+
+    try:
+        with open(source.path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+            st = os.fstat(f.fileno())
+    except OSError:
+        return None
+    if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != stamp:
+        return None
+    return read_article(source, raw, config.tz, config.max_related).article
 
 
 def _build(config: Config, options: BuildOptions, progress: Progress | None) -> BuildResult:
@@ -172,8 +194,14 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
 
         # Reading and rendering need YAML, Markdown, feedgen...: a third of the time of a
         # run that stopped above, so they are imported only now.
-        from feeds.collect import read_source
-        from feeds.render import context_for, entries, needed, render_stream, to_render
+        from feeds.render import (
+            context_for,
+            entries,
+            feed_files,
+            needed,
+            render_stream,
+            to_render,
+        )
 
         chosen = _update(config, options, selection, cache, found, show)
         if chosen is None:
@@ -189,12 +217,16 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         keep = plan.keep if plan is not None else frozenset()
         rendered = to_render(site, context, keep)
         wanted = needed(rendered)
-        briefs = chosen.briefs(wanted)
+        briefs = chosen.briefs
+        fastyaml.expect(len(wanted))
         show("rendering", 0, len(wanted))
 
         def render_one(index: int) -> tuple[int, Entries | None]:
-            article = read_source(sources[index], config.tz, config.max_related).article
-            if article is None or Brief.of(article) != briefs.get(index):
+            article = _read_again(sources[index], found.stamps[index], config)
+            if article is None:
+                return index, None
+            expected = briefs.get(index)
+            if expected is not None and Brief.of(article) != expected:
                 return index, None
             return index, entries(hide_related(article, hidden), context)
 
@@ -207,7 +239,14 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 yield index, texts
 
         stream = checked(ordered_map(render_one, wanted, options.jobs, chunk=64))
-        paths, files = render_stream(site, config, keep, stream)
+        pages_kept = plan is not None and plan.pages_kept
+        paths, files = render_stream(site, config, keep, stream, pages=not pages_kept)
+        if plan is not None and not pages_kept:  # record what the pages were made from
+            feed_paths = {p for feed in rendered for p in feed_files(feed, context)}
+            pages = [p for p in paths if p not in feed_paths]
+            plan = replace(
+                plan, fingerprints={**plan.fingerprints, **dict.fromkeys(pages, plan.pages)}
+            )
         show("writing", 0, len(paths))
         if plan is not None:
             report = write_output(options.output, files, keep, paths)
@@ -248,7 +287,9 @@ def _choose(
     """Pass one over every file: its brief from the cache, or read (in parallel) again."""
     sources = found.sources
     known = cache.known(options.content, found)
+    cache.start_full()
     to_read = [i for i in range(len(sources)) if i not in known]
+    fastyaml.expect(len(to_read))
     fresh = ordered_map(lambda i: _read_brief(sources[i], config), to_read, options.jobs)
     selector = Selector(
         selection,
@@ -285,7 +326,7 @@ def _choose(
         site=site,
         problems=tuple(read_problems) + tuple(selector.problems),
         choice=choice,
-        briefs=lambda wanted: briefs,
+        briefs=briefs,
         files_reread=len(to_read),
         incremental=False,
     )
@@ -312,6 +353,7 @@ def _update(
     changed = previous.changed
     before = cache.briefs_of([rel for rel, _ in changed])
     indexes = [index for _, index in changed if index is not None]
+    fastyaml.expect(len(indexes))
     fresh = dict(
         zip(
             indexes,
@@ -350,10 +392,7 @@ def _update(
     if states is None:
         return None
     for (rel, old, new), (_, index) in zip(changes, changed, strict=True):
-        if index is None:
-            cache.forget(rel, old)
-        else:
-            cache.replace(rel, old, new, fresh[index][1])
+        cache.replace(index, rel, old, new, fresh[index][1] if index is not None else ())
     records = dict(previous.records)
     for group, state in states.items():
         if state is None:
@@ -363,11 +402,7 @@ def _update(
     index_of = {s.rel: i for i, s in enumerate(sources)}
     site = site_of(records, config.title, index_of)
 
-    def briefs(wanted: list[int]) -> dict[int, Brief]:
-        found = {i: b for i, (b, _) in fresh.items() if b is not None}
-        stored = cache.briefs_of([sources[i].rel for i in wanted if i not in fresh])
-        found.update((index_of[rel], b) for rel, b in stored.items() if b is not None)
-        return found
+    briefs = {i: b for i, (b, _) in fresh.items() if b is not None}
 
     by_file = cache.problems
     problems = tuple(p for rel in sorted(by_file, key=lambda r: r.split("/")) for p in by_file[rel])

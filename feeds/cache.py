@@ -47,11 +47,12 @@ import sqlite3
 import sys
 import time
 import zlib
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from feeds import __version__
 from feeds.config import Config
@@ -103,15 +104,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS state (
     root TEXT PRIMARY KEY, given TEXT NOT NULL, reading TEXT NOT NULL, choosing TEXT NOT NULL,
     now_us INTEGER NOT NULL, until_us INTEGER NOT NULL, articles INTEGER NOT NULL,
-    listing BLOB NOT NULL, records BLOB NOT NULL, problems BLOB NOT NULL, hidden BLOB NOT NULL
+    problems BLOB NOT NULL, hidden BLOB NOT NULL, digests BLOB NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS briefs (
-    root TEXT NOT NULL, bucket INTEGER NOT NULL, briefs BLOB NOT NULL, ids BLOB NOT NULL,
-    PRIMARY KEY (root, bucket)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS groups (
-    root TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, state BLOB NOT NULL,
-    PRIMARY KEY (root, kind, key)
+CREATE TABLE IF NOT EXISTS store (
+    root TEXT NOT NULL, name TEXT NOT NULL, bucket INTEGER NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (root, name, bucket)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (
     root TEXT NOT NULL, output TEXT NOT NULL, inputs TEXT NOT NULL, manifest TEXT NOT NULL,
@@ -125,13 +122,92 @@ CREATE TABLE IF NOT EXISTS outputs (
 ) WITHOUT ROWID;
 """
 
-BUCKETS = 256
-"""Briefs and ids are stored in this many rows, by a hash of the file or id, so that a run
-that changed a few files loads and stores a few rows."""
+BUCKETS = 64
+"""Per-file records (stamps, briefs, ids) and per-group ones are stored in this many rows
+each, by a hash of the key, so that a run that changed a few files reads and writes a few
+rows, not the whole corpus."""
 
 
 def _bucket(text: str) -> int:
     return zlib.crc32(text.encode("utf-8", "surrogatepass")) % BUCKETS
+
+
+def _folder(rel: str) -> str:
+    """The folder part of a relative path, as :data:`~feeds.sources.Runs` names it."""
+    return rel[: rel.rfind("/") + 1]
+
+
+_MTIME = itemgetter(1)
+_CTIME = itemgetter(2)
+
+
+class _Store:
+    """One dictionary kept in the ``store`` table, in :data:`BUCKETS` rows by key hash."""
+
+    def __init__(self, name: str, by: Callable[[str], str] | None = None) -> None:
+        self.name = name
+        self.by = by
+        """What of a key picks its row (default: all of it)."""
+        self.rows: dict[int, dict[Any, Any]] = {}
+        self.dirty: set[int] = set()
+
+    def bucket(self, key: Any) -> int:
+        text = key if isinstance(key, str) else repr(key)
+        return _bucket(self.by(text) if self.by is not None else text)
+
+    def load(self, db: sqlite3.Connection, root: str, buckets: Collection[int] | None) -> None:
+        """Load the rows of ``buckets`` (``None``: all) that are not loaded yet."""
+        wanted = sorted(set(range(BUCKETS) if buckets is None else buckets) - set(self.rows))
+        if not wanted:
+            return
+        if len(wanted) == BUCKETS:
+            found = db.execute(
+                "SELECT bucket, data FROM store WHERE root = ? AND name = ?", (root, self.name)
+            )
+        else:
+            marks = ",".join("?" * len(wanted))
+            found = db.execute(
+                f"SELECT bucket, data FROM store WHERE root = ? AND name = ?"
+                f" AND bucket IN ({marks})",
+                (root, self.name, *wanted),
+            )
+        for bucket, data in found:
+            rows = _unseal(data)
+            if not isinstance(rows, dict):
+                raise TypeError(f"{self.name}: not a mapping")
+            self.rows[bucket] = rows
+        for bucket in wanted:
+            self.rows.setdefault(bucket, {})
+
+    def get(self, key: Any) -> Any:
+        return self.rows[self.bucket(key)].get(key)
+
+    def items(self) -> Iterator[tuple[Any, Any]]:
+        for rows in self.rows.values():
+            yield from rows.items()
+
+    def set(self, key: Any, value: Any) -> None:
+        bucket = self.bucket(key)
+        self.rows[bucket][key] = value  # a row is loaded before it is changed
+        self.dirty.add(bucket)
+
+    def pop(self, key: Any) -> None:
+        bucket = self.bucket(key)
+        if key in self.rows[bucket]:
+            del self.rows[bucket][key]
+            self.dirty.add(bucket)
+
+    def fresh(self) -> None:
+        """Start empty: :meth:`save` with ``full`` then replaces every row."""
+        self.rows = {bucket: {} for bucket in range(BUCKETS)}
+        self.dirty = set(range(BUCKETS))
+
+    def save(self, db: sqlite3.Connection, root: str) -> None:
+        db.executemany(
+            "INSERT OR REPLACE INTO store VALUES (?, ?, ?, ?)",
+            [(root, self.name, b, _seal(self.rows[b])) for b in sorted(self.dirty)],
+        )
+        self.dirty.clear()
 
 
 def _seal(data: Any) -> bytes:
@@ -216,6 +292,11 @@ class FeedPlan:
     keep: frozenset[str] = frozenset()
     """Output paths known to be current: not rendered, left in place."""
     kept_feeds: int = 0
+    pages: str = ""
+    """The fingerprint of the site pages' inputs (the settings, templates and every feed's
+    name, place, count and date)."""
+    pages_kept: bool = False
+    """The site pages are current (their paths are in ``keep``): not rendered."""
 
 
 def _stamp(path: Path) -> Stamp | None:
@@ -254,12 +335,20 @@ class Cache:
     _given: str = ""
     _output_root: str = ""
     _scan: Scan | None = None
-    _buckets: dict[int, tuple[dict[str, Any], dict[str, tuple[str, ...]]]] = field(
-        default_factory=dict
-    )
-    """Loaded or new rows of ``briefs``: by rel, the brief's values; by id, the files."""
-    _dirty: set[int] = field(default_factory=set)
+    _stamps: _Store = field(default_factory=lambda: _Store("stamps", by=_folder))
+    """By relative path: the stamp its brief was read at (``None``: read again next time)."""
+    _briefs: _Store = field(default_factory=lambda: _Store("briefs"))
+    """By relative path: the brief's values (``None``: no usable article)."""
+    _ids: _Store = field(default_factory=lambda: _Store("ids"))
+    """By article id: the files that have it."""
+    _groups: _Store = field(default_factory=lambda: _Store("groups"))
+    """By (kind, key): the group's :class:`GroupState` values."""
+    _records: _Store = field(default_factory=lambda: _Store("records"))
+    """By (kind, key): the group's chosen :data:`Record`."""
     _problems: dict[str, tuple[Problem, ...]] = field(default_factory=dict)
+    _rels: list[str] | None = None
+    _listing: tuple[dict[str, list[tuple[int, int]]], dict[str, bytes], bool] | None = None
+    _unstable: set[int] = field(default_factory=set)
     _inputs: str | None = None
     """Digest of every input of this run, or ``None`` when it cannot be trusted (racy files)."""
 
@@ -376,13 +465,43 @@ class Cache:
             self.notes.append(f"{self.path}: the content folder's name is not UTF-8: not used")
             self.close()
 
+    def _digests(self) -> tuple[dict[str, list[tuple[int, int]]], dict[str, bytes], bool]:
+        """The sources by folder (spans of source numbers), a digest of each folder's
+        (relative path, stamp) pairs, and whether any file changed too recently to trust."""
+        if self._listing is None:
+            scan = self._scan
+            assert scan is not None
+            spans: dict[str, list[tuple[int, int]]] = {}
+            for folder, start, end in scan.runs:
+                spans.setdefault(folder, []).append((start, end))
+            rels, stamps = scan.rels, scan.stamps
+            digests = {
+                folder: hashlib.sha256(
+                    marshal.dumps([(rels[a:b], stamps[a:b]) for a, b in parts])
+                ).digest()
+                for folder, parts in spans.items()
+            }
+            self._listing = (spans, digests, self._fresh(stamps))
+        return self._listing
+
+    def _fresh(self, stamps: Sequence[Stamp | None]) -> bool:
+        """Whether any of ``stamps`` is missing or too recent to be trusted next time."""
+        if not stamps:
+            return False
+        racy = self._started_ns - RACY_SECONDS * 1_000_000_000
+        if None in stamps:
+            return True
+        known = cast("Sequence[Stamp]", stamps)
+        newest: int = max(max(map(_MTIME, known)), max(map(_CTIME, known)))
+        return newest >= racy
+
     def _inputs_digest(self, content: Path, scan: Scan, selection: Selection) -> str | None:
-        if any(self._racy(stamp) for stamp in scan.stamps):
+        _, digests, fresh = self._digests()
+        if fresh:
             return None
-        listing = marshal.dumps(([s.rel for s in scan.sources], list(scan.stamps)))
         parts: list[str | bytes] = [VERSION, repr(self.config), str(content), self._root]
         parts.append(f"unpublished={selection.unpublished};future={selection.future}")
-        parts.append(listing)
+        parts.append(marshal.dumps(sorted(digests.items())))
         parts.extend(str(problem) for problem in scan.problems)
         if self.config.templates is not None:
             for folder, _, names in sorted(os.walk(self.config.templates)):
@@ -407,27 +526,17 @@ class Cache:
         """The last run's row in ``state``, if it was made by the same reading settings."""
         assert self.db is not None
         row = self.db.execute(
-            "SELECT given, reading, choosing, now_us, until_us, articles, listing, records,"
-            " problems, hidden FROM state WHERE root = ?",
+            "SELECT given, reading, choosing, now_us, until_us, articles, problems, hidden,"
+            " digests FROM state WHERE root = ?",
             (self._root,),
         ).fetchone()
         if row is None or row[0] != self._given or row[1] != reading_fingerprint(self.config):
             return None
         return tuple(row)
 
-    def _load_buckets(self, buckets: set[int]) -> None:
+    def _load(self, store: _Store, buckets: Collection[int] | None = None) -> None:
         assert self.db is not None
-        wanted = sorted(buckets - set(self._buckets))
-        for start in range(0, len(wanted), 500):
-            part = wanted[start : start + 500]
-            marks = ",".join("?" * len(part))
-            for bucket, briefs, ids in self.db.execute(
-                f"SELECT bucket, briefs, ids FROM briefs WHERE root = ? AND bucket IN ({marks})",
-                (self._root, *part),
-            ):
-                self._buckets[bucket] = (_unseal(briefs), _unseal(ids))
-        for bucket in wanted:
-            self._buckets.setdefault(bucket, ({}, {}))
+        store.load(self.db, self._root, buckets)
 
     def known(self, content: Path, scan: Scan) -> dict[int, Known]:
         """By source number: what the cache holds for the files that did not change."""
@@ -444,18 +553,14 @@ class Cache:
         row = self._state()
         if row is None:
             return {}
-        rels, stamps = _unseal(row[6])
-        problems, _ = _problems(row[8])
-        self._load_buckets(set(range(BUCKETS)))
-        briefs: dict[str, Any] = {}
-        for held, _ in self._buckets.values():
-            briefs.update(held)
-        self._buckets.clear()  # a full choice stores every row anew
-        old = dict(zip(rels, stamps, strict=True))
+        problems, _ = _problems(row[6])
+        self._load(self._stamps)
+        self._load(self._briefs)
+        old_stamps, briefs = dict(self._stamps.items()), dict(self._briefs.items())
         known: dict[int, Known] = {}
         for index, (source, stamp) in enumerate(zip(scan.sources, scan.stamps, strict=True)):
             rel = source.rel
-            if stamp is None or old.get(rel) != stamp or rel not in briefs:
+            if stamp is None or old_stamps.get(rel) != stamp or rel not in briefs:
                 continue
             values = briefs[rel]
             known[index] = Known(
@@ -481,38 +586,39 @@ class Cache:
         now_us, until_us, articles = row[3], row[4], row[5]
         if not now_us <= _micro(selection.now) < until_us:
             return None  # the clock went back, or an article came due: choose again
-        rels, stamps = _unseal(row[6])
-        current = [s.rel for s in scan.sources]
-        changed: list[tuple[str, int | None]]
-        if rels == current:
-            changed = [
-                (rel, index)
-                for index, (rel, old, new) in enumerate(zip(rels, stamps, scan.stamps, strict=True))
-                if old != new or new is None
-            ]
-        else:
-            old_stamps = dict(zip(rels, stamps, strict=True))
-            changed = [
-                (rel, index)
-                for index, (rel, new) in enumerate(zip(current, scan.stamps, strict=True))
-                if new is None or old_stamps.get(rel) != new
-            ]
-            here = set(current)
-            changed.extend((rel, None) for rel in rels if rel not in here)
-        if len(changed) > max(100, len(current) // 10):
+        spans, digests, _ = self._digests()
+        stored: dict[str, bytes] = _unseal(row[8])
+        differ = {f for f in digests.keys() | stored.keys() if digests.get(f) != stored.get(f)}
+        self._load(self._stamps, {_bucket(folder) for folder in differ})
+        changed: list[tuple[str, int | None]] = []
+        rels, stamps = scan.rels, scan.stamps
+        for folder in differ:
+            here: set[str] = set()
+            for start, end in spans.get(folder, ()):
+                for index in range(start, end):
+                    rel, stamp = rels[index], stamps[index]
+                    here.add(rel)
+                    if stamp is None or self._stamps.get(rel) != stamp:
+                        changed.append((rel, index))
+            for rel in self._stamps.rows[_bucket(folder)]:
+                if _folder(rel) == folder and rel not in here:
+                    changed.append((rel, None))
+        changed.sort(key=lambda change: (change[1] is None, change[1] or 0, change[0]))
+        if len(changed) > max(100, len(scan.sources) // 10):
             return None  # so much changed that choosing from every brief is as quick
-        problems, duplicates = _problems(row[8])
+        problems, duplicates = _problems(row[6])
         self._problems = problems
+        self._load(self._records)
         records = {
             (FeedKind(kind), key): (name, total, members)
-            for (kind, key), name, total, members in _unseal(row[7])
+            for (kind, key), (name, total, members) in self._records.items()
         }
         return Previous(
             changed=tuple(changed),
             records=records,
             problems=problems,
             duplicates=duplicates,
-            hidden=frozenset(_unseal(row[9])),
+            hidden=frozenset(_unseal(row[7])),
             until=from_micros(until_us) if until_us < _NEVER else None,
             articles=articles,
         )
@@ -529,32 +635,28 @@ class Cache:
     def briefs_of(self, rels: Collection[str]) -> dict[str, Brief | None]:
         """The stored brief of each of ``rels`` (``None``: no article, or not stored)."""
         with self._loading():
-            self._load_buckets({_bucket(rel) for rel in rels})
+            self._load(self._briefs, {_bucket(rel) for rel in rels})
             found: dict[str, Brief | None] = {}
             for rel in rels:
-                values = self._buckets[_bucket(rel)][0].get(rel)
+                values = self._briefs.get(rel)
                 found[rel] = Brief(*values) if values is not None else None
             return found
 
     def files_of(self, ids: Collection[str]) -> dict[str, tuple[str, ...]]:
         """The files that had each of ``ids`` in the last run."""
         with self._loading():
-            self._load_buckets({_bucket(i) for i in ids})
-            return {i: tuple(self._buckets[_bucket(i)][1].get(i, ())) for i in ids}
+            self._load(self._ids, {_bucket(i) for i in ids})
+            return {i: tuple(self._ids.get(i) or ()) for i in ids}
 
     def group_states(self, groups: Collection[GroupKey]) -> dict[GroupKey, GroupState | None]:
         """The stored state of each of ``groups`` (``None``: no such group)."""
-        assert self.db is not None
-        states: dict[GroupKey, GroupState | None] = dict.fromkeys(groups)
+        states: dict[GroupKey, GroupState | None] = {}
         with self._loading():
-            for kind, key in groups:
-                row = self.db.execute(
-                    "SELECT state FROM groups WHERE root = ? AND kind = ? AND key = ?",
-                    (self._root, kind.value, key),
-                ).fetchone()
-                if row is not None:
-                    names, total, candidates, complete = _unseal(row[0])
-                    states[(kind, key)] = GroupState(names, total, candidates, complete)
+            keys = {group: (group[0].value, group[1]) for group in groups}
+            self._load(self._groups, {self._groups.bucket(key) for key in keys.values()})
+            for group, key in keys.items():
+                values = self._groups.get(key)
+                states[group] = GroupState(*values) if values is not None else None
         return states
 
     def remember(self, index: int, brief: Brief | None, problems: tuple[Problem, ...]) -> None:
@@ -562,46 +664,57 @@ class Cache:
         if self.db is None:
             return
         assert self._scan is not None
-        self._note(self._scan.sources[index].rel, None, brief, problems)
+        self._note(index, self._scan.sources[index].rel, None, brief, problems)
+
+    def start_full(self) -> None:
+        """This run chooses from every brief: every record is stored anew."""
+        for store in (self._stamps, self._briefs, self._ids, self._groups, self._records):
+            store.fresh()
+        self._problems = {}
 
     def replace(
-        self, rel: str, before: Brief | None, after: Brief | None, problems: tuple[Problem, ...]
+        self,
+        index: int | None,
+        rel: str,
+        before: Brief | None,
+        after: Brief | None,
+        problems: tuple[Problem, ...],
     ) -> None:
-        """Note that ``rel`` gave ``after`` where it gave ``before`` (updating a choice)."""
-        self._note(rel, before, after, problems)
+        """Note that ``rel`` (source number ``index``, ``None``: gone) gave ``after``
+        where it gave ``before`` (updating a choice)."""
+        self._note(index, rel, before, after, problems)
 
     def _note(
-        self, rel: str, before: Brief | None, after: Brief | None, problems: tuple[Problem, ...]
+        self,
+        index: int | None,
+        rel: str,
+        before: Brief | None,
+        after: Brief | None,
+        problems: tuple[Problem, ...],
     ) -> None:
-        buckets = self._buckets
-        bucket = _bucket(rel)
-        held = buckets.get(bucket)
-        if held is None:
-            held = buckets[bucket] = ({}, {})
-        self._dirty.add(bucket)
-        held[0][rel] = tuple(after) if after is not None else None
+        assert self._scan is not None
+        if index is None:
+            self._stamps.pop(rel)
+            self._briefs.pop(rel)
+        else:
+            stamp = self._scan.stamps[index]
+            self._stamps.set(rel, None if self._racy(stamp) else stamp)
+            self._briefs.set(rel, tuple(after) if after is not None else None)
+        ids = self._ids
         if before is not None:
-            by_id = buckets[_bucket(before.id)][1]
-            rest = tuple(r for r in by_id.get(before.id, ()) if r != rel)
+            self._load(ids, {_bucket(before.id)})
+            rest = tuple(r for r in ids.get(before.id) or () if r != rel)
             if rest:
-                by_id[before.id] = rest
+                ids.set(before.id, rest)
             else:
-                by_id.pop(before.id, None)
-            self._dirty.add(_bucket(before.id))
+                ids.pop(before.id)
         if after is not None:
-            id_bucket = _bucket(after.id)
-            by_id = buckets.setdefault(id_bucket, ({}, {}))[1]
-            by_id[after.id] = (*by_id.get(after.id, ()), rel)
-            self._dirty.add(id_bucket)
+            self._load(ids, {_bucket(after.id)})
+            ids.set(after.id, (*(ids.get(after.id) or ()), rel))
         if problems:
             self._problems[rel] = problems
         else:
             self._problems.pop(rel, None)
-
-    def forget(self, rel: str, before: Brief | None) -> None:
-        """Note that ``rel`` is gone (updating a choice)."""
-        self._note(rel, before, None, ())
-        self._buckets[_bucket(rel)][0].pop(rel, None)
 
     @property
     def problems(self) -> dict[str, tuple[Problem, ...]]:
@@ -651,19 +764,68 @@ class Cache:
             ):
                 keep.update(paths)
                 kept_feeds += 1
-        return FeedPlan(fingerprints=fingerprints, keep=frozenset(keep), kept_feeds=kept_feeds)
+        pages = self._pages_fingerprint(site, settings)
+        kept_pages = [
+            path
+            for path, value in recorded.items()
+            if pages and value.partition(" ")[0] == pages and path not in fingerprints
+        ]
+        pages_kept = bool(kept_pages) and all(
+            (entry := manifest.get(path)) is not None
+            and recorded[path] == f"{pages} {entry.sha256}"
+            and is_intact(root, path, entry)
+            for path in kept_pages
+        )
+        if pages_kept:
+            keep.update(kept_pages)
+            fingerprints.update(dict.fromkeys(kept_pages, pages))
+        return FeedPlan(
+            fingerprints=fingerprints,
+            keep=frozenset(keep),
+            kept_feeds=kept_feeds,
+            pages=pages,
+            pages_kept=pages_kept,
+        )
+
+    def _pages_fingerprint(self, site: Site, settings: str) -> str:
+        """What the site pages are rendered from (``""``: a template changed just now)."""
+        parts: list[Any] = [settings]
+        if self.config.templates is not None:
+            for folder, _, names in sorted(os.walk(self.config.templates)):
+                for name in sorted(names):
+                    stamp = _stamp(Path(folder, name))
+                    if self._racy(stamp):
+                        return ""
+                    parts.append((folder, name, stamp))
+        parts.extend(
+            (f.kind.value, f.key, f.name, f.slug, f.total, str(f.updated)) for f in site.feeds
+        )
+        return hashlib.sha256(marshal.dumps(parts)).hexdigest()
 
     def _fingerprint(self, feed: Feed, settings: str) -> str | None:
         """Everything a feed file is rendered from, or ``None`` when an input is not stable."""
-        assert self._scan is not None
-        sources, stamps = self._scan.sources, self._scan.stamps
-        parts = [settings, feed.kind.value, feed.key, feed.name, feed.slug]
-        for index in feed.members:
-            stamp = stamps[index]
-            if self._racy(stamp):
-                return None
-            parts.append(f"{sources[index].rel}\0{stamp}")
-        return _sha256(*parts)
+        if self._rels is None:
+            assert self._scan is not None
+            racy = self._started_ns - RACY_SECONDS * 1_000_000_000
+            self._rels = [source.rel for source in self._scan.sources]
+            self._unstable = {
+                index
+                for index, s in enumerate(self._scan.stamps)
+                if s is None or s[1] >= racy or s[2] >= racy
+            }
+        members = feed.members
+        if not members:
+            identity: tuple[Any, ...] = (settings, feed.kind.value, feed.key, feed.name, feed.slug)
+        elif self._unstable and not self._unstable.isdisjoint(members):
+            return None
+        else:
+            assert self._scan is not None
+            pick = itemgetter(*members, members[0])  # always a tuple, even for one member
+            identity = (
+                settings, feed.kind.value, feed.key, feed.name, feed.slug,
+                pick(self._rels), pick(self._scan.stamps),
+            )  # fmt: skip
+        return hashlib.sha256(marshal.dumps(identity)).hexdigest()
 
     # -- saving ----------------------------------------------------------------------------
 
@@ -691,51 +853,51 @@ class Cache:
 
     def _save_choice(self, choice: Choice, facts: RunFacts) -> None:
         assert self.db is not None and self._scan is not None
-        root = self._root
-        racy = self._started_ns - RACY_SECONDS * 1_000_000_000
-        stamps = [
-            None if stamp is None or stamp[1] >= racy or stamp[2] >= racy else stamp
-            for stamp in self._scan.stamps
-        ]
-        listing = _seal(([s.rel for s in self._scan.sources], stamps))
-        records = _seal(
-            [((kind.value, key), *record) for (kind, key), record in choice.records.items()]
-        )
+        db, root = self.db, self._root
+        for group, state in choice.states.items():
+            key = (group[0].value, group[1])
+            if state is None:
+                self._groups.pop(key)
+                self._records.pop(key)
+            else:
+                self._groups.set(key, _state_values(state))
+                self._records.set(key, choice.records[group])
+        if choice.full:
+            db.execute("DELETE FROM store WHERE root = ?", (root,))
+        for store in (self._stamps, self._briefs, self._ids, self._groups, self._records):
+            store.save(db, root)
         problems = _seal(
             pickle.dumps((self._problems, choice.duplicates), protocol=pickle.HIGHEST_PROTOCOL)
         )
         until = _micro(choice.until) if choice.until is not None else _NEVER
-        self.db.execute(
-            "INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        db.execute(
+            "INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (root, self._given, reading_fingerprint(self.config),
              self._choosing(facts.selection), _micro(facts.selection.now), until,
-             choice.articles, listing, records, problems,
-             _seal(sorted(choice.hidden))),
+             choice.articles, problems, _seal(sorted(choice.hidden)),
+             _seal(self._stored_digests())),
         )  # fmt: skip
-        if choice.full:
-            self.db.execute("DELETE FROM briefs WHERE root = ?", (root,))
-            self.db.execute("DELETE FROM groups WHERE root = ?", (root,))
-        self.db.executemany(
-            "INSERT OR REPLACE INTO briefs VALUES (?, ?, ?, ?)",
-            [
-                (root, bucket, _seal(briefs), _seal(ids))
-                for bucket, (briefs, ids) in self._buckets.items()
-                if choice.full or bucket in self._dirty
-            ],
-        )
-        gone = [(kind, key) for (kind, key), state in choice.states.items() if state is None]
-        self.db.executemany(
-            "DELETE FROM groups WHERE root = ? AND kind = ? AND key = ?",
-            [(root, kind.value, key) for kind, key in gone],
-        )
-        self.db.executemany(
-            "INSERT OR REPLACE INTO groups VALUES (?, ?, ?, ?)",
-            [
-                (root, kind.value, key, _seal(_state_values(state)))
-                for (kind, key), state in choice.states.items()
-                if state is not None
-            ],
-        )
+
+    def _stored_digests(self) -> dict[str, bytes]:
+        """The folder digests of the stamps as stored (a racy file's as ``None``): a racy
+        file's folder then differs next run, and the file is read again."""
+        assert self._scan is not None
+        spans, digests, fresh = self._digests()
+        if not fresh:
+            return digests
+        rels, stamps = self._scan.rels, self._scan.stamps
+        stored = dict(digests)
+        for folder, parts in spans.items():
+            if any(self._fresh(stamps[a:b]) for a, b in parts):
+                stored[folder] = hashlib.sha256(
+                    marshal.dumps(
+                        [
+                            (rels[a:b], tuple(None if self._racy(s) else s for s in stamps[a:b]))
+                            for a, b in parts
+                        ]
+                    )
+                ).digest()
+        return stored
 
     def _save_outputs(self, plan: FeedPlan, report: WriteReport) -> None:
         assert self.db is not None

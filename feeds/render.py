@@ -69,21 +69,23 @@ def render_stream(
     config: Config,
     keep: Collection[str],
     stream: Iterator[tuple[int, Entries]],
+    *,
+    pages: bool = True,
 ) -> tuple[tuple[str, ...], Iterator[tuple[str, bytes]]]:
     """Every output path, and a stream of (path, bytes), one feed at a time.
 
     ``stream`` gives (source number, entries) for :func:`needed` of the rendered feeds,
     in that order. An entry is held only until the last feed that uses it is rendered.
     Feeds whose every file is in ``keep`` are not rendered (see :func:`is_kept`). The site
-    pages depend on every feed: they are always rendered, and come last in the stream,
-    after the feeds they link to.
+    pages depend on every feed: they come last in the stream, after the feeds they link
+    to, unless ``pages`` is false (they are known to be current).
     """
     context = context_for(site, config)
     rendered = to_render(site, context, keep)
-    pages: dict[str, bytes] = {}
-    for page in SITE_PAGES:
-        _merge(pages, page(site, context))
-    paths = tuple(p for feed in rendered for p in feed_files(feed, context)) + tuple(pages)
+    site_pages: dict[str, bytes] = {}
+    for page in SITE_PAGES if pages else ():
+        _merge(site_pages, page(site, context))
+    paths = tuple(p for feed in rendered for p in feed_files(feed, context)) + tuple(site_pages)
     uses = Counter(index for feed in rendered for index in feed.members)
 
     def files() -> Iterator[tuple[str, bytes]]:
@@ -98,7 +100,7 @@ def render_stream(
                 uses[index] -= 1
                 if not uses[index]:
                     del held[index]
-        yield from pages.items()
+        yield from site_pages.items()
 
     return paths, files()
 

@@ -38,11 +38,22 @@ def find_sources(content: Path) -> tuple[tuple[Source, ...], tuple[Problem, ...]
 
     Symbolic links are followed only when they resolve inside the content folder.
     """
+    sources, problems, _ = _find(content)
+    return sources, problems
+
+
+Runs = tuple[tuple[str, int, int], ...]
+"""(folder, start, end): the sources of each folder are ``sources[start:end]`` for each
+of its runs (a folder's files are split where its subfolders come in sorted order)."""
+
+
+def _find(content: Path) -> tuple[tuple[Source, ...], tuple[Problem, ...], Runs]:
     root = content.resolve()
     given = str(content)
     prefix = os.path.join(given, "")
     sources: list[Source] = []
     problems: list[Problem] = []
+    runs: list[tuple[str, int, int]] = []
     by_name = attrgetter("name")
 
     def walk(folder: str, rel_prefix: str) -> None:
@@ -56,9 +67,15 @@ def find_sources(content: Path) -> tuple[tuple[Source, ...], tuple[Problem, ...]
                 Problem(path=label, line=0, field="", message=f"cannot list: {e.strerror}")
             )
             return
+        start = len(sources)
         for entry in entries:
             name = entry.name
             if name.startswith("."):
+                continue
+            if entry.is_file(follow_symlinks=False):  # most entries: one call, no stat
+                if name.endswith(".md"):
+                    rel = rel_prefix + name
+                    sources.append(Source(entry.path, rel, prefix + rel))
                 continue
             if entry.is_symlink():
                 target = Path(entry.path).resolve()
@@ -75,14 +92,19 @@ def find_sources(content: Path) -> tuple[tuple[Source, ...], tuple[Problem, ...]
                     continue
                 if target.is_dir():
                     continue  # a link to a folder inside: its files are found there
-            if entry.is_dir(follow_symlinks=False):
+                if name.endswith(".md") and entry.is_file():
+                    rel = rel_prefix + name
+                    sources.append(Source(entry.path, rel, prefix + rel))
+            elif entry.is_dir(follow_symlinks=False):
+                if len(sources) > start:
+                    runs.append((rel_prefix, start, len(sources)))
                 walk(entry.path, rel_prefix + name + "/")
-            elif name.endswith(".md") and entry.is_file():
-                rel = rel_prefix + name
-                sources.append(Source(entry.path, rel, prefix + rel))
+                start = len(sources)
+        if len(sources) > start:
+            runs.append((rel_prefix, start, len(sources)))
 
     walk(given, "")
-    return tuple(sources), tuple(problems)
+    return tuple(sources), tuple(problems), tuple(runs)
 
 
 def _stat_all(paths: Sequence[str]) -> list[Stamp | None]:
@@ -120,10 +142,17 @@ class Scan:
     stamps: tuple[Stamp | None, ...]
     """Each source's stamp (``None``: gone or unreadable), taken before it is read."""
     problems: tuple[Problem, ...]
+    runs: Runs = ()
+    rels: tuple[str, ...] = ()
+    """Each source's ``rel``."""
 
 
 def scan(content: Path, jobs: int = 1) -> Scan:
     """Find every source and stamp it; with ``jobs`` > 1 two processes share the stats."""
-    sources, problems = find_sources(content)
+    sources, problems, runs = _find(content)
     stamps = split_map(_stat_all, [s.path for s in sources], jobs)
-    return Scan(sources=sources, stamps=tuple(stamps), problems=problems)
+    rels = tuple(map(_REL, sources))
+    return Scan(sources=sources, stamps=tuple(stamps), problems=problems, runs=runs, rels=rels)
+
+
+_REL = attrgetter("rel")
