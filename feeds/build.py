@@ -23,7 +23,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from feeds import fastyaml
 from feeds.cache import Cache, Choice, Damaged, RunFacts
 from feeds.config import Config
 from feeds.errors import BuildError, Problem, Severity
@@ -218,6 +217,8 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         rendered = to_render(site, context, keep)
         wanted = needed(rendered)
         briefs = chosen.briefs
+        from feeds import fastyaml
+
         fastyaml.expect(len(wanted))
         show("rendering", 0, len(wanted))
 
@@ -289,6 +290,8 @@ def _choose(
     known = cache.known(options.content, found)
     cache.start_full()
     to_read = [i for i in range(len(sources)) if i not in known]
+    from feeds import fastyaml
+
     fastyaml.expect(len(to_read))
     fresh = ordered_map(lambda i: _read_brief(sources[i], config), to_read, options.jobs)
     selector = Selector(
@@ -353,6 +356,8 @@ def _update(
     changed = previous.changed
     before = cache.briefs_of([rel for rel, _ in changed])
     indexes = [index for _, index in changed if index is not None]
+    from feeds import fastyaml
+
     fastyaml.expect(len(indexes))
     fresh = dict(
         zip(

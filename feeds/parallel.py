@@ -7,7 +7,6 @@ between processes. Whatever ``jobs`` is, the results and their order are the sam
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -42,6 +41,8 @@ def ordered_map(
     global _task
     _task = func
     try:
+        import multiprocessing  # 5 ms: only when there is enough to do
+
         chunks = [list(items[i : i + chunk]) for i in range(0, len(items), chunk)]
         context = multiprocessing.get_context("fork")
         with context.Pool(processes=jobs) as pool:
@@ -51,13 +52,21 @@ def ordered_map(
         _task = None
 
 
-def split_map(func: Callable[[Sequence[T]], list[R]], items: Sequence[T], jobs: int) -> list[R]:
+def split_map(
+    func: Callable[[Sequence[T]], list[R]],
+    items: Sequence[T],
+    jobs: int,
+    *,
+    at_least: int = 4000,
+) -> list[R]:
     """``func(items)`` with the second half of ``items`` done by one forked child process.
 
-    For short system-call-bound work (``stat`` of every file), where a pool costs more than
-    it saves. ``func`` must return marshal-able values: plain numbers, strings, tuples.
+    For short system-call-bound work (listing and ``stat`` of every file), where a pool
+    costs more than it saves; only with ``jobs`` > 1 and ``at_least`` items. ``func``
+    must return marshal-able values (numbers, strings, lists, tuples) and ``func`` of the
+    two halves must together be ``func`` of the whole.
     """
-    if jobs <= 1 or len(items) < 2 * _SPLIT_MIN:
+    if jobs <= 1 or len(items) < at_least:
         return func(items)
     import marshal
 
@@ -85,6 +94,3 @@ def split_map(func: Callable[[Sequence[T]], list[R]], items: Sequence[T], jobs: 
         return first + func(items[middle:])  # the child failed: do its half here
     second: list[R] = marshal.loads(data)
     return first + second
-
-
-_SPLIT_MIN = 2000
