@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from feeds import fastyaml
 from feeds.cache import Cache, Choice, Damaged, RunFacts
 from feeds.config import Config
 from feeds.errors import BuildError, Problem, Severity
@@ -125,11 +126,13 @@ class _ChangedDuringBuild(Exception):
     """An article read for rendering is not the one its brief was taken from."""
 
 
-def _read_brief(source: Source, config: Config) -> tuple[Brief | None, tuple[Problem, ...]]:
+def _read_brief(
+    source: Source, config: Config, fast: bool
+) -> tuple[Brief | None, tuple[Problem, ...]]:
     """Pass one, for every file that changed: what choosing the feeds needs, and problems."""
     from feeds.collect import read_source
 
-    result = read_source(source, config.tz, config.max_related)
+    result = read_source(source, config.tz, config.max_related, fast_yaml=fast)
     article = result.article
     return (Brief.of(article) if article is not None else None), result.problems
 
@@ -149,7 +152,7 @@ class _Chosen:
     incremental: bool
 
 
-def _read_again(source: Source, stamp: Stamp | None, config: Config) -> Article | None:
+def _read_again(source: Source, stamp: Stamp | None, config: Config, fast: bool) -> Article | None:
     """Pass two: the article of ``source``, or ``None`` if its file is no longer the one
     that was stamped (and chosen from) at the start of the run."""
     from feeds.collect import MAX_FILE_BYTES, read_article
@@ -162,7 +165,7 @@ def _read_again(source: Source, stamp: Stamp | None, config: Config) -> Article 
         return None
     if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != stamp:
         return None
-    return read_article(source, raw, config.tz, config.max_related).article
+    return read_article(source, raw, config.tz, config.max_related, fast_yaml=fast).article
 
 
 def _build(config: Config, options: BuildOptions, progress: Progress | None) -> BuildResult:
@@ -217,13 +220,11 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         rendered = to_render(site, context, keep)
         wanted = needed(rendered)
         briefs = chosen.briefs
-        from feeds import fastyaml
-
-        fastyaml.expect(len(wanted))
+        fast = fastyaml.worth_it(len(wanted))
         show("rendering", 0, len(wanted))
 
         def render_one(index: int) -> tuple[int, Entries | None]:
-            article = _read_again(sources[index], found.stamps[index], config)
+            article = _read_again(sources[index], found.stamps[index], config, fast)
             if article is None:
                 return index, None
             expected = briefs.get(index)
@@ -290,10 +291,8 @@ def _choose(
     known = cache.known(options.content, found)
     cache.start_full()
     to_read = [i for i in range(len(sources)) if i not in known]
-    from feeds import fastyaml
-
-    fastyaml.expect(len(to_read))
-    fresh = ordered_map(lambda i: _read_brief(sources[i], config), to_read, options.jobs)
+    fast = fastyaml.worth_it(len(to_read))
+    fresh = ordered_map(lambda i: _read_brief(sources[i], config, fast), to_read, options.jobs)
     selector = Selector(
         selection,
         items_per_feed=config.items_per_feed,
@@ -356,13 +355,11 @@ def _update(
     changed = previous.changed
     before = cache.briefs_of([rel for rel, _ in changed])
     indexes = [index for _, index in changed if index is not None]
-    from feeds import fastyaml
-
-    fastyaml.expect(len(indexes))
+    fast = fastyaml.worth_it(len(indexes))
     fresh = dict(
         zip(
             indexes,
-            ordered_map(lambda i: _read_brief(sources[i], config), indexes, options.jobs),
+            ordered_map(lambda i: _read_brief(sources[i], config, fast), indexes, options.jobs),
             strict=True,
         )
     )

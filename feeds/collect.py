@@ -557,7 +557,9 @@ def _positive(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 100_000
 
 
-def read_article(source: Source, raw: bytes, zone: tzinfo, max_related: int) -> FileResult:
+def read_article(
+    source: Source, raw: bytes, zone: tzinfo, max_related: int, *, fast_yaml: bool = True
+) -> FileResult:
     """Read one article file's bytes; never raises for anything the file may contain."""
 
     def fail(line: int, field: str, message: str) -> FileResult:
@@ -580,7 +582,7 @@ def read_article(source: Source, raw: bytes, zone: tzinfo, max_related: int) -> 
     except YamlProblem as e:
         return fail(e.line, e.field, e.message)
     offset = split.first_line - 1
-    fast = load_yaml_fast(split.front)
+    fast = load_yaml_fast(split.front) if fast_yaml else None
     if fast is not None:
         result = _read_fields(
             source, Document(data=fast, lines={}), split.body, offset, zone, max_related
@@ -663,7 +665,9 @@ def _read_fields(
     return FileResult(article, tuple(r.problems))
 
 
-def read_source(source: Source, zone: tzinfo, max_related: int) -> FileResult:
+def read_source(
+    source: Source, zone: tzinfo, max_related: int, *, fast_yaml: bool = True
+) -> FileResult:
     """Read one file from disk (see :func:`read_article`)."""
     try:
         with open(source.path, "rb") as f:
@@ -671,7 +675,7 @@ def read_source(source: Source, zone: tzinfo, max_related: int) -> FileResult:
     except OSError as e:
         problem = Problem(path=source.label, line=0, field="", message=f"cannot read: {e.strerror}")
         return FileResult(None, (problem,))
-    return read_article(source, raw, zone, max_related)
+    return read_article(source, raw, zone, max_related, fast_yaml=fast_yaml)
 
 
 def resolve_duplicates(results: list[tuple[Source, FileResult]]) -> Collection:

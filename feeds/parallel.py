@@ -7,7 +7,9 @@ between processes. Whatever ``jobs`` is, the results and their order are the sam
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -43,13 +45,25 @@ def ordered_map(
     try:
         import multiprocessing  # 5 ms: only when there is enough to do
 
-        chunks = [list(items[i : i + chunk]) for i in range(0, len(items), chunk)]
+        chunks = (list(items[i : i + chunk]) for i in range(0, len(items), chunk))
         context = multiprocessing.get_context("fork")
         with context.Pool(processes=jobs) as pool:
-            for results in pool.imap(_run, chunks):
+            # A window of chunks in flight, not Pool.imap: imap lets finished results pile
+            # up without limit when the consumer is slower than the workers.
+            window: deque[Any] = deque(
+                pool.apply_async(_run, (c,)) for c in itertools.islice(chunks, jobs * WINDOW)
+            )
+            while window:
+                results = window.popleft().get()
+                for c in itertools.islice(chunks, 1):
+                    window.append(pool.apply_async(_run, (c,)))
                 yield from results
     finally:
         _task = None
+
+
+WINDOW = 4
+"""Chunks in flight per worker."""
 
 
 def split_map(

@@ -86,7 +86,8 @@ class _Walker:
             if entry.is_file(follow_symlinks=False):  # most entries: one call, no stat
                 if name.endswith(".md"):
                     rel = rel_prefix + name
-                    sources.append(Source(entry.path, rel, prefix + rel))
+                    path = prefix + rel  # the same as entry.path, and the label too
+                    sources.append(Source(path, rel, path))
                 continue
             if entry.is_symlink():
                 target = Path(entry.path).resolve()
