@@ -85,7 +85,12 @@ class SizeResult:
 
 
 def _session_rss(session: int) -> int:
-    """Bytes resident in every process of ``session`` (the run's own session)."""
+    """Bytes of memory used by every process of ``session`` (the run's own session).
+
+    Proportional set size (PSS): a page shared by forked processes counts once in all,
+    not once in each as resident set sizes would (worker processes share the parent's
+    memory until they write to it).
+    """
     total = 0
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -93,10 +98,18 @@ def _session_rss(session: int) -> int:
         try:
             with open(f"/proc/{name}/stat", "rb") as f:
                 stat = f.read()
+            fields = stat[stat.rindex(b")") + 2 :].split()
+            if int(fields[3]) != session:
+                continue
+            with open(f"/proc/{name}/smaps_rollup", "rb") as f:
+                rollup = f.read()
         except OSError:
             continue
-        fields = stat[stat.rindex(b")") + 2 :].split()
-        if int(fields[3]) == session:
+        for line in rollup.splitlines():
+            if line.startswith(b"Pss:"):
+                total += int(line.split()[1]) * 1024
+                break
+        else:
             total += int(fields[21]) * PAGE
     return total
 
@@ -482,8 +495,10 @@ def report(
         "| Hugo | `hugo --quiet --destination OUT` in a site whose `hugo.toml` has "
         "`contentDir = CORPUS`, taxonomy `topics`, RSS only for home and terms, 50 items |",
         "",
-        "Time is wall-clock. Memory is *peak RSS of all the run's processes together "
-        "(sampled every 50 ms) / of the largest single process (`ru_maxrss`, exact)*.",
+        "Time is wall-clock. Memory is *peak memory of all the run's processes together "
+        "(their proportional set sizes, PSS, summed; sampled every 50 ms: pages that forked "
+        "workers share with the parent count once) / peak RSS of the largest single process "
+        "(`ru_maxrss`, exact)*.",
         "✅/❌: within the issue's target (cold ≤ 4× cat, no change ≤ 0.3× cat, "
         "one edit ≤ 0.5× cat; cold build memory < 400 MB).",
         "",

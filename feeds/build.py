@@ -21,7 +21,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from feeds import fastyaml
 from feeds.cache import Cache, Choice, Damaged, RunFacts
@@ -122,8 +122,22 @@ def build(config: Config, options: BuildOptions, progress: Progress | None = Non
     )
 
 
+_Rendered = tuple[int, "Entries | None"]
+"""A source number and its entries (``None``: the file changed since it was chosen)."""
+
+
 class _ChangedDuringBuild(Exception):
     """An article read for rendering is not the one its brief was taken from."""
+
+
+def _compact(brief: Brief, shared: dict[Any, Any]) -> Brief:
+    """``brief`` holding the same topic and provider tuples as every other brief that has
+    them (100,000 briefs from worker processes otherwise each hold their own copies)."""
+    topics = shared.setdefault(brief.topics, brief.topics)
+    provider = shared.setdefault(brief.provider, brief.provider)
+    if topics is brief.topics and provider is brief.provider:
+        return brief
+    return brief._replace(topics=topics, provider=provider)
 
 
 def _read_brief(
@@ -223,16 +237,16 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         fast = fastyaml.worth_it(len(wanted))
         show("rendering", 0, len(wanted))
 
-        def render_one(index: int) -> tuple[int, Entries | None]:
-            article = _read_again(sources[index], found.stamps[index], config, fast)
-            if article is None:
-                return index, None
-            expected = briefs.get(index)
-            if expected is not None and Brief.of(article) != expected:
+        def render_one(item: tuple[int, Source, Stamp | None, Brief | None]) -> _Rendered:
+            # Everything comes with the item: a worker that touched the parent's lists
+            # would copy their memory pages (forked memory is shared until written to).
+            index, source, stamp, expected = item
+            article = _read_again(source, stamp, config, fast)
+            if article is None or (expected is not None and Brief.of(article) != expected):
                 return index, None
             return index, entries(hide_related(article, hidden), context)
 
-        def checked(stream: Iterator[tuple[int, Entries | None]]) -> Iterator[tuple[int, Entries]]:
+        def checked(stream: Iterator[_Rendered]) -> Iterator[tuple[int, Entries]]:
             for done, (index, texts) in enumerate(stream):
                 if texts is None:
                     raise _ChangedDuringBuild(sources[index].label)
@@ -240,7 +254,8 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                     show("rendering", done, len(wanted))
                 yield index, texts
 
-        stream = checked(ordered_map(render_one, wanted, options.jobs, chunk=64))
+        items = [(i, sources[i], found.stamps[i], briefs.get(i)) for i in wanted]
+        stream = checked(ordered_map(render_one, items, options.jobs, chunk=64))
         pages_kept = plan is not None and plan.pages_kept
         paths, files = render_stream(site, config, keep, stream, pages=not pages_kept)
         if plan is not None and not pages_kept:  # record what the pages were made from
@@ -301,12 +316,15 @@ def _choose(
         rels=[s.rel for s in sources],
     )
     briefs: dict[int, Brief] = {}
+    shared: dict[Any, Any] = {}
     read_problems: list[Problem] = []
     for index in range(len(sources)):
         if index % 1000 == 0:
             show("reading", index, len(sources))
         held = known.get(index)
         brief, problems = (held.brief, held.problems) if held is not None else next(fresh)
+        if brief is not None:
+            brief = _compact(brief, shared)
         cache.remember(index, brief, problems)
         read_problems.extend(problems)
         if brief is not None:

@@ -205,9 +205,16 @@ class _Store:
     def save(self, db: sqlite3.Connection, root: str) -> None:
         db.executemany(
             "INSERT OR REPLACE INTO store VALUES (?, ?, ?, ?)",
-            [(root, self.name, b, _seal(self.rows[b])) for b in sorted(self.dirty)],
+            [(root, self.name, b, _seal(_plain(self.rows[b]))) for b in sorted(self.dirty)],
         )
         self.dirty.clear()
+
+
+def _plain(rows: dict[Any, Any]) -> dict[Any, Any]:
+    """``rows`` with named tuples (briefs) as plain tuples, which marshal can store."""
+    if any(type(v) is Brief for v in rows.values()):
+        return {k: tuple(v) if type(v) is Brief else v for k, v in rows.items()}
+    return rows
 
 
 def _seal(data: Any) -> bytes:
@@ -699,7 +706,7 @@ class Cache:
         else:
             stamp = self._scan.stamps[index]
             self._stamps.set(rel, None if self._racy(stamp) else stamp)
-            self._briefs.set(rel, tuple(after) if after is not None else None)
+            self._briefs.set(rel, after)  # a Brief: a plain tuple when stored
         ids = self._ids
         if before is not None:
             self._load(ids, {_bucket(before.id)})

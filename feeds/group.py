@@ -157,12 +157,18 @@ class Selector:
         self.states: dict[GroupKey, GroupState] = {}
         """After :meth:`finish`: every group's state, for the cache (see :func:`reselect`)."""
         self._names: dict[str, str] = {}
+        self._shared: dict[tuple[_Group, str], tuple[_Group, str]] = {}
 
     def _intern(self, text: str) -> str:
         return self._names.setdefault(text, text)
 
     def _groups(self, brief: Brief) -> tuple[tuple[_Group, str], ...]:
-        return groups_of(brief, self.topics, self.providers, self._intern)
+        # Every article holds its groups: one shared tuple per (group, name), not one each.
+        shared = self._shared
+        return tuple(
+            shared.setdefault(pair, pair)
+            for pair in groups_of(brief, self.topics, self.providers, self._intern)
+        )
 
     def _label(self, index: int) -> str:
         return self.labels[index] if index < len(self.labels) else f"file #{index}"

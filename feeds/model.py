@@ -146,7 +146,7 @@ class Brief(NamedTuple):
         provider = article.provider
         return cls(
             article.id,
-            article.url,
+            article.id if article.url == article.id else article.url,  # one string, not two
             micros(article.published),
             article.draft,
             article.removed,
