@@ -1,7 +1,5 @@
 """``python -m feeds``: the same as the ``feeds`` command."""
 
-import sys
+from feeds.cli import run
 
-from feeds.cli import main
-
-sys.exit(main())
+run()

@@ -4,12 +4,21 @@ A SQLite database, ``cache.sqlite3``, in the cache folder (default ``.feeds-cach
 working directory; ``--cache DIR`` moves it, ``--no-cache`` turns it off). Deleting the
 folder is always safe: the next run is a cold build that fills it again. Tables:
 
-``files``
-    per content folder, one row: for every content file in source order, its stat stamp
-    taken before it was read (size, mtime, ctime, inode), its :class:`~feeds.model.Brief`
-    (what choosing the feeds needs) and its problems, so that a bad file is reported on
-    every run until it is fixed. Whole articles are not stored: a run reads again only
-    the articles of the feeds it renders, which the stamps say are unchanged.
+``state``
+    per content folder, the last run's choice of feeds: the settings it was made with, its
+    time and until when time alone would not change it, the problems of every file (so
+    that a bad file is reported on every run until it is fixed), the hidden articles, and
+    a digest of each content folder's (file, stamp) pairs.
+``store``
+    dictionaries kept in :data:`BUCKETS` rows each, by a hash of the key, so that a run
+    that changed a few files reads and writes a few rows: ``stamps`` (per content file,
+    the stat stamp taken before it was read: size, mtime, ctime, inode; rows by folder),
+    ``briefs`` (per file, its :class:`~feeds.model.Brief`: what choosing the feeds needs),
+    ``ids`` (per article id, its files: duplicates), ``groups`` (per topic, provider and
+    the site, a :class:`~feeds.group.GroupState`: the counts and more candidates than
+    the feed shows) and ``records`` (per group, its chosen feed). Whole articles are not
+    stored: a run reads again only the articles of the feeds it renders, whose stamps it
+    checks (and starts over if one changed while it ran).
 ``outputs``
     per output file: a fingerprint of everything its feed was rendered from (the stamps
     of its articles' files, its name, the settings), and the sha256 of the bytes written.
@@ -24,10 +33,15 @@ A cache must never make a wrong feed, so it is trusted only this far:
 
 * the whole database belongs to one :data:`VERSION` (feeds, this schema, Python and the
   libraries that read and render); any other version discards it;
-* a file's row is used only when its stamp, the way problems name it and the
-  configuration values that affect reading all match; the rows must match their digest;
+* a file's brief is used only when its stamp, the way problems name it and the
+  configuration values that affect reading all match; the last choice is updated only
+  when the settings that choose are the same, no article came due and the clock did not
+  go back, and no change involves a duplicate or an unpublished article (those choose
+  again from every brief); every row must match its digest;
 * files changed less than :data:`RACY_SECONDS` before the run are not trusted next time:
   an edit in the same clock tick as our read would leave the stamp unchanged;
+* the site pages (index, OPML) are not re-rendered only when the settings, templates and
+  every feed's name, place, count and date are the recorded ones;
 * a feed is not re-rendered only when its fingerprint is the recorded one, the recorded
   sha256 is the write manifest's, and the file on disk is the one the manifest recorded;
 * anything unexpected (a corrupt database, rows that do not load, a locked or
