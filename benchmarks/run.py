@@ -199,6 +199,7 @@ def corpus(work: Path, size: int, seed: int = SEED) -> Path:
     print(f"generating {size} articles in {folder} ...", file=sys.stderr, flush=True)
     generator.generate(folder, size, seed)
     marker.write_text(expected)
+    time.sleep(4)  # files this fresh are not trusted by the cache (its racy window): let them age
     return folder
 
 
