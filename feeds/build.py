@@ -27,7 +27,7 @@ from feeds import fastyaml
 from feeds.cache import Cache, Choice, Damaged, RunFacts
 from feeds.config import Config
 from feeds.errors import BuildError, Problem, Severity
-from feeds.group import Change, Selection, Selector, groups_of, hide_related, reselect, site_of
+from feeds.group import Change, Selection, Selector, hide_related, reselect, site_of, touched
 from feeds.lock import output_lock
 from feeds.model import Article, Brief, Site
 from feeds.parallel import ordered_map
@@ -394,16 +394,8 @@ def _update(
         mine = [rel for rel, _, new in changes if new is not None and new.id == id_]
         if len(others) + len(mine) > 1 or len(files[id_]) > 1:
             return None
-    topics, providers = "topics" in config.groupings, "providers" in config.groupings
-    affected = {
-        group
-        for _, old, new in changes
-        for brief in (old, new)
-        if brief is not None
-        for group, _ in groups_of(brief, topics, providers)
-    }
     states = reselect(
-        cache.group_states(affected),
+        cache.group_states(touched(changes, config.groupings)),
         changes,
         selection,
         items_per_feed=config.items_per_feed,

@@ -685,7 +685,7 @@ class Cache:
         if self.db is None:
             return
         assert self._scan is not None
-        self._note(index, self._scan.sources[index].rel, None, brief, problems)
+        self.replace(index, self._scan.sources[index].rel, None, brief, problems)
 
     def start_full(self) -> None:
         """This run chooses from every brief: every record is stored anew."""
@@ -702,17 +702,7 @@ class Cache:
         problems: tuple[Problem, ...],
     ) -> None:
         """Note that ``rel`` (source number ``index``, ``None``: gone) gave ``after``
-        where it gave ``before`` (updating a choice)."""
-        self._note(index, rel, before, after, problems)
-
-    def _note(
-        self,
-        index: int | None,
-        rel: str,
-        before: Brief | None,
-        after: Brief | None,
-        problems: tuple[Problem, ...],
-    ) -> None:
+        where it gave ``before`` (``None``: a full choice, or no article)."""
         assert self._scan is not None
         if index is None:
             self._stamps.pop(rel)

@@ -316,6 +316,18 @@ Change = tuple[str, Brief | None, Brief | None]
 """A source file and its brief before and after (``None``: no usable article)."""
 
 
+def touched(changes: Iterable[Change], groupings: tuple[str, ...]) -> set[GroupKey]:
+    """Every group a changed article was or is in: what :func:`reselect` needs the state of."""
+    topics, providers = "topics" in groupings, "providers" in groupings
+    return {
+        group
+        for _, before, after in changes
+        for brief in (before, after)
+        if brief is not None
+        for group, _ in groups_of(brief, topics, providers)
+    }
+
+
 def _rank(item: tuple[int, str, str]) -> tuple[int, str]:
     return (-item[0], item[1])
 

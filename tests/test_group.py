@@ -9,7 +9,7 @@ from conftest import NOW
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.group import Selection, Selector, group_articles, groups_of, order_key, reselect
+from feeds.group import Selection, Selector, group_articles, order_key, reselect, touched
 from feeds.model import Article, Brief, FeedKind, Provider, Topic
 from feeds.slugs import group_key, slugify
 
@@ -282,17 +282,11 @@ def test_property_reselect_gives_what_choosing_from_every_article_gives(data, n)
         changes.append((index, replacement))
         after[index] = replacement
     old_states = _states(before, n)
-    touched: dict[int, Brief | None] = {}
+    first: dict[int, Brief | None] = {}
     for index, _ in changes:
-        touched.setdefault(index, before[index] if index < len(before) else None)
-    change_list = [(f"{i:03d}.md", touched[i], after[i]) for i in sorted(touched)]
-    affected = {
-        group
-        for _, old, new in change_list
-        for brief in (old, new)
-        if brief is not None
-        for group, _ in groups_of(brief, True, True)
-    }
+        first.setdefault(index, before[index] if index < len(before) else None)
+    change_list = [(f"{i:03d}.md", first[i], after[i]) for i in sorted(first)]
+    affected = touched(change_list, ("topics", "providers"))
     result = reselect(
         {g: old_states.get(g) for g in affected},
         change_list,
