@@ -367,7 +367,7 @@ class Cache:
     _records: _Store = field(default_factory=lambda: _Store("records"))
     """By (kind, key): the group's chosen :data:`Record`."""
     _problems: dict[str, tuple[Problem, ...]] = field(default_factory=dict)
-    _rels: list[str] | None = None
+    _rels: tuple[str, ...] | None = None
     _listing: tuple[dict[str, list[tuple[int, int]]], dict[str, bytes], bool] | None = None
     _unstable: set[int] = field(default_factory=set)
     _inputs: str | None = None
@@ -818,12 +818,13 @@ class Cache:
         if self._rels is None:
             assert self._scan is not None
             racy = self._started_ns - RACY_SECONDS * 1_000_000_000
-            self._rels = [source.rel for source in self._scan.sources]
-            self._unstable = {
-                index
-                for index, s in enumerate(self._scan.stamps)
-                if s is None or s[1] >= racy or s[2] >= racy
-            }
+            self._rels = self._scan.rels
+            if self._fresh(self._scan.stamps):
+                self._unstable = {
+                    index
+                    for index, s in enumerate(self._scan.stamps)
+                    if s is None or s[1] >= racy or s[2] >= racy
+                }
         members = feed.members
         if not members:
             identity: tuple[Any, ...] = (settings, feed.kind.value, feed.key, feed.name, feed.slug)

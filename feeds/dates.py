@@ -5,8 +5,6 @@ from __future__ import annotations
 import warnings
 from datetime import UTC, date, datetime, time, tzinfo
 
-from dateutil import parser as date_parser
-
 MIN_YEAR = 1900
 """Earlier dates are reported: news is not that old, and some readers cannot show them."""
 _HOUR = 3600
@@ -64,6 +62,8 @@ def parse_date(value: object, zone: tzinfo) -> datetime:
 
 
 def _parse_string(text: str) -> datetime:
+    from dateutil import parser as date_parser  # only for dates not in the usual form
+
     shown = text if len(text) <= 60 else text[:57] + "..."
     with warnings.catch_warnings():
         warnings.simplefilter("error", date_parser.UnknownTimezoneWarning)

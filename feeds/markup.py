@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 import threading
-
-import markdown
-import nh3
+from typing import TYPE_CHECKING
 
 from feeds.text import fix_mojibake, xml_safe
+
+if TYPE_CHECKING:
+    import markdown
+
+# Markdown and nh3 are imported when a body first needs them (20 ms of a run that reads a
+# few plain-paragraph bodies, which never do).
 
 MAX_BODY_CHARS = 200_000
 """Longer bodies are cut before rendering."""
@@ -66,6 +70,8 @@ def sanitize_html(html: str) -> str:
     Cleaned again afterwards: the sanitiser turns character references such as ``&#0;``
     into U+FFFD, which we never publish.
     """
+    import nh3
+
     clean = nh3.clean(
         xml_safe(html),
         tags=_ALLOWED_TAGS,
@@ -83,6 +89,8 @@ def _markdown() -> markdown.Markdown:
     """One Markdown converter per thread: building one costs more than converting a body."""
     renderer: markdown.Markdown | None = getattr(_local, "markdown", None)
     if renderer is None:
+        import markdown
+
         renderer = _local.markdown = markdown.Markdown(output_format="html")
     return renderer
 

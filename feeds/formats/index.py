@@ -6,7 +6,6 @@ from typing import Any
 
 from feeds.formats.common import EPOCH, Context
 from feeds.formats.opml import FILENAME as OPML_FILENAME
-from feeds.formats.templating import render_template
 from feeds.model import Feed, FeedKind, Site
 
 FILENAME = "index.html"
@@ -33,6 +32,8 @@ def _entry(feed: Feed, context: Context) -> dict[str, Any]:
 
 def render_index(site: Site, context: Context) -> dict[str, bytes]:
     """``index.html`` from the ``index.html`` template (overridable; see templating)."""
+    from feeds.formats.templating import render_template  # Jinja: only when the page is made
+
     page = render_template(
         context.config.templates,
         FILENAME,

@@ -8,7 +8,6 @@ stylesheet is the ``feed.xsl`` template, so a ``templates`` folder can override 
 from __future__ import annotations
 
 from feeds.formats.common import Context
-from feeds.formats.templating import render_template
 from feeds.model import Feed, Site
 
 FILENAME = "feed.xsl"
@@ -31,4 +30,6 @@ def processing_instruction(feed: Feed) -> bytes:
 def render_stylesheet(site: Site, context: Context) -> dict[str, bytes]:
     if not context.config.stylesheet:
         return {}
+    from feeds.formats.templating import render_template  # Jinja: only when the file is made
+
     return {FILENAME: render_template(context.config.templates, FILENAME, config=context.config)}
