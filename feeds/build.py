@@ -411,7 +411,7 @@ def _update(
             records.pop(group, None)
         else:
             records[group] = state.record(config.items_per_feed)
-    index_of = {s.rel: i for i, s in enumerate(sources)}
+    index_of = dict(zip(found.rels, range(len(sources)), strict=True))
     site = site_of(records, config.title, index_of)
 
     briefs = {i: b for i, (b, _) in fresh.items() if b is not None}

@@ -81,7 +81,7 @@ if TYPE_CHECKING:
 
 DEFAULT_DIR = Path(".feeds-cache")
 DB_FILE = "cache.sqlite3"
-SCHEMA = 4
+SCHEMA = 5
 RACY_SECONDS = 3
 """Files modified this recently when a run starts are read but not trusted next time."""
 BUSY_SECONDS = 10.0
@@ -630,9 +630,8 @@ class Cache:
         problems, duplicates = _problems(row[6])
         self._problems = problems
         self._load(self._records)
-        records = {
-            (FeedKind(kind), key): (name, total, members)
-            for (kind, key), (name, total, members) in self._records.items()
+        records: dict[GroupKey, Record] = {
+            (FeedKind(kind), key): record for (kind, key), record in self._records.items()
         }
         return Previous(
             changed=tuple(changed),

@@ -283,8 +283,9 @@ class Selector:
 
 GroupKey = tuple[FeedKind, str]
 """A feed's group: its kind and key (``""`` for the site feed)."""
-Record = tuple[str, int, tuple[tuple[int, str], ...]]
-"""A chosen feed: its name, its total, and (date, source file) of its articles, newest first."""
+Record = tuple[str, int, int | None, tuple[str, ...]]
+"""A chosen feed: its name, its total, its newest article's date (:func:`micros`), and the
+source files of its articles, newest first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,7 +306,8 @@ class GroupState:
 
     def record(self, n: int) -> Record:
         name = _common_name(Counter(dict(self.names)))
-        return (name, self.total, tuple((ts, rel) for ts, _, rel in self.candidates[:n]))
+        newest = self.candidates[0][0] if self.candidates else None
+        return (name, self.total, newest, tuple(rel for _, _, rel in self.candidates[:n]))
 
 
 MARGIN = 2
@@ -415,15 +417,23 @@ def site_of(
 ) -> Site:
     """The feeds of chosen groups, in output order: the site feed, topics, providers."""
 
-    def chosen(group: GroupKey) -> tuple[tuple[int, int], ...]:
-        return tuple((ts, index_of[rel]) for ts, rel in records[group][2])
+    index = index_of.__getitem__
 
-    site = records.get(_SITE)
-    feeds = [
-        _feed(
-            FeedKind.SITE, "", site_title, "", chosen(_SITE) if site else (), site[1] if site else 0
+    def feed(kind: FeedKind, key: str, name: str, slug: str, record: Record) -> Feed:
+        _, total, newest, rels = record
+        return Feed(
+            kind=kind,
+            key=key,
+            name=name,
+            slug=slug,
+            articles=(),
+            total=total,
+            newest=from_micros(newest) if newest is not None and rels else None,
+            members=tuple(map(index, rels)),
         )
-    ]
+
+    site = records.get(_SITE, ("", 0, None, ()))
+    feeds = [feed(FeedKind.SITE, "", site_title, "", site)]
     for kind in (FeedKind.TOPIC, FeedKind.PROVIDER):
         groups = sorted(g for g in records if g[0] is kind and records[g][1])
         taken: set[str] = set()
@@ -434,26 +444,10 @@ def site_of(
             if slug in taken:  # two keys, one slug: only on a hash collision; keep both apart
                 slug = f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
             taken.add(slug)
-            name, total, _ = records[group]
-            of_kind.append(_feed(kind, key, name, slug, chosen(group), total))
+            of_kind.append(feed(kind, key, records[group][0], slug, records[group]))
         of_kind.sort(key=lambda f: f.slug)
         feeds.extend(of_kind)
     return Site(feeds=tuple(feeds))
-
-
-def _feed(
-    kind: FeedKind, key: str, name: str, slug: str, chosen: tuple[tuple[int, int], ...], total: int
-) -> Feed:
-    return Feed(
-        kind=kind,
-        key=key,
-        name=name,
-        slug=slug,
-        articles=(),
-        total=total,
-        newest=from_micros(chosen[0][0]) if chosen else None,
-        members=tuple(index for _, index in chosen),
-    )
 
 
 def _visible(articles: Iterable[Article], hidden: Collection[str]) -> tuple[Article, ...]:
