@@ -30,7 +30,7 @@ from feeds.errors import BuildError, Problem, Severity
 from feeds.group import Change, Selection, Selector, hide_related, reselect, site_of, touched
 from feeds.lock import output_lock
 from feeds.model import Article, Brief, Site
-from feeds.parallel import ordered_map
+from feeds.parallel import Workers
 from feeds.sources import Scan, Source, Stamp, scan
 from feeds.write import WriteReport, write_output
 
@@ -140,13 +140,15 @@ def _compact(brief: Brief, shared: dict[Any, Any]) -> Brief:
     return brief._replace(topics=topics, provider=provider)
 
 
-def _read_brief(
-    source: Source, config: Config, fast: bool
-) -> tuple[Brief | None, tuple[Problem, ...]]:
-    """Pass one, for every file that changed: what choosing the feeds needs, and problems."""
+def _read_brief(source: Source, shared: dict[str, Any]) -> tuple[Brief | None, tuple[Problem, ...]]:
+    """Pass one, for every file that changed: what choosing the feeds needs, and problems.
+
+    ``shared`` holds the ``config`` and whether to take the ``fast`` YAML path.
+    """
     from feeds.collect import read_source
 
-    result = read_source(source, config.tz, config.max_related, fast_yaml=fast)
+    config: Config = shared["config"]
+    result = read_source(source, config.tz, config.max_related, fast_yaml=shared["fast"])
     article = result.article
     return (Brief.of(article) if article is not None else None), result.problems
 
@@ -164,6 +166,22 @@ class _Chosen:
     rendered must still give the same (and its file the same stamp)."""
     files_reread: int
     incremental: bool
+
+
+def _render_one(item: _Wanted, shared: dict[str, Any]) -> _Rendered:
+    """Pass two: read an article again and render its entries (``shared``: the ``config``,
+    the ``context``, the ``hidden`` articles, the ``fast`` YAML path)."""
+    from feeds.render import entries
+
+    index, source, stamp, expected = item
+    article = _read_again(source, stamp, shared["config"], shared["fast"])
+    if article is None or (expected is not None and Brief.of(article) != expected):
+        return index, None
+    return index, entries(hide_related(article, shared["hidden"]), shared["context"])
+
+
+_Wanted = tuple[int, Source, "Stamp | None", "Brief | None"]
+"""An article to render: its source number, file, stamp and (when known) brief."""
 
 
 def _read_again(source: Source, stamp: Stamp | None, config: Config, fast: bool) -> Article | None:
@@ -186,7 +204,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
     started = time.perf_counter()
     show = progress or (lambda stage, done, total: None)
     selection = Selection(now=options.now, unpublished=options.unpublished, future=options.future)
-    with Cache.open(options.cache, config) as cache:
+    with Cache.open(options.cache, config) as cache, Workers(options.jobs) as workers:
         found = scan(options.content, options.jobs)
         sources = found.sources
         last = (
@@ -212,16 +230,16 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         # run that stopped above, so they are imported only now.
         from feeds.render import (
             context_for,
-            entries,
             feed_files,
             needed,
             render_stream,
             to_render,
         )
 
-        chosen = _update(config, options, selection, cache, found, show)
+        workers.share(config=config)
+        chosen = _update(config, options, selection, cache, found, workers, show)
         if chosen is None:
-            chosen = _choose(config, options, selection, cache, found, show)
+            chosen = _choose(config, options, selection, cache, found, workers, show)
         site, hidden = chosen.site, chosen.choice.hidden
         problems = found.problems + chosen.problems
 
@@ -237,15 +255,6 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         fast = fastyaml.worth_it(len(wanted))
         show("rendering", 0, len(wanted))
 
-        def render_one(item: tuple[int, Source, Stamp | None, Brief | None]) -> _Rendered:
-            # Everything comes with the item: a worker that touched the parent's lists
-            # would copy their memory pages (forked memory is shared until written to).
-            index, source, stamp, expected = item
-            article = _read_again(source, stamp, config, fast)
-            if article is None or (expected is not None and Brief.of(article) != expected):
-                return index, None
-            return index, entries(hide_related(article, hidden), context)
-
         def checked(stream: Iterator[_Rendered]) -> Iterator[tuple[int, Entries]]:
             for done, (index, texts) in enumerate(stream):
                 if texts is None:
@@ -254,8 +263,11 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                     show("rendering", done, len(wanted))
                 yield index, texts
 
+        # Everything comes with the item: a worker that touched the parent's lists would
+        # copy their memory pages (forked memory is shared until either side writes to it).
         items = [(i, sources[i], found.stamps[i], briefs.get(i)) for i in wanted]
-        stream = checked(ordered_map(render_one, items, options.jobs, chunk=64))
+        workers.share(context=context_for(Site(), config), hidden=hidden, fast=fast)
+        stream = checked(workers.map(_render_one, items, chunk=64))
         pages_kept = plan is not None and plan.pages_kept
         paths, files = render_stream(site, config, keep, stream, pages=not pages_kept)
         if plan is not None and not pages_kept:  # record what the pages were made from
@@ -299,6 +311,7 @@ def _choose(
     selection: Selection,
     cache: Cache,
     found: Scan,
+    workers: Workers,
     show: Progress,
 ) -> _Chosen:
     """Pass one over every file: its brief from the cache, or read (in parallel) again."""
@@ -307,7 +320,8 @@ def _choose(
     cache.start_full()
     to_read = [i for i in range(len(sources)) if i not in known]
     fast = fastyaml.worth_it(len(to_read))
-    fresh = ordered_map(lambda i: _read_brief(sources[i], config, fast), to_read, options.jobs)
+    workers.share(fast=fast)
+    fresh = workers.map(_read_brief, [sources[i] for i in to_read])
     selector = Selector(
         selection,
         items_per_feed=config.items_per_feed,
@@ -358,6 +372,7 @@ def _update(
     selection: Selection,
     cache: Cache,
     found: Scan,
+    workers: Workers,
     show: Progress,
 ) -> _Chosen | None:
     """Update the last run's choice from the files that changed, or ``None``: choose again.
@@ -374,10 +389,11 @@ def _update(
     before = cache.briefs_of([rel for rel, _ in changed])
     indexes = [index for _, index in changed if index is not None]
     fast = fastyaml.worth_it(len(indexes))
+    workers.share(fast=fast)
     fresh = dict(
         zip(
             indexes,
-            ordered_map(lambda i: _read_brief(sources[i], config, fast), indexes, options.jobs),
+            workers.map(_read_brief, [sources[i] for i in indexes]),
             strict=True,
         )
     )

@@ -64,6 +64,82 @@ def ordered_map(
 
 WINDOW = 4
 """Chunks in flight per worker."""
+PARALLEL_MIN = 2000
+"""Fewer items than this are done in this process: starting workers would cost more."""
+SPLIT_MIN = 4000
+"""Fewer items than this are not split by :func:`split_map`."""
+
+_shared: dict[str, Any] = {}
+"""What :meth:`Workers.share` gave this process (a worker, or the parent when serial)."""
+
+
+def _share(values: dict[str, Any]) -> None:
+    _shared.update(values)
+
+
+def _apply(func: Callable[[Any, dict[str, Any]], Any], chunk: list[Any]) -> list[Any]:
+    return [func(item, _shared) for item in chunk]
+
+
+class Workers:
+    """A build's worker processes, forked once when first needed and used by both passes.
+
+    Forked early, while the build holds little: a worker forked later starts with the
+    parent's whole heap, and every page either side then writes is copied. Tasks are
+    module-level functions ``func(item, shared)``; ``shared`` is what :meth:`share` sent
+    (once per worker, not with every task). Results come in order, whatever ``jobs`` is.
+    """
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self._pools: list[Any] = []
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for pool in self._pools:
+            pool.terminate() if exc[0] is not None else pool.close()
+            pool.join()
+        self._pools = []
+        _shared.clear()
+
+    def share(self, **values: Any) -> None:
+        """Give every worker (and this process, for work done here) these values."""
+        _shared.update(values)
+        for pool in self._pools:
+            pool.apply(_share, (values,))
+
+    def map(
+        self,
+        func: Callable[[T, dict[str, Any]], R],
+        items: Sequence[T],
+        *,
+        chunk: int = 256,
+        serial_below: int | None = None,
+    ) -> Iterator[R]:
+        """``func(item, shared)`` of each item, in order; in the workers when worth it
+        (``serial_below`` items or more; default :data:`PARALLEL_MIN`)."""
+        if self.jobs <= 1 or len(items) < (PARALLEL_MIN if serial_below is None else serial_below):
+            for item in items:
+                yield func(item, _shared)
+            return
+        if not self._pools:
+            import multiprocessing  # 5 ms: only when there is enough to do
+
+            context = multiprocessing.get_context("fork")
+            self._pools = [context.Pool(processes=1) for _ in range(self.jobs)]
+        pools = itertools.cycle(self._pools)
+        chunks = (list(items[i : i + chunk]) for i in range(0, len(items), chunk))
+        window: deque[Any] = deque(
+            next(pools).apply_async(_apply, (func, c))
+            for c in itertools.islice(chunks, self.jobs * WINDOW)
+        )
+        while window:
+            results = window.popleft().get()
+            for c in itertools.islice(chunks, 1):
+                window.append(next(pools).apply_async(_apply, (func, c)))
+            yield from results
 
 
 def split_map(
@@ -71,16 +147,17 @@ def split_map(
     items: Sequence[T],
     jobs: int,
     *,
-    at_least: int = 4000,
+    at_least: int | None = None,
 ) -> list[R]:
     """``func(items)`` with the second half of ``items`` done by one forked child process.
 
     For short system-call-bound work (listing and ``stat`` of every file), where a pool
-    costs more than it saves; only with ``jobs`` > 1 and ``at_least`` items. ``func``
+    costs more than it saves; only with ``jobs`` > 1 and ``at_least`` items (default
+    :data:`SPLIT_MIN`). ``func``
     must return marshal-able values (numbers, strings, lists, tuples) and ``func`` of the
     two halves must together be ``func`` of the whole.
     """
-    if jobs <= 1 or len(items) < at_least:
+    if jobs <= 1 or len(items) < (SPLIT_MIN if at_least is None else at_least):
         return func(items)
     import marshal
 
