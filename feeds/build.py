@@ -16,7 +16,7 @@ import gc
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -161,9 +161,9 @@ class _Chosen:
     problems: tuple[Problem, ...]
     """Reading problems of every file in source order, then duplicates."""
     choice: Choice
-    briefs: Mapping[int, Brief]
-    """Briefs this run read or holds, by source number: an article read again to be
-    rendered must still give the same (and its file the same stamp)."""
+    briefs: Callable[[int], Brief | None]
+    """The brief this run read or holds of a source number (``None``: not at hand): an
+    article read again to be rendered must still give the same (and the same stamp)."""
     files_reread: int
     incremental: bool
 
@@ -265,7 +265,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
 
         # Everything comes with the item: a worker that touched the parent's lists would
         # copy their memory pages (forked memory is shared until either side writes to it).
-        items = [(i, sources[i], found.stamps[i], briefs.get(i)) for i in wanted]
+        items = [(i, sources[i], found.stamps[i], briefs(i)) for i in wanted]
         workers.share(context=context_for(Site(), config), hidden=hidden, fast=fast)
         stream = checked(workers.map(_render_one, items, chunk=64))
         pages_kept = plan is not None and plan.pages_kept
@@ -329,7 +329,8 @@ def _choose(
         labels=[s.label for s in sources],
         rels=[s.rel for s in sources],
     )
-    briefs: dict[int, Brief] = {}
+    briefs: list[Brief | None] = [None] * len(sources)
+    by_file: dict[int, tuple[Problem, ...]] = {}
     shared: dict[Any, Any] = {}
     read_problems: list[Problem] = []
     for index in range(len(sources)):
@@ -337,13 +338,14 @@ def _choose(
             show("reading", index, len(sources))
         held = known.get(index)
         brief, problems = (held.brief, held.problems) if held is not None else next(fresh)
+        if problems:
+            by_file[index] = problems
+            read_problems.extend(problems)
         if brief is not None:
-            brief = _compact(brief, shared)
-        cache.remember(index, brief, problems)
-        read_problems.extend(problems)
-        if brief is not None:
-            briefs[index] = brief
+            briefs[index] = brief = _compact(brief, shared)
             selector.add(index, brief)
+    cache.remember(briefs, by_file)
+    usable = len(sources) - briefs.count(None)
     site = selector.finish(config.title)
     choice = Choice(
         records={
@@ -354,13 +356,13 @@ def _choose(
         hidden=selector.hidden,
         until=selector.next_change,
         duplicates=tuple(selector.problems),
-        articles=len(briefs) - len(selector.problems),
+        articles=usable - len(selector.problems),
     )
     return _Chosen(
         site=site,
         problems=tuple(read_problems) + tuple(selector.problems),
         choice=choice,
-        briefs=briefs,
+        briefs=briefs.__getitem__,
         files_reread=len(to_read),
         incremental=False,
     )
@@ -430,7 +432,7 @@ def _update(
     index_of = dict(zip(found.rels, range(len(sources)), strict=True))
     site = site_of(records, config.title, index_of)
 
-    briefs = {i: b for i, (b, _) in fresh.items() if b is not None}
+    fresh_briefs = {i: b for i, (b, _) in fresh.items() if b is not None}
 
     by_file = cache.problems
     problems = tuple(p for rel in sorted(by_file, key=lambda r: r.split("/")) for p in by_file[rel])
@@ -451,7 +453,7 @@ def _update(
         site=site,
         problems=problems + previous.duplicates,
         choice=choice,
-        briefs=briefs,
+        briefs=fresh_briefs.get,
         files_reread=len(indexes),
         incremental=True,
     )

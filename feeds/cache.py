@@ -368,6 +368,7 @@ class Cache:
     """By (kind, key): the group's chosen :data:`Record`."""
     _problems: dict[str, tuple[Problem, ...]] = field(default_factory=dict)
     _rels: tuple[str, ...] | None = None
+    _everything: tuple[Sequence[Brief | None], Mapping[int, tuple[Problem, ...]]] | None = None
     _listing: tuple[dict[str, list[tuple[int, int]]], dict[str, bytes], bool] | None = None
     _unstable: set[int] = field(default_factory=set)
     _inputs: str | None = None
@@ -679,12 +680,13 @@ class Cache:
                 states[group] = GroupState(*values) if values is not None else None
         return states
 
-    def remember(self, index: int, brief: Brief | None, problems: tuple[Problem, ...]) -> None:
-        """Note what source number ``index`` gave this run (a full choice: every source)."""
-        if self.db is None:
-            return
-        assert self._scan is not None
-        self.replace(index, self._scan.sources[index].rel, None, brief, problems)
+    def remember(
+        self, briefs: Sequence[Brief | None], problems: Mapping[int, tuple[Problem, ...]]
+    ) -> None:
+        """Note what every source gave this run (a full choice), by source number: kept by
+        reference and turned into records only when saved, after the output is written
+        (building them now would add to the build's peak memory)."""
+        self._everything = (briefs, problems)
 
     def start_full(self) -> None:
         """This run chooses from every brief: every record is stored anew."""
@@ -874,6 +876,7 @@ class Cache:
                 self._groups.set(key, _state_values(state))
                 self._records.set(key, choice.records[group])
         if choice.full:
+            self._fill()
             db.execute("DELETE FROM store WHERE root = ?", (root,))
         for store in (self._stamps, self._briefs, self._ids, self._groups, self._records):
             store.save(db, root)
@@ -888,6 +891,24 @@ class Cache:
              choice.articles, problems, _seal(sorted(choice.hidden)),
              _seal(self._stored_digests())),
         )  # fmt: skip
+
+    def _fill(self) -> None:
+        """The file records of a full choice (see :meth:`remember`)."""
+        assert self._scan is not None and self._everything is not None
+        briefs, problems = self._everything
+        rels, stamps = self._scan.rels, self._scan.stamps
+        racy = self._started_ns - RACY_SECONDS * 1_000_000_000
+        ids: dict[str, tuple[str, ...]] = {}
+        for rel, stamp, brief in zip(rels, stamps, briefs, strict=True):
+            if stamp is not None and (stamp[1] >= racy or stamp[2] >= racy):
+                stamp = None
+            self._stamps.set(rel, stamp)
+            self._briefs.set(rel, brief)
+            if brief is not None:
+                ids[brief.id] = (*ids.get(brief.id, ()), rel)
+        for article_id, files in ids.items():
+            self._ids.set(article_id, files)
+        self._problems = {rels[index]: found for index, found in problems.items()}
 
     def _stored_digests(self) -> dict[str, bytes]:
         """The folder digests of the stamps as stored (a racy file's as ``None``): a racy

@@ -72,7 +72,7 @@ class Site:
     def cold(self, **options: Any) -> dict[str, bytes]:
         """What a build without any cache writes, for comparison."""
         out = self.root / "cold"
-        build(
+        self.cold_result = build(
             options.pop("config", self.config),
             BuildOptions(content=self.content, output=out, now=options.pop("now", NOW), **options),
         )
@@ -488,6 +488,9 @@ def test_random_edits_always_give_the_cold_build(tmp_path: Path, nested: bool) -
             os.utime(path.parent)
         result = site.build()
         assert outputs(site.output) == site.cold(), (step, action, rel)
+        # The same problems, in the same order, as a build without a cache reports.
+        assert list(map(str, result.problems)) == list(map(str, site.cold_result.problems))
+        assert result.articles == site.cold_result.articles
         assert result.files_reread <= 1
         ways[action].add(result.incremental)
         again = site.build()
