@@ -227,7 +227,9 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             )
 
         # Reading and rendering need YAML, Markdown, feedgen...: a third of the time of a
-        # run that stopped above, so they are imported only now.
+        # run that stopped above, so they are imported only now (and before any worker is
+        # forked, which then shares them).
+        import feeds.collect  # noqa: F401
         from feeds.render import (
             context_for,
             feed_files,
@@ -283,6 +285,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             report = None
             for _ in files:  # check renders everything, to find what would fail
                 pass
+        workers.close()  # before saving the cache, which needs memory of its own
         facts = RunFacts(
             selection=selection,
             until=chosen.choice.until,

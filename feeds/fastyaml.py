@@ -103,8 +103,15 @@ the fast path: for fewer files than this, a run is quicker with PyYAML alone."""
 
 
 def worth_it(files: int) -> bool:
-    """Whether to take the fast path for ``files`` front matters (it gives the same)."""
-    return yaml_rs is not None and (files >= GATE_WORTH or _safe.cache_info().currsize > 0)
+    """Whether to take the fast path for ``files`` front matters (it gives the same).
+
+    When it is, the gate is compiled here and now: in a process about to fork workers,
+    they then share it instead of each compiling its own.
+    """
+    if yaml_rs is None or not (files >= GATE_WORTH or _safe.cache_info().currsize > 0):
+        return False
+    _safe()
+    return True
 
 
 @functools.cache

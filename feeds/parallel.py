@@ -98,8 +98,12 @@ class Workers:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close(failed=exc[0] is not None)
+
+    def close(self, *, failed: bool = False) -> None:
+        """Let the workers go (their memory with them); the next :meth:`map` forks anew."""
         for pool in self._pools:
-            pool.terminate() if exc[0] is not None else pool.close()
+            pool.terminate() if failed else pool.close()
             pool.join()
         self._pools = []
         _shared.clear()
