@@ -259,8 +259,6 @@ class Previous:
     changed: tuple[tuple[str, int | None], ...]
     """Files added, changed or removed since: (relative path, source number or ``None``)."""
     records: dict[GroupKey, Record]
-    problems: dict[str, tuple[Problem, ...]]
-    """By relative path: the problems of each file that had some."""
     duplicates: tuple[Problem, ...]
     hidden: frozenset[str]
     until: datetime | None
@@ -637,7 +635,6 @@ class Cache:
         return Previous(
             changed=tuple(changed),
             records=records,
-            problems=problems,
             duplicates=duplicates,
             hidden=frozenset(_unseal(row[7])),
             until=from_micros(until_us) if until_us < _NEVER else None,
