@@ -420,8 +420,13 @@ class Cache:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def _trusted_before(self) -> int:
+        """Files changed at or after this time (ns) are not trusted next run."""
+        return self._started_ns - RACY_SECONDS * 1_000_000_000
+
     def _racy(self, stamp: Stamp | None) -> bool:
-        racy = self._started_ns - RACY_SECONDS * 1_000_000_000
+        racy = self._trusted_before
         return stamp is None or stamp[1] >= racy or stamp[2] >= racy
 
     # -- whole runs ------------------------------------------------------------------------
@@ -508,12 +513,11 @@ class Cache:
         """Whether any of ``stamps`` is missing or too recent to be trusted next time."""
         if not stamps:
             return False
-        racy = self._started_ns - RACY_SECONDS * 1_000_000_000
         if None in stamps:
             return True
         known = cast("Sequence[Stamp]", stamps)
         newest: int = max(max(map(_MTIME, known)), max(map(_CTIME, known)))
-        return newest >= racy
+        return newest >= self._trusted_before
 
     def _inputs_digest(self, content: Path, scan: Scan, selection: Selection) -> str | None:
         _, digests, fresh = self._digests()
@@ -609,7 +613,7 @@ class Cache:
         spans, digests, _ = self._digests()
         stored: dict[str, bytes] = _unseal(row[8])
         differ = {f for f in digests.keys() | stored.keys() if digests.get(f) != stored.get(f)}
-        self._load(self._stamps, {_bucket(folder) for folder in differ})
+        self._load(self._stamps, {self._stamps.bucket(folder) for folder in differ})
         changed: list[tuple[str, int | None]] = []
         rels, stamps = scan.rels, scan.stamps
         for folder in differ:
@@ -620,7 +624,7 @@ class Cache:
                     here.add(rel)
                     if stamp is None or self._stamps.get(rel) != stamp:
                         changed.append((rel, index))
-            for rel in self._stamps.rows[_bucket(folder)]:
+            for rel in self._stamps.rows[self._stamps.bucket(folder)]:
                 if _folder(rel) == folder and rel not in here:
                     changed.append((rel, None))
         changed.sort(key=lambda change: (change[1] is None, change[1] or 0, change[0]))
@@ -653,7 +657,7 @@ class Cache:
     def briefs_of(self, rels: Collection[str]) -> dict[str, Brief | None]:
         """The stored brief of each of ``rels`` (``None``: no article, or not stored)."""
         with self._loading():
-            self._load(self._briefs, {_bucket(rel) for rel in rels})
+            self._load(self._briefs, {self._briefs.bucket(rel) for rel in rels})
             found: dict[str, Brief | None] = {}
             for rel in rels:
                 values = self._briefs.get(rel)
@@ -663,7 +667,7 @@ class Cache:
     def files_of(self, ids: Collection[str]) -> dict[str, tuple[str, ...]]:
         """The files that had each of ``ids`` in the last run."""
         with self._loading():
-            self._load(self._ids, {_bucket(i) for i in ids})
+            self._load(self._ids, {self._ids.bucket(i) for i in ids})
             return {i: tuple(self._ids.get(i) or ()) for i in ids}
 
     def group_states(self, groups: Collection[GroupKey]) -> dict[GroupKey, GroupState | None]:
@@ -711,14 +715,14 @@ class Cache:
             self._briefs.set(rel, after)  # a Brief: a plain tuple when stored
         ids = self._ids
         if before is not None:
-            self._load(ids, {_bucket(before.id)})
+            self._load(ids, {ids.bucket(before.id)})
             rest = tuple(r for r in ids.get(before.id) or () if r != rel)
             if rest:
                 ids.set(before.id, rest)
             else:
                 ids.pop(before.id)
         if after is not None:
-            self._load(ids, {_bucket(after.id)})
+            self._load(ids, {ids.bucket(after.id)})
             ids.set(after.id, (*(ids.get(after.id) or ()), rel))
         if problems:
             self._problems[rel] = problems
@@ -815,14 +819,10 @@ class Cache:
         """Everything a feed file is rendered from, or ``None`` when an input is not stable."""
         if self._rels is None:
             assert self._scan is not None
-            racy = self._started_ns - RACY_SECONDS * 1_000_000_000
             self._rels = self._scan.rels
             if self._fresh(self._scan.stamps):
-                self._unstable = {
-                    index
-                    for index, s in enumerate(self._scan.stamps)
-                    if s is None or s[1] >= racy or s[2] >= racy
-                }
+                racy = self._racy
+                self._unstable = {i for i, s in enumerate(self._scan.stamps) if racy(s)}
         members = feed.members
         if not members:
             identity: tuple[Any, ...] = (settings, feed.kind.value, feed.key, feed.name, feed.slug)
@@ -894,12 +894,10 @@ class Cache:
         assert self._scan is not None and self._everything is not None
         briefs, problems = self._everything
         rels, stamps = self._scan.rels, self._scan.stamps
-        racy = self._started_ns - RACY_SECONDS * 1_000_000_000
+        fresh = self._fresh(stamps)  # usually not: then no stamp needs looking at
         ids: dict[str, tuple[str, ...]] = {}
         for rel, stamp, brief in zip(rels, stamps, briefs, strict=True):
-            if stamp is not None and (stamp[1] >= racy or stamp[2] >= racy):
-                stamp = None
-            self._stamps.set(rel, stamp)
+            self._stamps.set(rel, None if fresh and self._racy(stamp) else stamp)
             self._briefs.set(rel, brief)
             if brief is not None:
                 ids[brief.id] = (*ids.get(brief.id, ()), rel)
