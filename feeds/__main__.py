@@ -1,5 +1,7 @@
 """``python -m feeds``: the same as the ``feeds`` command."""
 
-from feeds.cli import run
+import sys
 
-run()
+from feeds.cli import main
+
+sys.exit(main())

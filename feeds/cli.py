@@ -11,7 +11,6 @@ With ``--log-format json`` every line is one JSON object with a ``level``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
@@ -20,7 +19,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 from feeds import __version__
 from feeds.build import BuildOptions, BuildResult, build
@@ -255,21 +254,6 @@ def _summary(result: BuildResult, command: str) -> tuple[str, dict[str, object]]
     parts.append(f"{errors} files skipped, {fields['warnings']} warnings")
     text = f"feeds {command}: " + ", ".join(parts) + f" in {result.seconds:.2f} s"
     return text, fields
-
-
-def run() -> NoReturn:
-    """The ``feeds`` command (and ``python -m feeds``): :func:`main`, then leave at once.
-
-    A build leaves hundreds of thousands of objects behind, and the interpreter's orderly
-    exit frees them one by one: a quarter of a second at 100,000 articles, for nothing.
-    Output is flushed first; nothing else is pending (the cache is closed, the lock
-    released, worker processes joined, before :func:`main` returns).
-    """
-    code = main()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(code)
 
 
 def main(
