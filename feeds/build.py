@@ -131,9 +131,15 @@ class _ChangedDuringBuild(Exception):
 
 def _compact(brief: Brief, shared: dict[Any, Any]) -> Brief:
     """``brief`` holding the same topic and provider tuples as every other brief that has
-    them (100,000 briefs from worker processes otherwise each hold their own copies)."""
-    topics = shared.setdefault(brief.topics, brief.topics)
-    provider = shared.setdefault(brief.provider, brief.provider)
+    them, down to each (key, name) pair and its strings: 100,000 briefs from worker
+    processes otherwise each hold their own copies of all of them."""
+    topics = shared.get(brief.topics)
+    if topics is None:
+        topics = tuple([shared.setdefault(pair, pair) for pair in brief.topics])
+        topics = shared.setdefault(topics, topics)
+    provider = brief.provider
+    if provider is not None:
+        provider = shared.setdefault(provider, provider)
     if topics is brief.topics and provider is brief.provider:
         return brief
     return brief._replace(topics=topics, provider=provider)

@@ -217,9 +217,10 @@ class _Store:
         self.dirty = set(range(BUCKETS))
 
     def save(self, db: sqlite3.Connection, root: str) -> None:
+        # One row sealed at a time (a list of all 64 held every row's blob at once).
         db.executemany(
             "INSERT OR REPLACE INTO store VALUES (?, ?, ?, ?)",
-            [(root, self.name, b, _seal(_plain(self.rows[b]))) for b in sorted(self.dirty)],
+            ((root, self.name, b, _seal(_plain(self.rows[b]))) for b in sorted(self.dirty)),
         )
         self.dirty.clear()
 

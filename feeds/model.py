@@ -160,6 +160,11 @@ class FeedKind(Enum):
     TOPIC = "topic"
     PROVIDER = "provider"
 
+    # Members are singletons, equal only to themselves: the identity hash is right, and in
+    # C. Enum's own ``__hash__`` is Python code, called for every (kind, key) group looked
+    # up: 2.7 million calls, 0.74 s of a 100k build.
+    __hash__ = object.__hash__
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Feed:
