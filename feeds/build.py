@@ -30,7 +30,7 @@ from feeds.group import Change, Selection, Selector, hide_related, reselect, sit
 from feeds.lock import output_lock
 from feeds.model import Article, Brief, Site
 from feeds.parallel import Workers
-from feeds.sources import Scan, Source, Stamp, scan
+from feeds.sources import Scan, Source, Stamp, scan, stamp_of
 from feeds.write import WriteReport, write_output
 
 if TYPE_CHECKING:
@@ -198,7 +198,7 @@ def _read_again(source: Source, stamp: Stamp | None, config: Config, fast: bool)
         raw, st = read_bytes(source.path)
     except OSError:
         return None
-    if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != stamp:
+    if stamp_of(st) != stamp:
         return None
     return read_article(source, raw, config.tz, config.max_related, fast_yaml=fast).article
 
@@ -263,7 +263,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         def checked(stream: Iterator[_Rendered]) -> Iterator[tuple[int, Entries]]:
             for done, (index, texts) in enumerate(stream):
                 if texts is None:
-                    raise _ChangedDuringBuild(sources[index].label)
+                    raise _ChangedDuringBuild(sources.label(index))
                 if done % 1000 == 0:
                     show("rendering", done, len(wanted))
                 yield index, texts
@@ -327,13 +327,13 @@ def _choose(
     to_read = [i for i in range(len(sources)) if i not in known]
     fast = fastyaml.worth_it(len(to_read))
     workers.share(fast=fast)
-    fresh = workers.map(_read_brief, [sources[i] for i in to_read])
+    fresh = workers.map(_read_brief, sources.picked(to_read))
     selector = Selector(
         selection,
         items_per_feed=config.items_per_feed,
         groupings=config.groupings,
-        labels=[s.label for s in sources],
-        rels=[s.rel for s in sources],
+        label=sources.label,
+        rels=found.rels,
     )
     briefs: list[Brief | None] = [None] * len(sources)
     by_file: dict[int, tuple[Problem, ...]] = {}
@@ -401,7 +401,7 @@ def _update(
     fresh = dict(
         zip(
             indexes,
-            workers.map(_read_brief, [sources[i] for i in indexes]),
+            workers.map(_read_brief, sources.picked(indexes)),
             strict=True,
         )
     )

@@ -73,7 +73,7 @@ from feeds.config import Config
 from feeds.errors import Problem
 from feeds.group import MARGIN, GroupKey, GroupState, Record, Selection
 from feeds.model import Brief, Feed, FeedKind, Site, from_micros
-from feeds.sources import Scan, Stamp
+from feeds.sources import Scan, Stamp, Stamps
 from feeds.write import ManifestEntry, WriteReport, is_intact, read_manifest
 
 if TYPE_CHECKING:
@@ -223,6 +223,11 @@ class _Store:
             ((root, self.name, b, _seal(_plain(self.rows[b]))) for b in sorted(self.dirty)),
         )
         self.dirty.clear()
+
+
+def _folder_digest(parts: list[tuple[tuple[str, ...], bytes]]) -> bytes:
+    """A digest of one content folder's (relative paths, packed stamps) runs of sources."""
+    return hashlib.sha256(marshal.dumps(parts)).digest()
 
 
 def _plain(rows: dict[Any, Any]) -> dict[Any, Any]:
@@ -502,18 +507,20 @@ class Cache:
                 spans.setdefault(folder, []).append((start, end))
             rels, stamps = scan.rels, scan.stamps
             digests = {
-                folder: hashlib.sha256(
-                    marshal.dumps([(rels[a:b], stamps[a:b]) for a, b in parts])
-                ).digest()
+                folder: _folder_digest(
+                    [(rels[a:b], stamps.packed(a, b)) for a, b in parts]  # packed: no tuples
+                )
                 for folder, parts in spans.items()
             }
             self._listing = (spans, digests, self._fresh(stamps))
         return self._listing
 
-    def _fresh(self, stamps: Sequence[Stamp | None]) -> bool:
+    def _fresh(self, stamps: Stamps | Sequence[Stamp | None]) -> bool:
         """Whether any of ``stamps`` is missing or too recent to be trusted next time."""
         if not stamps:
             return False
+        if isinstance(stamps, Stamps):
+            return stamps.missing() or stamps.newest() >= self._trusted_before
         if None in stamps:
             return True
         known = cast("Sequence[Stamp]", stamps)
@@ -583,8 +590,7 @@ class Cache:
         self._load(self._briefs)
         old_stamps, briefs = dict(self._stamps.items()), dict(self._briefs.items())
         known: dict[int, Known] = {}
-        for index, (source, stamp) in enumerate(zip(scan.sources, scan.stamps, strict=True)):
-            rel = source.rel
+        for index, (rel, stamp) in enumerate(zip(scan.rels, scan.stamps, strict=True)):
             if stamp is None or old_stamps.get(rel) != stamp or rel not in briefs:
                 continue
             values = briefs[rel]
@@ -917,14 +923,12 @@ class Cache:
         stored = dict(digests)
         for folder, parts in spans.items():
             if any(self._fresh(stamps[a:b]) for a, b in parts):
-                stored[folder] = hashlib.sha256(
-                    marshal.dumps(
-                        [
-                            (rels[a:b], tuple(None if self._racy(s) else s for s in stamps[a:b]))
-                            for a, b in parts
-                        ]
-                    )
-                ).digest()
+                stored[folder] = _folder_digest(
+                    [
+                        (rels[a:b], Stamps.pack(None if self._racy(s) else s for s in stamps[a:b]))
+                        for a, b in parts
+                    ]
+                )
         return stored
 
     def _save_outputs(self, plan: FeedPlan, report: WriteReport) -> None:

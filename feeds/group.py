@@ -136,7 +136,7 @@ class Selector:
         *,
         items_per_feed: int,
         groupings: tuple[str, ...] = ("topics", "providers"),
-        labels: Sequence[str] = (),
+        label: Callable[[int], str] | None = None,
         rels: Sequence[str] = (),
     ) -> None:
         self.selection = selection
@@ -147,7 +147,8 @@ class Selector:
         self.rels = rels
         self.topics = "topics" in groupings
         self.providers = "providers" in groupings
-        self.labels = labels
+        self.label = label
+        """How problems name a source number."""
         self.records: dict[str, _Record] = {}
         self.held: dict[_Group, list[_Held]] = {_SITE: []}
         self.dirty: set[_Group] = set()
@@ -197,7 +198,7 @@ class Selector:
         return self._names.setdefault(text, text)
 
     def _label(self, index: int) -> str:
-        return self.labels[index] if index < len(self.labels) else f"file #{index}"
+        return self.label(index) if self.label is not None else f"file #{index}"
 
     def add(self, index: int, brief: Brief) -> None:
         """Take the brief of the usable article read from source number ``index``."""

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+Joined = TypeVar("Joined", list[Any], bytes)
+"""What :func:`split_map` joins: lists, or bytes."""
 
 _task: Callable[[Any], Any] | None = None
 """The function the workers of the current pool apply (set before they are forked)."""
@@ -147,19 +149,19 @@ class Workers:
 
 
 def split_map(
-    func: Callable[[Sequence[T]], list[R]],
+    func: Callable[[Sequence[T]], Joined],
     items: Sequence[T],
     jobs: int,
     *,
     at_least: int | None = None,
-) -> list[R]:
+) -> Joined:
     """``func(items)`` with the second half of ``items`` done by one forked child process.
 
     For short system-call-bound work (listing and ``stat`` of every file), where a pool
     costs more than it saves; only with ``jobs`` > 1 and ``at_least`` items (default
     :data:`SPLIT_MIN`). ``func``
-    must return marshal-able values (numbers, strings, lists, tuples) and ``func`` of the
-    two halves must together be ``func`` of the whole.
+    must return a list of marshal-able values (numbers, strings, lists, tuples), or bytes,
+    and ``func`` of the two halves joined by ``+`` must be ``func`` of the whole.
     """
     if jobs <= 1 or len(items) < (SPLIT_MIN if at_least is None else at_least):
         return func(items)
@@ -187,5 +189,5 @@ def split_map(
         _, status = os.waitpid(pid, 0)
     if status != 0:
         return first + func(items[middle:])  # the child failed: do its half here
-    second: list[R] = marshal.loads(data)
+    second: Joined = marshal.loads(data)
     return first + second

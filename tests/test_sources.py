@@ -1,0 +1,92 @@
+"""Finding and stamping sources: the compact forms a build holds for every file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import article, write_tree
+from hypothesis import given
+from hypothesis import strategies as st
+
+from feeds.sources import Source, Stamps, find_sources, scan, stamp_of
+
+_INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+_STAMP = st.none() | st.tuples(st.integers(0, 2**63 - 1), _INT64, _INT64, _INT64)
+
+
+@given(st.lists(_STAMP, max_size=30))
+def test_stamps_give_back_what_was_packed(stamps: list[tuple[int, int, int, int] | None]) -> None:
+    packed = Stamps(Stamps.pack(stamps))
+    assert len(packed) == len(stamps)
+    assert list(packed) == stamps
+    assert [packed[i] for i in range(len(stamps))] == stamps
+    assert [packed[i] for i in range(-len(stamps), 0)] == stamps
+    assert packed[1:-1] == tuple(stamps[1:-1])
+    assert packed.packed(1, len(stamps)) == Stamps.pack(stamps[1:])
+    assert packed.missing() == (None in stamps)
+    present = [s for s in stamps if s is not None]
+    times = [s[1] for s in present] + [s[2] for s in present]
+    assert packed.newest() == max(times, default=-(2**63))
+
+
+def test_stamps_past_64_bits_are_kept_apart_and_equal_to_themselves(tmp_path: Path) -> None:
+    path = tmp_path / "far.md"
+    path.write_text("x")
+    far = 2**63 + 10**9  # nanoseconds: the year 2262 and a bit
+    try:
+        os.utime(path, ns=(far, far))
+    except (OSError, OverflowError):  # a file system that cannot hold the date
+        return
+    st_ = os.stat(path)
+    stamp = stamp_of(st_)
+    assert all(-(2**63) <= v < 2**63 for v in stamp)
+    found = scan(tmp_path)
+    assert found.stamps[0] == stamp  # the one the build compares when it reads the file again
+    path.write_text("xy")
+    os.utime(path, ns=(far, far))
+    assert stamp_of(os.stat(path)) != stamp  # the size still tells
+
+
+def test_sources_are_made_from_the_prefix_and_rel(tmp_path: Path) -> None:
+    content = write_tree(tmp_path / "content", {"a.md": article(n=1), "b/c.md": article(n=2)})
+    for given_as in (str(content), str(content) + "/"):
+        found = scan(Path(given_as))
+        expected = (
+            Source(f"{content}/a.md", "a.md", f"{content}/a.md"),
+            Source(f"{content}/b/c.md", "b/c.md", f"{content}/b/c.md"),
+        )
+        assert tuple(found.sources) == expected == find_sources(Path(given_as))[0]
+        assert found.sources[-1] == expected[-1]
+        assert found.sources[0:1] == expected[0:1]
+        assert found.sources.picked([1, 0])[0:2] == (expected[1], expected[0])
+        assert found.sources.picked([1])[0] == expected[1]
+        assert [found.sources.label(i) for i in range(2)] == [s.label for s in expected]
+        assert found.rels == ("a.md", "b/c.md")
+        assert found.stamps[1] == stamp_of(os.stat(content / "b" / "c.md"))
+
+
+def test_a_file_dated_past_2262_builds_and_rebuilds_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import NOW
+
+    import feeds.cache
+    from feeds.build import BuildOptions, build
+    from feeds.config import Config
+
+    content = write_tree(tmp_path / "content", {"a.md": article(n=1), "b.md": article(n=2)})
+    far = 2**63 + 10**9
+    try:
+        os.utime(content / "a.md", ns=(far, far))
+    except (OSError, OverflowError):
+        return
+    options = BuildOptions(
+        content=content, output=tmp_path / "public", now=NOW, cache=tmp_path / "cache"
+    )
+    monkeypatch.setattr(feeds.cache, "RACY_SECONDS", 0)
+    first = build(Config(), options)
+    again = build(Config(), options)
+    assert first.articles == again.articles == 2 and not first.errors
+    assert again.files_reread == 0
