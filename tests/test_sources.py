@@ -25,6 +25,8 @@ def test_stamps_give_back_what_was_packed(stamps: list[tuple[int, int, int, int]
     assert [packed[i] for i in range(-len(stamps), 0)] == stamps
     assert packed[1:-1] == tuple(stamps[1:-1])
     assert packed.packed(1, len(stamps)) == Stamps.pack(stamps[1:])
+    picked = list(range(len(stamps)))[::-2]
+    assert packed.select(picked) == Stamps.pack([stamps[i] for i in picked])
     assert packed.missing() == (None in stamps)
     present = [s for s in stamps if s is not None]
     times = [s[1] for s in present] + [s[2] for s in present]
