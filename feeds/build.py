@@ -334,8 +334,8 @@ def _choose(
         groupings=config.groupings,
         label=sources.label,
         rels=found.rels,
+        size=len(sources),
     )
-    briefs: list[Brief | None] = [None] * len(sources)
     by_file: dict[int, tuple[Problem, ...]] = {}
     shared: dict[Any, Any] = {}
     read_problems: list[Problem] = []
@@ -348,8 +348,8 @@ def _choose(
             by_file[index] = problems
             read_problems.extend(problems)
         if brief is not None:
-            briefs[index] = brief = _compact(brief, shared)
-            selector.add(index, brief)
+            selector.add(index, _compact(brief, shared))
+    briefs = selector.briefs
     cache.remember(briefs, by_file)
     usable = len(sources) - briefs.count(None)
     site = selector.finish(config.title)

@@ -73,31 +73,6 @@ _Held = tuple[int, _Descending, int]
 """(date, id, source number) of an article a feed holds."""
 
 
-class _Record:
-    """What is remembered of every usable article: enough to dedupe, count and re-select."""
-
-    __slots__ = ("admitted", "groups", "index", "pending", "ts", "url")
-
-    def __init__(
-        self,
-        index: int,
-        ts: int,
-        admitted: bool,
-        groups: tuple[tuple[_Group, str], ...],
-        url: str | None,
-        pending: bool = False,
-    ) -> None:
-        self.index = index
-        self.ts = ts
-        self.admitted = admitted
-        self.pending = pending
-        """Held back only because its time has not come yet."""
-        self.groups = groups
-        """Each group the article belongs to, with the name it gives the group."""
-        self.url = url
-        """Kept only for articles that are not admitted (their related mentions are hidden)."""
-
-
 def groups_of(
     brief: Brief, topics: bool, providers: bool, intern: Callable[[str], str] = str
 ) -> tuple[tuple[_Group, str], ...]:
@@ -125,9 +100,10 @@ class Selector:
 
     Feed :meth:`add` the brief of every usable article in source order, then call
     :meth:`finish`. Two articles with one id are one article: the newer wins (on a tie,
-    the one added first). Memory holds a small record per article plus, per feed, a heap
-    of at most ``items_per_feed`` (date, id, source number); when a duplicate removes a
-    held article, that feed is selected again exactly from the records.
+    the one added first). Memory holds every brief (:attr:`briefs`, which the caller
+    keeps for the cache too) and which source number holds each id, plus, per feed, a
+    heap of at most ``MARGIN * items_per_feed`` (date, id, source number); when a
+    duplicate removes a held article, that feed is selected again exactly from the briefs.
     """
 
     def __init__(
@@ -138,6 +114,7 @@ class Selector:
         groupings: tuple[str, ...] = ("topics", "providers"),
         label: Callable[[int], str] | None = None,
         rels: Sequence[str] = (),
+        size: int = 0,
     ) -> None:
         self.selection = selection
         self.now = micros(selection.now)
@@ -149,7 +126,10 @@ class Selector:
         self.providers = "providers" in groupings
         self.label = label
         """How problems name a source number."""
-        self.records: dict[str, _Record] = {}
+        self.briefs: list[Brief | None] = [None] * size
+        """Each source number's brief (``None``: no usable article), duplicates included."""
+        self.ids: dict[str, int] = {}
+        """The source number that holds each id (of two with one id, the one kept)."""
         self.held: dict[_Group, list[_Held]] = {_SITE: []}
         self.dirty: set[_Group] = set()
         self.problems: list[Problem] = []
@@ -202,14 +182,20 @@ class Selector:
 
     def add(self, index: int, brief: Brief) -> None:
         """Take the brief of the usable article read from source number ``index``."""
+        briefs = self.briefs
+        if index >= len(briefs):
+            briefs.extend([None] * (index + 1 - len(briefs)))
+        briefs[index] = brief
         ts = brief.published
-        old = self.records.get(brief.id)
+        old = self.ids.get(brief.id)
         if old is not None:
-            if ts > old.ts:
-                loser, keeper = old.index, index
-                self._drop(old)
+            kept = briefs[old]
+            assert kept is not None
+            if ts > kept.published:
+                loser, keeper = old, index
+                self._drop(old, kept)
             else:
-                loser, keeper = index, old.index
+                loser, keeper = index, old
             self.problems.append(
                 Problem(
                     path=self._label(loser),
@@ -222,22 +208,13 @@ class Selector:
             )
             if loser == index:
                 return
-        selection = self.selection
-        if brief.removed or (brief.draft and not selection.unpublished):
-            admitted = pending = False
-        else:
-            admitted = selection.future or ts <= self.now
-            pending = not admitted
-        groups = self._groups(brief)
-        self.records[brief.id] = _Record(
-            index, ts, admitted, groups, None if admitted else brief.url, pending
-        )
-        if not admitted:
+        self.ids[brief.id] = index
+        if not self._admitted(brief):
             return
         n = self.keep
         item = (ts, _Descending(brief.id), index)
         held_by = self.held
-        for group, _name in groups:
+        for group, _name in self._groups(brief):
             held = held_by.get(group)
             if held is None:
                 held = held_by[group] = []
@@ -246,13 +223,18 @@ class Selector:
             elif item > held[0]:  # newer than the oldest held (ties: the smaller id)
                 heapq.heapreplace(held, item)
 
-    def _drop(self, record: _Record) -> None:
-        if not record.admitted:
+    def _admitted(self, brief: Brief) -> bool:
+        if brief.removed or (brief.draft and not self.selection.unpublished):
+            return False
+        return self.selection.future or brief.published <= self.now
+
+    def _drop(self, index: int, brief: Brief) -> None:
+        if not self._admitted(brief):
             return
-        for group, _name in record.groups:
+        for group, _name in self._groups(brief):
             held = self.held.get(group, [])
-            for position, (_, _, index) in enumerate(held):
-                if index == record.index:
+            for position, (_, _, held_index) in enumerate(held):
+                if held_index == index:
                     del held[position]
                     heapq.heapify(held)
                     self.dirty.add(group)
@@ -266,27 +248,31 @@ class Selector:
         hidden: set[str] = set()
         members: dict[_Group, list[tuple[int, str, int]]] = {g: [] for g in self.dirty}
         pending: list[int] = []
-        admitted: list[tuple[tuple[_Group, str], ...]] = []
-        for article_id, record in self.records.items():
-            if not record.admitted:
+        admitted: list[Brief] = []
+        briefs, selection = self.briefs, self.selection
+        for article_id, index in self.ids.items():
+            brief = briefs[index]
+            assert brief is not None
+            if not self._admitted(brief):
                 hidden.add(article_id)
-                if record.url:
-                    hidden.add(record.url)
-                if record.pending:
-                    pending.append(record.ts)
+                if brief.url:
+                    hidden.add(brief.url)
+                if not brief.removed and (selection.unpublished or not brief.draft):
+                    pending.append(brief.published)  # held back only until its time
                 continue
-            admitted.append(record.groups)
+            admitted.append(brief)
             if members:
-                for group, _ in record.groups:
+                for group, _ in self._groups(brief):
                     if group in members:
-                        members[group].append((-record.ts, article_id, record.index))
+                        members[group].append((-brief.published, article_id, index))
         # Counted in one pass in C over the shared (group, name) pairs, then per group.
         totals: Counter[_Group] = Counter()
         names: dict[_Group, Counter[str]] = {}
-        for (group, name), count in Counter(chain.from_iterable(admitted)).items():
+        counts = Counter(chain.from_iterable(map(self._groups, admitted)))
+        del admitted
+        for (group, name), count in counts.items():
             totals[group] += count
             names.setdefault(group, Counter())[name] = count
-        del admitted
         self.hidden = frozenset(hidden)
         self.next_change = from_micros(min(pending)) if pending else None
         held: dict[_Group, list[tuple[int, str, int]]] = {
