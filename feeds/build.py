@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import marshal
+import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -203,11 +206,65 @@ def _read_again(source: Source, stamp: Stamp | None, config: Config, fast: bool)
     return read_article(source, raw, config.tz, config.max_related, fast_yaml=fast).article
 
 
+class _Parking:
+    """Entries that a later feed needs again, parked in an unnamed temporary file between
+    the feeds (see :func:`~feeds.render.render_stream`); in memory if the file fails."""
+
+    def __init__(self) -> None:
+        self._fd = -1
+        self._spots: list[tuple[int, int]] = []
+        self._end = 0
+        self._memory: dict[int, Entries] = {}
+
+    def __enter__(self) -> _Parking:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def park(self, texts: Entries) -> int:
+        ticket = len(self._spots)
+        blob = marshal.dumps(texts)
+        try:
+            if self._fd < 0:
+                with tempfile.TemporaryFile() as f:  # unnamed: gone when closed, even on a kill
+                    self._fd = os.dup(f.fileno())
+            done = 0
+            while done < len(blob):
+                done += os.pwrite(self._fd, blob[done:], self._end + done)
+        except OSError:  # a full or unwritable temporary folder: memory, as without parking
+            self._spots.append((-1, 0))
+            self._memory[ticket] = texts
+            return ticket
+        self._spots.append((self._end, len(blob)))
+        self._end += len(blob)
+        return ticket
+
+    def fetch(self, ticket: int) -> Entries:
+        offset, size = self._spots[ticket]
+        if offset < 0:
+            return self._memory[ticket]
+        try:
+            blob = os.pread(self._fd, size, offset)
+        except OSError as e:
+            raise BuildError(f"cannot read back a temporary file: {e.strerror}") from None
+        if len(blob) != size:
+            raise BuildError("a temporary file was cut short while in use")
+        texts: Entries = marshal.loads(blob)
+        return texts
+
+
 def _build(config: Config, options: BuildOptions, progress: Progress | None) -> BuildResult:
     started = time.perf_counter()
     show = progress or (lambda stage, done, total: None)
     selection = Selection(now=options.now, unpublished=options.unpublished, future=options.future)
-    with Cache.open(options.cache, config) as cache, Workers(options.jobs) as workers:
+    with (
+        Cache.open(options.cache, config) as cache,
+        Workers(options.jobs) as workers,
+        _Parking() as parking,
+    ):
         found = scan(options.content, options.jobs)
         sources = found.sources
         last = (
@@ -274,7 +331,9 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         workers.share(context=context_for(Site(), config), hidden=hidden, fast=fast)
         stream = checked(workers.map(_render_one, items, chunk=64))
         pages_kept = plan is not None and plan.pages_kept
-        paths, files = render_stream(site, config, keep, stream, pages=not pages_kept)
+        paths, files = render_stream(
+            site, config, keep, stream, pages=not pages_kept, parking=parking
+        )
         if plan is not None and not pages_kept:  # record what the pages were made from
             feed_paths = {p for feed in rendered for p in feed_files(feed, context)}
             pages = [p for p in paths if p not in feed_paths]
