@@ -275,29 +275,47 @@ class Selector:
             names.setdefault(group, Counter())[name] = count
         self.hidden = frozenset(hidden)
         self.next_change = from_micros(min(pending)) if pending else None
-        held: dict[_Group, list[tuple[int, str, int]]] = {
-            group: [(ts, str(i), index) for ts, i, index in sorted(items, reverse=True)]
-            for group, items in self.held.items()
-        }
-        for group, rows in members.items():
-            held[group] = [(-ts, i, index) for ts, i, index in heapq.nsmallest(self.keep, rows)]
         rel = self.rels.__getitem__ if self.rels else str
-        self.states = {
-            group: GroupState(
+        index_of: dict[str, int] = {}
+        self.states = {}
+        # One group at a time, each heap let go once read (their ids are copies: the
+        # candidates take the briefs' own strings).
+        for group in list(self.held):
+            heap = self.held.pop(group)
+            if group in members:
+                rows = [
+                    (-ts, i, index) for ts, i, index in heapq.nsmallest(self.keep, members[group])
+                ]
+            else:
+                rows = [
+                    (ts, _id_of(briefs, index), index)
+                    for ts, _, index in sorted(heap, reverse=True)
+                ]
+            del heap
+            if not totals[group]:
+                continue
+            candidates = []
+            for ts, i, index in rows:
+                name = rel(index)
+                index_of[name] = index
+                candidates.append((ts, i, name))
+            self.states[group] = GroupState(
                 names=tuple(sorted(names[group].items())),
                 total=totals[group],
-                candidates=tuple((ts, i, rel(index)) for ts, i, index in items),
-                complete=totals[group] <= len(items),
+                candidates=tuple(candidates),
+                complete=totals[group] <= len(rows),
             )
-            for group, items in held.items()
-            if totals[group]
-        }
-        index_of = {rel(index): index for items in held.values() for _, _, index in items}
         return site_of(
             {group: state.record(self.n) for group, state in self.states.items()},
             site_title,
             index_of,
         )
+
+
+def _id_of(briefs: Sequence[Brief | None], index: int) -> str:
+    brief = briefs[index]
+    assert brief is not None
+    return brief.id
 
 
 GroupKey = tuple[FeedKind, str]
