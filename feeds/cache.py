@@ -829,8 +829,7 @@ class Cache:
             assert self._scan is not None
             self._rels = self._scan.rels
             if self._fresh(self._scan.stamps):
-                racy = self._racy
-                self._unstable = {i for i, s in enumerate(self._scan.stamps) if racy(s)}
+                self._unstable = self._scan.stamps.since(self._trusted_before)
         members = feed.members
         if not members:
             identity: tuple[Any, ...] = (settings, feed.kind.value, feed.key, feed.name, feed.slug)
@@ -962,7 +961,7 @@ class Cache:
         rels, stamps = self._scan.rels, self._scan.stamps
         stored = dict(digests)
         for folder, parts in spans.items():
-            if any(self._fresh(stamps[a:b]) for a, b in parts):
+            if any(self._fresh(stamps.span(a, b)) for a, b in parts):
                 stored[folder] = _folder_digest(
                     [
                         (rels[a:b], Stamps.pack(None if self._racy(s) else s for s in stamps[a:b]))

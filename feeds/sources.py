@@ -286,6 +286,23 @@ class Stamps(Sequence["Stamp | None"]):
         """The stamps of sources ``start`` to ``end``, as bytes."""
         return self.data[4 * start : 4 * end].tobytes()
 
+    def span(self, start: int, end: int) -> Stamps:
+        """The stamps of sources ``start`` to ``end``, still packed."""
+        part = Stamps()
+        part.data = self.data[4 * start : 4 * end]
+        return part
+
+    def since(self, moment: int) -> set[int]:
+        """The source numbers whose stamp is missing, or was modified or changed at or
+        after ``moment`` (ns)."""
+        data = self.data
+        columns = zip(data[0::4], data[1::4], data[2::4], strict=True)
+        return {
+            i
+            for i, (size, mtime, ctime) in enumerate(columns)
+            if size < 0 or mtime >= moment or ctime >= moment
+        }
+
     def missing(self) -> bool:
         """Whether any file was gone or unreadable when stamped."""
         return -1 in self.data[0::4]

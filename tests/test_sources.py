@@ -28,6 +28,11 @@ def test_stamps_give_back_what_was_packed(stamps: list[tuple[int, int, int, int]
     picked = list(range(len(stamps)))[::-2]
     assert packed.select(picked) == Stamps.pack([stamps[i] for i in picked])
     assert packed.missing() == (None in stamps)
+    assert list(packed.span(1, len(stamps) - 1)) == stamps[1:-1]
+    moment = sorted(s[1] for s in stamps if s is not None)[len(stamps) // 2 :][:1] or [0]
+    assert packed.since(moment[0]) == {
+        i for i, s in enumerate(stamps) if s is None or s[1] >= moment[0] or s[2] >= moment[0]
+    }
     present = [s for s in stamps if s is not None]
     times = [s[1] for s in present] + [s[2] for s in present]
     assert packed.newest() == max(times, default=-(2**63))
