@@ -499,3 +499,20 @@ def test_random_edits_always_give_the_cold_build(tmp_path: Path, nested: bool) -
     # before); an article that stops being published changes what is hidden, and the
     # feeds are chosen again.
     assert True in ways["edit"] and True in ways["add"] and ways["unpublish"] == {False}
+
+
+def test_library_versions_are_read_from_dist_info_folders_as_metadata_gives_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib import metadata
+
+    versions = feeds.cache._library_versions()
+    assert versions == {name: metadata.version(name) for name in feeds.cache._LIBRARIES}
+    jinja = metadata.version("Jinja2")
+    # A second copy of a library ahead on the path, and one not installed at all.
+    (tmp_path / "jinja2-9.9.dist-info").mkdir()
+    monkeypatch.setattr(feeds.cache, "_LIBRARIES", (*feeds.cache._LIBRARIES, "No-Such_lib"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    again = feeds.cache._library_versions()
+    assert again["Jinja2"] == f"9.9|{jinja}"
+    assert again["No-Such_lib"] == "-"
