@@ -145,9 +145,8 @@ class Selector:
         self._provider_pairs: dict[tuple[str, str], tuple[_Group, str]] = {}
 
     def _groups(self, brief: Brief) -> tuple[tuple[_Group, str], ...]:
-        """:func:`groups_of`, with one shared ``(group, name)`` pair per topic and provider
-        spelling (every article holds its groups; 100,000 of them otherwise each hold
-        their own copies), looked up in one step per topic."""
+        """:func:`groups_of`, taking one shared ``(group, name)`` pair per topic and
+        provider spelling, looked up in one step each (``groups_of`` builds them anew)."""
         topics = brief.topics if self.topics else ()
         if len(topics) > 1 and len({key for key, _ in topics}) < len(topics):
             shared = self._shared  # one key twice: the first spelling names the group

@@ -322,3 +322,25 @@ def test_reselect_refuses_what_it_cannot_know() -> None:
     assert reselect({site: states[site]}, drop, Selection(now=NOW), items_per_feed=1) is None
     draft = [("005.md", briefs[5], briefs[5]._replace(draft=True))]
     assert reselect({site: states[site]}, draft, Selection(now=NOW), items_per_feed=1) is None
+
+
+_WORDS = st.sampled_from(["a", "b", "c", "A", "B"])
+
+
+@given(
+    topics=st.lists(st.tuples(_WORDS, _WORDS), max_size=5),
+    provider=st.none() | st.tuples(_WORDS, _WORDS),
+    groupings=st.sampled_from([(), ("topics",), ("providers",), ("topics", "providers")]),
+)
+def test_selector_groups_are_groups_of(
+    topics: list[tuple[str, str]],
+    provider: tuple[str, str] | None,
+    groupings: tuple[str, ...],
+) -> None:
+    from feeds.group import groups_of
+
+    brief = Brief("id", "id", 0, False, False, tuple(topics), provider)
+    selector = Selector(Selection(now=NOW), items_per_feed=3, groupings=groupings)
+    expected = groups_of(brief, "topics" in groupings, "providers" in groupings)
+    assert selector._groups(brief) == expected
+    assert selector._groups(brief) == expected  # again, from the shared pairs
