@@ -558,6 +558,23 @@ def _positive(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 100_000
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
+def decode_text(raw: bytes) -> str:
+    """``raw`` as UTF-8 (a BOM dropped) with ``\\n`` line ends; :class:`UnicodeDecodeError`
+    as ``raw.decode("utf-8-sig")`` raises it.
+
+    The ``utf-8-sig`` codec runs Python code around the UTF-8 decoder: 1.3 µs against
+    0.6 µs on a 2 KB file without a BOM, which decodes alike. Replacing ``\\r`` costs a
+    scan even when there is none: 2.3 µs, where looking for one first takes 0.2 µs.
+    """
+    text = raw.decode("utf-8-sig") if raw.startswith(_BOM) else raw.decode("utf-8")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
 def read_article(
     source: Source, raw: bytes, zone: tzinfo, max_related: int, *, fast_yaml: bool = True
 ) -> FileResult:
@@ -573,11 +590,10 @@ def read_article(
     if b"\x00" in raw:
         return fail(0, "", "binary file (contains NUL bytes): skipped")
     try:
-        text = raw.decode("utf-8-sig")
+        text = decode_text(raw)
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         return fail(line, "", f"not UTF-8 text (bad byte 0x{raw[e.start]:02x} at offset {e.start})")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
         split = split_front_matter(text)
     except YamlProblem as e:
@@ -675,18 +691,33 @@ def read_bytes(path: str) -> tuple[bytes, os.stat_result]:
     """
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        want = min(os.fstat(fd).st_size, MAX_FILE_BYTES) + 1
-        raw = os.read(fd, want)
-        if len(raw) == want <= MAX_FILE_BYTES:  # it grew since fstat: read on to the end
-            parts = [raw]
-            size = len(raw)
-            while size <= MAX_FILE_BYTES and (more := os.read(fd, MAX_FILE_BYTES + 1 - size)):
-                parts.append(more)
-                size += len(more)
-            raw = b"".join(parts)
-        return raw, os.fstat(fd)
+        return _read_fd(fd), os.fstat(fd)
     finally:
         os.close(fd)
+
+
+def _read_only(path: str) -> bytes:
+    """:func:`read_bytes` without the status, which :func:`read_source` does not use (the
+    second ``fstat`` took 1 µs of the 7.3 µs of reading a 2 KB file)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return _read_fd(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_fd(fd: int) -> bytes:
+    """The bytes of the open file ``fd``: one read sized by fstat, more if it has grown."""
+    want = min(os.fstat(fd).st_size, MAX_FILE_BYTES) + 1
+    raw = os.read(fd, want)
+    if len(raw) == want <= MAX_FILE_BYTES:  # it grew since fstat: read on to the end
+        parts = [raw]
+        size = len(raw)
+        while size <= MAX_FILE_BYTES and (more := os.read(fd, MAX_FILE_BYTES + 1 - size)):
+            parts.append(more)
+            size += len(more)
+        raw = b"".join(parts)
+    return raw
 
 
 def read_source(
@@ -694,7 +725,7 @@ def read_source(
 ) -> FileResult:
     """Read one file from disk (see :func:`read_article`)."""
     try:
-        raw, _ = read_bytes(source.path)
+        raw = _read_only(source.path)
     except OSError as e:
         problem = Problem(path=source.label, line=0, field="", message=f"cannot read: {e.strerror}")
         return FileResult(None, (problem,))

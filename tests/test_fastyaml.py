@@ -11,12 +11,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.generate import generate
+from feeds import frontmatter
 from feeds.fastyaml import load_yaml_fast
 from feeds.frontmatter import YamlProblem, _split_lines, load_yaml, split_front_matter
 
@@ -595,16 +597,28 @@ _FENCE_PIECES = st.sampled_from(
 )
 
 
+_FENCED = st.builds(
+    lambda lines, body: "---\n" + "\n".join(lines) + "\n---\n" + body,
+    st.lists(st.lists(_FENCE_PIECES, max_size=3).map("".join), max_size=6),
+    st.lists(_FENCE_PIECES, max_size=6).map("".join),
+)
+"""Front matter and a body, most often split on the fast path, and near misses."""
+
+
 @settings(max_examples=3000, deadline=None)
-@given(st.lists(_FENCE_PIECES, max_size=20).map("".join))
+@given(st.one_of(st.lists(_FENCE_PIECES, max_size=20).map("".join), _FENCED))
 @example("---\n---\n")
 @example("---\n---\nbody")
 @example("---\n...\n---\n")
 @example("---\nx: 1\n--- \n---\n")
 @example("---\n---")
+@example("---\n---x\n---\n")
+@example("---\n.\n...x\n---\n")
+@example("---\na\n--\n---\n")
 def test_split_fast_path_agrees_with_the_line_by_line_split(text: str) -> None:
     """``split_front_matter`` gives what splitting line by line gives, problems included."""
     for candidate in (text, "---\n" + text):
-        assert _split_or_problem(split_front_matter, candidate) == _split_or_problem(
-            _split_lines, candidate
-        )
+        with mock.patch.object(frontmatter, "_split_lines", wraps=_split_lines) as careful:
+            got = _split_or_problem(split_front_matter, candidate)
+        event("careful" if careful.called else "fast")
+        assert got == _split_or_problem(_split_lines, candidate)
