@@ -5,8 +5,7 @@ Python objects in Python. `yaml-rs <https://pypi.org/project/yaml-rs/>`_ parses 
 text in Rust about 8 times faster, but it follows YAML 1.2 and is not a drop-in
 replacement: ``yes``/``on`` stay strings, ``017`` is 17 (PyYAML: 15), ``1e3`` is a float
 (PyYAML: a string), ``1:20`` is a string (PyYAML: 80), quoted ``"2021-09-20"`` becomes a
-date (PyYAML: a string), invalid dates such as ``2021-02-30`` become strings (PyYAML:
-an error), it accepts line separators PyYAML rejects, and so on.
+date (PyYAML: a string), it accepts line separators PyYAML rejects, and so on.
 
 So the fast path only runs on text that the gate (:func:`_safe`) accepts: a conservative subset of
 block YAML in which every scalar means the same thing to both parsers. Line by line,
@@ -17,8 +16,10 @@ or null, and a value is
 * nothing (null, or a nested block below), ``null``, ``~``, ``true``, ``false``, ``[]``, ``{}``;
 * a decimal integer without leading zeros, or a decimal number with a fraction (a few
   digits: PyYAML fails on integers of more than 4,300);
-* a timestamp ``YYYY-MM-DD``, optionally ``[T ]hh:mm:ss[.fraction][Z|±hh:mm]``, whose
-  date is then checked to exist;
+* a timestamp ``YYYY-MM-DD``, optionally ``[T ]hh:mm:ss[.fraction][Z|±hh:mm]``; one
+  that names no real day (``2021-02-30``, year 0) is its text to both: yaml-rs leaves it
+  a string, and ``load_yaml`` gives the text where PyYAML itself would fail (the tests
+  check the days that may not exist, of every year, with times and without);
 * a plain string starting with a letter, not a YAML 1.1 boolean/null word, without
   ``: `` or `` #`` in it (not starting with ``_``: yaml-rs reads ``_1`` as the number 1);
 * a single- or double-quoted string on one line (double-quoted: the escapes both parsers
@@ -43,7 +44,6 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import date
 from types import ModuleType
 from typing import Any
 
@@ -158,25 +158,6 @@ def _safe() -> re.Pattern[str]:
     return re.compile(_SAFE_PATTERN)
 
 
-_YEAR_ZERO = re.compile(r"(?<![0-9])0000-[0-9]")
-_RARE_DAY = re.compile(r"-(?:02-(?:29|3[01])|(?:0[469]|11)-31)")
-"""Month and day of dates the gate lets through that may not exist: February 29 to 31, April 31."""
-
-
-def _dates_exist(text: str) -> bool:
-    """Every ``YYYY-MM-DD`` in ``text`` is a real date (PyYAML fails on the others)."""
-    if "0000-" in text and _YEAR_ZERO.search(text):
-        return False
-    for match in _RARE_DAY.finditer(text):
-        year = text[max(0, match.start() - 4) : match.start()]
-        if year.isdigit() and len(year) == 4:
-            try:
-                date(int(year), int(match[0][1:3]), int(match[0][4:6]))
-            except ValueError:
-                return False
-    return True
-
-
 def load_yaml_fast(text: str) -> dict[str, Any] | None:
     """The mapping PyYAML would load from ``text``, or ``None``: then use ``load_yaml``.
 
@@ -192,8 +173,6 @@ def load_yaml_fast(text: str) -> dict[str, Any] | None:
         # redo it with ``load_yaml(split.front)`` for the exact lines.
     """
     if yaml_rs is None or not _safe().fullmatch(text):
-        return None
-    if not _dates_exist(text):
         return None
     try:
         data = yaml_rs.loads(text)

@@ -266,11 +266,33 @@ def test_tricky_values(value: str) -> None:
         '"2021-09-20"',
         "0o17",
         ".inf",
-        "2021-02-30",
     ],
 )
 def test_differences_fall_back(value: str) -> None:
     assert load_yaml_fast(f"key: {value}\n") is None
+
+
+def test_days_that_do_not_exist_are_text_on_both_paths() -> None:
+    """Timestamps of every year, month-day and form of time the gate takes read alike: a
+    real day as a date, an impossible one (2021-02-30, year 0) as its text."""
+    days = ["01-31", "02-28", "02-29", "02-30", "02-31", "04-31", "06-31", "09-31", "11-31"]
+    forms = ["", "T00:00:00Z", " 23:59:59.123456789-12:00", "T10:00:00.5+05:30", " 00:00:00"]
+    years = [0, 1, 4, 100, 400, 1900, 2000, 2020, 2021, 2100, 9996, 9999]
+    read: dict[str, Any] = {}
+    for chunk in [*(range(first, first + 500) for first in range(0, 10000, 500)), years]:
+        text = "".join(
+            f"k{year}_{day}_{number}: {year:04d}-{day}{form}\n"
+            for year in chunk
+            for day in days
+            for number, form in enumerate(forms if chunk is years else forms[:2])
+        )
+        data = check(text)  # the same as load_yaml, and not None
+        assert data is not None
+        read.update(data)
+    assert len(read) == 10000 * len(days) * 2 + len(years) * len(days) * (len(forms) - 2)
+    assert read["k2021_02-30_0"] == "2021-02-30" and read["k0_01-31_0"] == "0000-01-31"
+    assert read["k2020_02-29_0"] == date(2020, 2, 29)
+    assert read["k1900_02-29_1"] == "1900-02-29T00:00:00Z"
 
 
 @pytest.mark.parametrize(
