@@ -691,26 +691,34 @@ def read_bytes(path: str) -> tuple[bytes, os.stat_result]:
     """
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        return _read_fd(fd), os.fstat(fd)
+        return _read_fd(fd, min(os.fstat(fd).st_size, MAX_FILE_BYTES) + 1), os.fstat(fd)
     finally:
         os.close(fd)
+
+
+_FIRST_READ = 64 * 1024
+"""What :func:`_read_only` asks for at first: all of a usual article file."""
 
 
 def _read_only(path: str) -> bytes:
-    """:func:`read_bytes` without the status, which :func:`read_source` does not use (the
-    second ``fstat`` took 1 µs of the 7.3 µs of reading a 2 KB file)."""
+    """:func:`read_bytes` without the status, which :func:`read_source` does not use.
+
+    Without ``fstat`` to size the first ``read``, which asks for 64 KiB instead (and reads
+    on if it gets them all): 4.7 µs on a 2 KB file, where ``read_bytes`` takes 6.3 µs.
+    """
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        return _read_fd(fd)
+        return _read_fd(fd, min(_FIRST_READ, MAX_FILE_BYTES + 1))
     finally:
         os.close(fd)
 
 
-def _read_fd(fd: int) -> bytes:
-    """The bytes of the open file ``fd``: one read sized by fstat, more if it has grown."""
-    want = min(os.fstat(fd).st_size, MAX_FILE_BYTES) + 1
+def _read_fd(fd: int, want: int) -> bytes:
+    """The bytes of the open file ``fd``, at most ``MAX_FILE_BYTES + 1``: ``want`` of them
+    at first (a shorter read is the end of the file), then on to the end if there may be
+    more (``want`` was all there was when ``fstat`` told, but the file has grown)."""
     raw = os.read(fd, want)
-    if len(raw) == want <= MAX_FILE_BYTES:  # it grew since fstat: read on to the end
+    if len(raw) == want <= MAX_FILE_BYTES:
         parts = [raw]
         size = len(raw)
         while size <= MAX_FILE_BYTES and (more := os.read(fd, MAX_FILE_BYTES + 1 - size)):

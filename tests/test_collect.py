@@ -418,6 +418,15 @@ def test_read_bytes_reads_whole_files_and_stops_past_the_size_limit(
         monkeypatch.setattr(collect.os, "fstat", real_fstat)
         assert raw == alone == b"x" * min(size, 101)
 
+    # Reading without fstat asks for 64 KiB first, and reads on when it gets them all.
+    limit = 3 * collect._FIRST_READ
+    monkeypatch.setattr(collect, "MAX_FILE_BYTES", limit)
+    for size in (0, 65535, 65536, 65537, 2 * 65536, limit, limit + 1, limit + 2, 4 * 65536):
+        path = tmp_path / f"big-{size}.md"
+        path.write_bytes(bytes(range(251)) * (size // 251) + bytes(size % 251))
+        raw, st = collect.read_bytes(str(path))
+        assert raw == path.read_bytes()[: limit + 1] == collect._read_only(str(path))
+
 
 def _decoded_or_error(decode: Callable[[bytes], str], raw: bytes) -> object:
     try:
