@@ -9,6 +9,7 @@ Duplicates (two files with one canonical URL) are resolved here: the newest wins
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -350,10 +351,15 @@ class _Reader:
             name is not None and type(name) is not str
         ):
             return _UNUSUAL
+        images = raw.get("images")
+        if images is None:
+            provider = _plain_provider(domain, name)
+            if provider is None:
+                return _UNUSUAL if strict else None
+            return provider
         key = xml_safe(domain or "").strip().rstrip(".").lower()
         if not key:
             return _UNUSUAL if strict else None
-        images = raw.get("images")
         image = _Reader.quick_first_image(images)
         if isinstance(image, _Unusual):
             return image
@@ -486,12 +492,11 @@ class _Reader:
             for item in topics_raw:
                 if type(item) is not str:
                     return None
-                name = truncate(plain_text(item), 200)
-                if not name:
+                topic = _topic(item)
+                if topic is None:
                     return None
-                key = group_key(name)
-                if key not in topics:
-                    topics[key] = Topic(key=key, name=name)
+                if topic.key not in topics:
+                    topics[topic.key] = topic
         provider = _Reader.quick_provider(get("provider"), strict=True)
         image = _Reader.quick_first_image(get("images"))
         canonical = original or web or ""
@@ -524,6 +529,35 @@ class _Reader:
             source=source.rel,
         )
         return FileResult(article, ())
+
+
+# Providers and topics repeat from article to article (600 providers and 306 topics in
+# the 100,000 articles of corpus-100000-seed-2026, read 221,725 and 249,910 times): each
+# is read once per process. A value read again is the same object, which is equal.
+
+
+@functools.lru_cache(maxsize=16384)
+def _plain_provider(domain: str | None, name: str | None) -> Provider | None:
+    """The provider (without images) ``_Reader.quick_provider`` reads, or ``None`` when
+    it has no domain."""
+    key = xml_safe(domain or "").strip().rstrip(".").lower()
+    if not key:
+        return None
+    return Provider(
+        name=truncate(plain_text(name or ""), TITLE_LIMIT) or key,
+        domain=key,
+        url=provider_home(key),
+        image=None,
+    )
+
+
+@functools.lru_cache(maxsize=16384)
+def _topic(item: str) -> Topic | None:
+    """The topic ``_Reader.topics`` reads from ``item``, or ``None`` when it is empty."""
+    name = truncate(plain_text(item), 200)
+    if not name:
+        return None
+    return Topic(key=group_key(name), name=name)
 
 
 class _Unusual:
