@@ -103,8 +103,8 @@ _DOUBLE = (
 )
 _SINGLE = rf"'{_NO_DATE}(?:[\x20-\x26\x28-\x7e{_NA}]++|'')*+'"
 _PLAIN = (
-    rf"(?!{_WORD}{_END})"
-    rf"[A-Za-z(/${_NA}]"
+    # The first letter tells whether the text may be a word, then one lookahead tells.
+    rf"(?:[A-EG-MP-SU-XZa-eg-mp-su-xz(/${_NA}]|(?!{_WORD}{_END})[FfNnOoTtYy])"
     rf"(?:[\x21\x22\x24-\x39\x3b-\x7e{_NA}]++|:(?=[^ \n])| [ ]*+(?=[^ \n#])|\#)*+"
 )
 _FRACTION = r"(?:\.[0-9]{1,17}+|)"
