@@ -553,7 +553,7 @@ def _plain_provider(domain: str | None, name: str | None) -> Provider | None:
 
 _label = functools.lru_cache(maxsize=4096)(plain_text)
 """``plain_text`` of the ``type`` and ``category`` of articles and related items, which
-repeat: 46 ns for one read before, against 150 ns for ``plain_text``."""
+repeat: 46 ns for a value read before, against 150 ns for ``plain_text``."""
 
 
 @functools.lru_cache(maxsize=16384)
@@ -753,9 +753,9 @@ def _read_only(path: str) -> bytes:
 
 
 def _read_fd(fd: int, want: int) -> bytes:
-    """The bytes of the open file ``fd``, at most ``MAX_FILE_BYTES + 1``: ``want`` of them
-    at first (a shorter read is the end of the file), then on to the end if there may be
-    more (``want`` was all there was when ``fstat`` told, but the file has grown)."""
+    """The bytes of the open file ``fd``, at most ``MAX_FILE_BYTES + 1``: a first read of
+    ``want`` bytes (a shorter one is the end of the file), then on to the end when it gave
+    them all (the file is larger than ``want``, or has grown since ``fstat`` sized it)."""
     raw = os.read(fd, want)
     if len(raw) == want <= MAX_FILE_BYTES:
         parts = [raw]
