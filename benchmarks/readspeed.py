@@ -65,12 +65,11 @@ def _best_of_three(items: list[Any], step: Callable[[Any], object]) -> float:
 
 
 def _read(source: Source) -> bytes:
-    return collect.read_bytes(source.path)[0]
+    return collect._read_only(source.path)
 
 
 def _split(raw: bytes) -> Split:
-    text = raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
-    return split_front_matter(text)
+    return split_front_matter(collect.decode_text(raw))
 
 
 def _yaml(front: str) -> dict[str, Any]:

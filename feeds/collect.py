@@ -9,6 +9,7 @@ Duplicates (two files with one canonical URL) are resolved here: the newest wins
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -350,10 +351,15 @@ class _Reader:
             name is not None and type(name) is not str
         ):
             return _UNUSUAL
+        images = raw.get("images")
+        if images is None:
+            provider = _plain_provider(domain, name)
+            if provider is None:
+                return _UNUSUAL if strict else None
+            return provider
         key = xml_safe(domain or "").strip().rstrip(".").lower()
         if not key:
             return _UNUSUAL if strict else None
-        images = raw.get("images")
         image = _Reader.quick_first_image(images)
         if isinstance(image, _Unusual):
             return image
@@ -418,7 +424,7 @@ class _Reader:
                     published=published,
                     provider=provider,
                     image=image,
-                    kind=plain_text(kind) or None if isinstance(kind, str) else None,
+                    kind=_label(kind) or None if isinstance(kind, str) else None,
                 )
             )
         return tuple(items)
@@ -486,12 +492,11 @@ class _Reader:
             for item in topics_raw:
                 if type(item) is not str:
                     return None
-                name = truncate(plain_text(item), 200)
-                if not name:
+                topic = _topic(item)
+                if topic is None:
                     return None
-                key = group_key(name)
-                if key not in topics:
-                    topics[key] = Topic(key=key, name=name)
+                if topic.key not in topics:
+                    topics[topic.key] = topic
         provider = _Reader.quick_provider(get("provider"), strict=True)
         image = _Reader.quick_first_image(get("images"))
         canonical = original or web or ""
@@ -511,8 +516,8 @@ class _Reader:
             summary=truncate(plain_text(excerpt), SUMMARY_LIMIT) if excerpt else "",
             content_html=render_body(body),
             published=published,
-            kind=plain_text(kind or "article") or "article",
-            category=plain_text(category) or None if category else None,
+            kind=_label(kind or "article") or "article",
+            category=_label(category) or None if category else None,
             provider=provider,
             topics=tuple(topics.values()),
             image=image,
@@ -524,6 +529,40 @@ class _Reader:
             source=source.rel,
         )
         return FileResult(article, ())
+
+
+# Providers and topics repeat from article to article (600 providers and 306 topics in
+# the 100,000 articles of corpus-100000-seed-2026, read 221,725 and 249,910 times): each
+# is read once per process. A value read again is the same object, which is equal.
+
+
+@functools.lru_cache(maxsize=16384)
+def _plain_provider(domain: str | None, name: str | None) -> Provider | None:
+    """The provider (without images) ``_Reader.quick_provider`` reads, or ``None`` when
+    it has no domain."""
+    key = xml_safe(domain or "").strip().rstrip(".").lower()
+    if not key:
+        return None
+    return Provider(
+        name=truncate(plain_text(name or ""), TITLE_LIMIT) or key,
+        domain=key,
+        url=provider_home(key),
+        image=None,
+    )
+
+
+_label = functools.lru_cache(maxsize=4096)(plain_text)
+"""``plain_text`` of the ``type`` and ``category`` of articles and related items, which
+repeat: 46 ns for a value read before, against 150 ns for ``plain_text``."""
+
+
+@functools.lru_cache(maxsize=16384)
+def _topic(item: str) -> Topic | None:
+    """The topic ``_Reader.topics`` reads from ``item``, or ``None`` when it is empty."""
+    name = truncate(plain_text(item), 200)
+    if not name:
+        return None
+    return Topic(key=group_key(name), name=name)
 
 
 class _Unusual:
@@ -558,6 +597,23 @@ def _positive(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 100_000
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
+def decode_text(raw: bytes) -> str:
+    """``raw`` as UTF-8 (a BOM dropped) with ``\\n`` line ends; :class:`UnicodeDecodeError`
+    as ``raw.decode("utf-8-sig")`` raises it.
+
+    The ``utf-8-sig`` codec runs Python code around the UTF-8 decoder: 1.3 µs against
+    0.6 µs on a 2 KB file without a BOM, which decodes alike. Replacing ``\\r`` costs a
+    scan even when there is none: 2.3 µs, where looking for one first takes 0.2 µs.
+    """
+    text = raw.decode("utf-8-sig") if raw.startswith(_BOM) else raw.decode("utf-8")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
 def read_article(
     source: Source, raw: bytes, zone: tzinfo, max_related: int, *, fast_yaml: bool = True
 ) -> FileResult:
@@ -573,11 +629,10 @@ def read_article(
     if b"\x00" in raw:
         return fail(0, "", "binary file (contains NUL bytes): skipped")
     try:
-        text = raw.decode("utf-8-sig")
+        text = decode_text(raw)
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         return fail(line, "", f"not UTF-8 text (bad byte 0x{raw[e.start]:02x} at offset {e.start})")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
         split = split_front_matter(text)
     except YamlProblem as e:
@@ -675,18 +730,41 @@ def read_bytes(path: str) -> tuple[bytes, os.stat_result]:
     """
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        want = min(os.fstat(fd).st_size, MAX_FILE_BYTES) + 1
-        raw = os.read(fd, want)
-        if len(raw) == want <= MAX_FILE_BYTES:  # it grew since fstat: read on to the end
-            parts = [raw]
-            size = len(raw)
-            while size <= MAX_FILE_BYTES and (more := os.read(fd, MAX_FILE_BYTES + 1 - size)):
-                parts.append(more)
-                size += len(more)
-            raw = b"".join(parts)
-        return raw, os.fstat(fd)
+        return _read_fd(fd, min(os.fstat(fd).st_size, MAX_FILE_BYTES) + 1), os.fstat(fd)
     finally:
         os.close(fd)
+
+
+_FIRST_READ = 64 * 1024
+"""What :func:`_read_only` asks for at first: all of a usual article file."""
+
+
+def _read_only(path: str) -> bytes:
+    """:func:`read_bytes` without the status, which :func:`read_source` does not use.
+
+    Without ``fstat`` to size the first ``read``, which asks for 64 KiB instead (and reads
+    on if it gets them all): 4.7 µs on a 2 KB file, where ``read_bytes`` takes 6.3 µs.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return _read_fd(fd, min(_FIRST_READ, MAX_FILE_BYTES + 1))
+    finally:
+        os.close(fd)
+
+
+def _read_fd(fd: int, want: int) -> bytes:
+    """The bytes of the open file ``fd``, at most ``MAX_FILE_BYTES + 1``: a first read of
+    ``want`` bytes (a shorter one is the end of the file), then on to the end when it gave
+    them all (the file is larger than ``want``, or has grown since ``fstat`` sized it)."""
+    raw = os.read(fd, want)
+    if len(raw) == want <= MAX_FILE_BYTES:
+        parts = [raw]
+        size = len(raw)
+        while size <= MAX_FILE_BYTES and (more := os.read(fd, MAX_FILE_BYTES + 1 - size)):
+            parts.append(more)
+            size += len(more)
+        raw = b"".join(parts)
+    return raw
 
 
 def read_source(
@@ -694,7 +772,7 @@ def read_source(
 ) -> FileResult:
     """Read one file from disk (see :func:`read_article`)."""
     try:
-        raw, _ = read_bytes(source.path)
+        raw = _read_only(source.path)
     except OSError as e:
         problem = Problem(path=source.label, line=0, field="", message=f"cannot read: {e.strerror}")
         return FileResult(None, (problem,))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from unittest import mock
@@ -11,7 +12,7 @@ from conftest import SHARED, article, write_tree
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from feeds.collect import Source, _read_fields, _Reader, collect, find_sources
+from feeds.collect import Source, _read_fields, _Reader, collect, decode_text, find_sources
 from feeds.dates import parse_date, to_utc
 from feeds.errors import Severity
 from feeds.frontmatter import Document
@@ -396,6 +397,7 @@ def test_read_bytes_reads_whole_files_and_stops_past_the_size_limit(
         raw, st = collect.read_bytes(str(path))
         assert raw == path.read_bytes()[:101]
         assert st.st_size == size
+        assert collect._read_only(str(path)) == raw
 
     # A file that grows between fstat and read is read to its end (or past the limit).
     real_fstat = os.fstat
@@ -411,5 +413,43 @@ def test_read_bytes_reads_whole_files_and_stops_past_the_size_limit(
 
         monkeypatch.setattr(collect.os, "fstat", stale_fstat)
         raw, _ = collect.read_bytes(str(grown))
+        stale_fstat.__defaults__[0].clear()  # type: ignore[index]
+        alone = collect._read_only(str(grown))
         monkeypatch.setattr(collect.os, "fstat", real_fstat)
-        assert raw == b"x" * min(size, 101)
+        assert raw == alone == b"x" * min(size, 101)
+
+    # Reading without fstat asks for 64 KiB first, and reads on when it gets them all.
+    limit = 3 * collect._FIRST_READ
+    monkeypatch.setattr(collect, "MAX_FILE_BYTES", limit)
+    for size in (0, 65535, 65536, 65537, 2 * 65536, limit, limit + 1, limit + 2, 4 * 65536):
+        path = tmp_path / f"big-{size}.md"
+        path.write_bytes(bytes(range(251)) * (size // 251) + bytes(size % 251))
+        raw, st = collect.read_bytes(str(path))
+        assert raw == path.read_bytes()[: limit + 1] == collect._read_only(str(path))
+
+
+def _decoded_or_error(decode: Callable[[bytes], str], raw: bytes) -> object:
+    try:
+        return decode(raw)
+    except UnicodeDecodeError as e:
+        return (type(e), e.start, e.end, e.reason, raw[e.start])
+
+
+@settings(max_examples=2000)
+@given(
+    st.sampled_from([b"", b"\xef\xbb\xbf", b"\xef\xbb", b"\xef\xbb\xbf\xef\xbb\xbf"]),
+    st.lists(
+        st.sampled_from(
+            [b"a", b"\n", b"\r", b"\r\n", b"\xc3\xa9", b"\xc3", b"\xff", b"\xe2\x80\xa8"]
+        ),
+        max_size=12,
+    ).map(b"".join),
+)
+def test_decode_text_is_utf8_sig_with_unix_line_ends(bom: bytes, rest: bytes) -> None:
+    """What read_article decodes with, and the error it reports, as before decode_text."""
+    raw = bom + rest
+
+    def reference(raw: bytes) -> str:
+        return raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+
+    assert _decoded_or_error(decode_text, raw) == _decoded_or_error(reference, raw)

@@ -8,15 +8,18 @@ the text, the fast path must return ``None``.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.generate import generate
+from feeds import fastyaml, frontmatter
 from feeds.fastyaml import load_yaml_fast
 from feeds.frontmatter import YamlProblem, _split_lines, load_yaml, split_front_matter
 
@@ -263,11 +266,33 @@ def test_tricky_values(value: str) -> None:
         '"2021-09-20"',
         "0o17",
         ".inf",
-        "2021-02-30",
     ],
 )
 def test_differences_fall_back(value: str) -> None:
     assert load_yaml_fast(f"key: {value}\n") is None
+
+
+def test_days_that_do_not_exist_are_text_on_both_paths() -> None:
+    """Timestamps of every year, month-day and form of time the gate takes read alike: a
+    real day as a date, an impossible one (2021-02-30, year 0) as its text."""
+    days = ["01-31", "02-28", "02-29", "02-30", "02-31", "04-31", "06-31", "09-31", "11-31"]
+    forms = ["", "T00:00:00Z", " 23:59:59.123456789-12:00", "T10:00:00.5+05:30", " 00:00:00"]
+    years = [0, 1, 4, 100, 400, 1900, 2000, 2020, 2021, 2100, 9996, 9999]
+    read: dict[str, Any] = {}
+    for chunk in [*(range(first, first + 500) for first in range(0, 10000, 500)), years]:
+        text = "".join(
+            f"k{year}_{day}_{number}: {year:04d}-{day}{form}\n"
+            for year in chunk
+            for day in days
+            for number, form in enumerate(forms if chunk is years else forms[:2])
+        )
+        data = check(text)  # the same as load_yaml, and not None
+        assert data is not None
+        read.update(data)
+    assert len(read) == 10000 * len(days) * 2 + len(years) * len(days) * (len(forms) - 2)
+    assert read["k2021_02-30_0"] == "2021-02-30" and read["k0_01-31_0"] == "0000-01-31"
+    assert read["k2020_02-29_0"] == date(2020, 2, 29)
+    assert read["k1900_02-29_1"] == "1900-02-29T00:00:00Z"
 
 
 @pytest.mark.parametrize(
@@ -579,6 +604,187 @@ def test_reindented_documents(text: str, shifts: list[tuple[int, int]]) -> None:
     event("fast path" if check("\n".join(lines)) is not None else "PyYAML")
 
 
+# -- the gate as first written: the faster spelling must accept exactly what it accepts ---
+
+_NA = "\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
+_WORD = r"(?i:yes|no|on|off|true|false|null|y|n)"
+_COMMENT = rf"\#[\x20-\x7e{_NA}]*+"
+_END = rf"(?:[ ]++(?:{_COMMENT})?)?(?=\n|\Z)"
+_KEY = rf"(?!{_WORD}:)[A-Za-z][A-Za-z0-9_-]{{0,127}}+:"
+_DATE = r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
+_ZONE = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+_NO_DATE = r"(?![ ]*(?:[0-9]+[-:][0-9]|\\))"
+_DOUBLE = (
+    rf'"{_NO_DATE}(?:[\x20\x21\x23-\x5b\x5d-\x7e{_NA}]++'
+    r"|\\[\\\"/ 0abefnrtvN_LP]"
+    r"|\\x[0-9a-fA-F]{2}"
+    r"|\\u(?![dD][89a-fA-F])[0-9a-fA-F]{4}"
+    r"|\\U(?:000[1-9a-fA-F]|0010)[0-9a-fA-F]{4}"
+    r')*+"'
+)
+_SINGLE = rf"'{_NO_DATE}(?:[\x20-\x26\x28-\x7e{_NA}]++|'')*+'"
+_PLAIN = (
+    rf"(?!{_WORD}{_END})"
+    rf"[A-Za-z(/${_NA}]"
+    rf"(?:[\x21\x22\x24-\x39\x3b-\x7e{_NA}]++|:(?=[^ \n])|[ ]++(?=[^ \n#])|\#)*+"
+)
+_VALUE = (
+    rf"(?:null|~|true|false|\[\]|\{{\}}"
+    rf"|-?(?:0|[1-9][0-9]{{0,17}}+)(?:\.[0-9]{{1,17}}+)?"
+    rf"|{_DATE}(?:[T ]{_TIME}{_ZONE}?)?"
+    rf"|{_DOUBLE}|{_SINGLE}|{_PLAIN})"
+)
+_ITEMS = r"(?:-[ ]++)"
+_LINE = (
+    r"(?![ -]{129})[ ]*+"
+    rf"(?:{_ITEMS}*+{_KEY}(?:[ ]++{_VALUE})?{_END}"
+    rf"|{_ITEMS}++{_VALUE}{_END}"
+    rf"|{_ITEMS}*+-{_END}"
+    rf"|{_COMMENT}"
+    r"|)"
+)
+_REFERENCE_GATE = re.compile(rf"(?:{_LINE}\n)*{_LINE}")
+"""feeds.fastyaml's gate as it was first written (and checked against PyYAML), plainly."""
+
+
+def gate_agrees(text: str) -> bool:
+    """Assert that the gate and its reference both accept or both refuse ``text``."""
+    accepted = fastyaml._safe().fullmatch(text) is not None
+    assert accepted == (_REFERENCE_GATE.fullmatch(text) is not None), repr(text)
+    return accepted
+
+
+_WORDS = [
+    *[
+        w
+        for word in ("yes", "no", "on", "off", "true", "false", "null", "y", "n")
+        for w in (word, word.upper(), word.title(), word.swapcase()[:1] + word[1:])
+    ],
+    "yeſ",
+    "falſe",
+    "YEſ",
+    "yess",
+    "nul",
+    "nulls",
+    "of",
+    "offf",
+    "tru",
+    "truee",
+    "fals",
+    "ya",
+    "na",
+    "oN",
+    "No_",
+    "y1",
+    "n-",
+    "ſ",
+]
+_GATE_KEYS = st.one_of(
+    st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,6}", fullmatch=True),
+    st.sampled_from(["title", "a", "A1", "x-y", "x_y", "k" * 128]),
+    st.sampled_from([*_WORDS, "_a", "1a", "é", "a b", "k" * 129]),
+)
+_GATE_VALUES = st.one_of(
+    _likely_fast_scalars(),
+    st.sampled_from(_WORDS),
+    st.sampled_from([t for t in TRICKY if "\n" not in t]),
+    _scalars(),
+    st.sampled_from(["-", "--", "- x", "-5", "- -5", "#", "# c", "a #b", "a# b", "a:", "a: "]),
+    st.lists(st.sampled_from([*"aZ09 -:#'\"\\.,_~/(é", "yes", "ſ", "  "]), max_size=8).map("".join),
+    st.builds(  # plain text with colons, hashes and spaces in it
+        lambda first, rest: first + "".join(rest),
+        st.sampled_from([*"aZ(/$é", "yes", "N"]),
+        st.lists(st.sampled_from([*"a:# ", " #", ": ", ":", "  ", "x", "é"]), max_size=6),
+    ),
+    st.builds(  # quoted text that may start like a date, a time or an escape
+        lambda quote, parts: quote + "".join(parts) + quote,
+        st.sampled_from(['"', "'"]),
+        st.lists(st.sampled_from([" ", "1", "12", "-", ":", "\\", "a", "2021-09-20"]), max_size=5),
+    ),
+)
+
+
+@st.composite
+def _gate_lines(draw: st.DrawFn) -> str:
+    """One line of front matter, most often of a shape near the edge of what the gate takes."""
+    indent = " " * draw(st.sampled_from([0] * 6 + [1, 2, 4, 60, 126, 127, 128, 129, 130]))
+    items = "".join(draw(st.lists(st.sampled_from(["- "] * 4 + ["-  ", "-"]), max_size=3)))
+    if draw(st.sampled_from([False] * 9 + [True])) and len(indent) + len(items) < 120:
+        items += "- " * draw(st.integers(60, 66))  # deep item nesting
+    kind = draw(st.sampled_from([0, 1, 2, 2, 2, 2]))
+    if kind == 0:
+        body = draw(_GATE_VALUES)
+    elif kind == 1:
+        body = draw(_GATE_KEYS) + draw(st.sampled_from([":", ": ", ":  ", ":x", " :", "::"]))
+    else:
+        body = draw(_GATE_KEYS) + draw(st.sampled_from([": ", ":  ", ":"])) + draw(_GATE_VALUES)
+    tail = [" ", "  ", " # c", "# c", " #", "\t", "\x85"]
+    return indent + items + body + draw(st.sampled_from([""] * len(tail) + tail))
+
+
+@settings(max_examples=5000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.one_of(
+        _gate_lines(),
+        st.lists(_gate_lines(), max_size=4).map("\n".join),
+        _documents(),
+        st.lists(_PIECES, max_size=30).map("".join),
+    ),
+    st.sampled_from(["", "\n", "\n\n"]),
+)
+def test_gate_agrees_with_its_reference(text: str, end: str) -> None:
+    event("accepted" if gate_agrees(text + end) else "refused")
+
+
+_EDGES = [
+    *_WORDS,
+    *(
+        f"{q}{inside}{q}"
+        for q in "\"'"
+        for inside in ("12:30", " 1-2", "1:", "1-", "a1-2", "\\x41")
+    ),
+    *("a #b: c", "a: b", "a:b", "a #", "a#", "a  b", "a :b", "(x", "/x", "$x", "é:", "x:"),
+    *("-", "- -", "--", "-x", "- ", "#", "#x", " #x", "a:", "- a:"),
+    *("-1", "-01", "1.5", "1.", "01", "-0.0", "2021-09-20 10:00:00", "2021-09-20T10:00:00.1Z"),
+    *("1" * 18, "1" * 19, "-" + "9" * 18, "0." + "5" * 17, "0." + "5" * 18, "1.0" + "0" * 17),
+    *(f"2021-09-20T10:00:00.{'1' * n}{zone}" for n in (8, 9, 10) for zone in ("", "Z", "+01:00")),
+    *("2021-09-20T23:59:59-23:59", "2021-09-20T24:00:00", "2021-09-20 10:00:00 Z", "2021-9-20"),
+]
+"""Scalars at the edges of what the gate takes."""
+
+
+@pytest.mark.parametrize("value", _EDGES)
+@pytest.mark.parametrize(
+    "form",
+    [
+        "{}",
+        "a: {}",
+        "a: {} ",
+        "a: {} # c",
+        "- {}",
+        "- - {} ",
+        "- {} # c",
+        "{}: 1",
+        "- {}:",
+        "a: {} x",
+    ],
+)
+def test_gate_agrees_with_its_reference_on_edges(value: str, form: str) -> None:
+    gate_agrees(form.format(value))
+
+
+def test_gate_agrees_with_its_reference_on_articles(tmp_path: Path) -> None:
+    generate(tmp_path, 300, seed=11)
+    paths = sorted(tmp_path.rglob("*.md")) + sorted((REPO / "content").rglob("*.md"))
+    accepted = [gate_agrees(front(p)) for p in paths]
+    assert sum(accepted) >= len(paths) - 3
+    for p in paths[:50]:  # and each line of them, alone and mutated
+        for line in front(p).split("\n"):
+            for variant in (line, line + " ", line[:-1], line.replace(" ", "  ", 1), "- " + line):
+                gate_agrees(variant)
+
+
 # -- splitting a file at its fences ------------------------------------------------------
 
 
@@ -595,16 +801,28 @@ _FENCE_PIECES = st.sampled_from(
 )
 
 
+_FENCED = st.builds(
+    lambda lines, body: "---\n" + "\n".join(lines) + "\n---\n" + body,
+    st.lists(st.lists(_FENCE_PIECES, max_size=3).map("".join), max_size=6),
+    st.lists(_FENCE_PIECES, max_size=6).map("".join),
+)
+"""Front matter and a body, most often split on the fast path, and near misses."""
+
+
 @settings(max_examples=3000, deadline=None)
-@given(st.lists(_FENCE_PIECES, max_size=20).map("".join))
+@given(st.one_of(st.lists(_FENCE_PIECES, max_size=20).map("".join), _FENCED))
 @example("---\n---\n")
 @example("---\n---\nbody")
 @example("---\n...\n---\n")
 @example("---\nx: 1\n--- \n---\n")
 @example("---\n---")
+@example("---\n---x\n---\n")
+@example("---\n.\n...x\n---\n")
+@example("---\na\n--\n---\n")
 def test_split_fast_path_agrees_with_the_line_by_line_split(text: str) -> None:
     """``split_front_matter`` gives what splitting line by line gives, problems included."""
     for candidate in (text, "---\n" + text):
-        assert _split_or_problem(split_front_matter, candidate) == _split_or_problem(
-            _split_lines, candidate
-        )
+        with mock.patch.object(frontmatter, "_split_lines", wraps=_split_lines) as careful:
+            got = _split_or_problem(split_front_matter, candidate)
+        event("careful" if careful.called else "fast")
+        assert got == _split_or_problem(_split_lines, candidate)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -42,3 +43,18 @@ def test_property_xml_safe_fast_path_agrees(raw: str) -> None:
 def test_xml_safe_fast_path_examples() -> None:
     for raw in ("news.example.com", "a\tb", "a\x7fb", "a\x00b", "", "é\ufffd"):
         assert text.xml_safe(raw) == text._ILLEGAL.sub("", raw)
+
+
+_ALREADY_PLAIN_REFERENCE = re.compile(r"[!-%'-\[\]-~]+(?: [!-%'-\[\]-~]+)*")
+"""The pattern of plain_text's fast path as first written, without possessive quantifiers."""
+
+
+@settings(max_examples=2000)
+@given(
+    st.lists(st.sampled_from(["a", "Z", "9", " ", "  ", "&", "\\", "~", "!", "\t", "é", "-"])).map(
+        "".join
+    )
+)
+def test_property_fast_path_pattern_agrees_with_its_reference(raw: str) -> None:
+    got = text._ALREADY_PLAIN.fullmatch(raw) is not None
+    assert got == (_ALREADY_PLAIN_REFERENCE.fullmatch(raw) is not None)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from feeds.urls import _normalize, join_url, normalize_url, provider_home
+from feeds.urls import _ALREADY_NORMAL, _normalize, join_url, normalize_url, provider_home
 
 
 @pytest.mark.parametrize(
@@ -104,3 +106,35 @@ def test_all_digit_hosts_are_checked_as_ip_addresses() -> None:
 )
 def test_empty_query_or_fragment_is_dropped_on_both_paths(raw: str) -> None:
     assert normalize_url(raw) == _normalize(raw) == raw.rstrip("?#")
+
+
+# The fast-path pattern as first written, without possessive quantifiers: the reference the
+# faster spelling in feeds.urls must agree with on every text.
+_ALREADY_NORMAL_REFERENCE = re.compile(
+    r"https?://(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+(?!-)(?=[0-9-]*[a-z])[a-z0-9-]{1,63}(?<!-)"
+    r"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*"
+    r"(?:\?(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*)?"
+    r"(?:#(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*)?)?"
+)
+_LABEL = st.one_of(
+    st.from_regex(r"[a-z][a-z0-9]{0,3}", fullmatch=True),
+    st.from_regex(r"[a-z0-9-]{1,4}", fullmatch=True),
+    st.sampled_from(["a" * 63, "a" * 64, "xn--a", "0", "-a", "a-", "A", ""]),
+)
+_URL_PIECES = st.sampled_from(
+    [*"az09-./?#%:@&=+~_[]\\", *["a", "/", "%2F"] * 3, "%zz", "%a", "xn--", "/.", "?#", " ", "é"]
+)
+_FAST_SHAPED = st.builds(
+    lambda scheme, labels, rest: scheme + ".".join(labels) + "/" + "".join(rest),
+    st.sampled_from(["https://", "http://", "https://", "HTTP://", "https:/"]),
+    st.lists(_LABEL, min_size=1, max_size=4),
+    st.lists(_URL_PIECES, max_size=20),
+)
+
+
+@settings(max_examples=3000)
+@given(st.one_of(_FAST_SHAPED, URLISH))
+def test_fast_path_pattern_agrees_with_its_reference(raw: str) -> None:
+    got = _ALREADY_NORMAL.fullmatch(raw) is not None
+    event("fast" if got else "slow")
+    assert got == (_ALREADY_NORMAL_REFERENCE.fullmatch(raw) is not None)
