@@ -256,9 +256,17 @@ class _Store:
         self.dirty.clear()
 
 
+def _canonical(value: Any) -> bytes:
+    """``value`` as bytes to hash: the same for equal values. (marshal's default format
+    writes a second occurrence of one object as a reference to the first, so equal values
+    made of shared or of separate strings gave different bytes, and a feed whose inputs
+    had not changed was rendered again; format 2 has no references.)"""
+    return marshal.dumps(value, 2)
+
+
 def _folder_digest(parts: list[tuple[tuple[str, ...], bytes]]) -> bytes:
     """A digest of one content folder's (relative paths, packed stamps) runs of sources."""
-    return hashlib.sha256(marshal.dumps(parts)).digest()
+    return hashlib.sha256(_canonical(parts)).digest()
 
 
 def _plain(rows: dict[Any, Any]) -> dict[Any, Any]:
@@ -564,7 +572,7 @@ class Cache:
             return None
         parts: list[str | bytes] = [VERSION, repr(self.config), str(content), self._root]
         parts.append(f"unpublished={selection.unpublished};future={selection.future}")
-        parts.append(marshal.dumps(sorted(digests.items())))
+        parts.append(_canonical(sorted(digests.items())))
         parts.extend(str(problem) for problem in scan.problems)
         if self.config.templates is not None:
             for folder, _, names in sorted(os.walk(self.config.templates)):
@@ -851,7 +859,7 @@ class Cache:
         parts.extend(
             (f.kind.value, f.key, f.name, f.slug, f.total, str(f.updated)) for f in site.feeds
         )
-        return hashlib.sha256(marshal.dumps(parts)).hexdigest()
+        return hashlib.sha256(_canonical(parts)).hexdigest()
 
     def _fingerprint(self, feed: Feed, settings: str) -> str | None:
         """Everything a feed file is rendered from, or ``None`` when an input is not stable."""
@@ -872,7 +880,7 @@ class Cache:
                 settings, feed.kind.value, feed.key, feed.name, feed.slug,
                 pick(self._rels), self._scan.stamps.select(members),
             )  # fmt: skip
-        return hashlib.sha256(marshal.dumps(identity)).hexdigest()
+        return hashlib.sha256(_canonical(identity)).hexdigest()
 
     # -- saving ----------------------------------------------------------------------------
 

@@ -516,3 +516,12 @@ def test_library_versions_are_read_from_dist_info_folders_as_metadata_gives_them
     again = feeds.cache._library_versions()
     assert again["Jinja2"] == f"9.9|{jinja}"
     assert again["No-Such_lib"] == "-"
+
+
+def test_digests_depend_on_values_not_on_which_strings_are_shared() -> None:
+    key = "p0.example"
+    separate = "".join(["p0.", "example"])
+    assert separate is not key
+    shared = ("settings", "provider", key, "P0", key, ("a.md", "a.md"))
+    apart = ("settings", "provider", key, "P0", separate, ("a.md", "".join(["a.", "md"])))
+    assert feeds.cache._canonical(shared) == feeds.cache._canonical(apart)
