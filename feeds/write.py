@@ -121,15 +121,25 @@ def is_intact(output: Path, rel: str, entry: ManifestEntry | None) -> bool:
     return stat.st_size == entry.size and stat.st_mtime_ns == entry.mtime_ns
 
 
-def _target(root: Path, rel: str) -> Path:
-    """The absolute path for ``rel``, refusing anything that would leave ``root``."""
+def _target(root: Path, rel: str, inside: set[Path] | None = None) -> Path:
+    """The absolute path for ``rel``, refusing anything that would leave ``root``.
+
+    ``inside`` holds folders already found to exist and resolve inside ``root``: each is
+    resolved once per run, not once per file (resolving walks every component with
+    ``lstat``: 0.26 ms a file, 1.3 s of a 100k build under the profiler).
+    """
     parts = rel.split("/")
     if not rel or any(p in ("", ".", "..") or "\x00" in p for p in parts):
         raise BuildError(f"refusing unsafe output path {rel!r}")
     path = root.joinpath(*parts)
-    if not path.parent.resolve().is_relative_to(root) or (
-        path.is_symlink() or (path.exists() and not path.resolve().is_relative_to(root))
-    ):
+    folder = path.parent
+    if inside is None or folder not in inside:
+        if not folder.resolve().is_relative_to(root):
+            raise BuildError(f"refusing to write {rel!r}: it resolves outside {root}")
+        if inside is not None and folder.is_dir():
+            inside.add(folder)
+    # In a folder inside root, only a symbolic link can lead out (no part is "..").
+    if path.is_symlink():
         raise BuildError(f"refusing to write {rel!r}: it resolves outside {root}")
     return path
 
@@ -312,11 +322,12 @@ def _write(
     # top-level pages (which link to them) last. A reader sees the old file or the new
     # one, never a part.
     staged: list[tuple[str, Path, Path, str]] = []
+    inside: set[Path] = set()
     try:
         for rel, data in items:
             if rel in entries:
                 raise AssertionError(f"two outputs for {rel}")
-            path = _target(root, rel)
+            path = _target(root, rel, inside)
             digest = _digest(data)
             if _same(path, data, digest, old.get(rel)):
                 unchanged.append(rel)
@@ -324,7 +335,7 @@ def _write(
                 entries[rel] = ManifestEntry(digest, stat.st_size, stat.st_mtime_ns)
                 continue
             _mkdirs(root, path.parent, touched)
-            _target(root, rel)  # re-check: the folders now exist
+            _target(root, rel, inside)  # re-check: the folders now exist
             staged.append((rel, path, _write_temporary(path, data, sync=False), digest))
         _sync_files(root, [tmp for _, _, tmp, _ in staged])
         while staged:

@@ -85,6 +85,7 @@ def test_entries_parked_between_feeds_give_the_same_bytes_in_a_file_or_in_memory
         return real_park(self, texts)
 
     monkeypatch.setattr(feeds.build._Parking, "park", counting_park)
+    monkeypatch.setattr(feeds.build, "PARKING_MEMORY", 20_000)  # a few in memory, most in a file
     in_a_file = _files_of_build(content, tmp_path / "file", jobs=2, cache=None)
     assert len(parked) > 20  # articles shared by a topic feed and a later provider feed
     in_file_count = len(parked)
