@@ -3,7 +3,7 @@
 The pipeline, one module per stage::
 
     config.load_config      feeds.yaml              -> Config
-    collect.scan            content/                -> Scan (sources and their stamps)
+    sources.scan            content/                -> Scan (sources and their stamps)
     collect.read_source     one file                -> FileResult (article + problems)
     group.Selector          every article's Brief   -> Site (feeds naming their members)
     render.render_stream    feeds, member entries   -> paths, stream of (path, bytes)
@@ -12,7 +12,7 @@ The pipeline, one module per stage::
 ``build.build`` runs them in two passes: every changed file is read for its
 :class:`~feeds.model.Brief` (the rest come from ``cache.Cache``), the feeds are chosen
 from the briefs, and only the articles of the feeds to render are read again and rendered
-(``parallel.ordered_map`` spreads both passes over worker processes). ``cli.main`` is the
+(``parallel.Workers`` spreads both passes over worker processes). ``cli.main`` is the
 command line on top; ``collect.collect`` and ``group.group_articles`` do the same with
 every article in memory, for tests and small tools.
 """
