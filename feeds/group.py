@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from itertools import chain
 
 from feeds.errors import Problem, Severity
 from feeds.model import Article, Brief, Feed, FeedKind, Site, from_micros, micros
@@ -144,6 +143,8 @@ class Selector:
         self._shared: dict[tuple[_Group, str], tuple[_Group, str]] = {}
         self._topic_pairs: dict[tuple[str, str], tuple[_Group, str]] = {}
         self._provider_pairs: dict[tuple[str, str], tuple[_Group, str]] = {}
+        self._counts: dict[tuple[_Group, str], int] = {}
+        """How many admitted articles give each group each name, kept up as they come."""
 
     def _groups(self, brief: Brief) -> tuple[tuple[_Group, str], ...]:
         """:func:`groups_of`, taking one shared ``(group, name)`` pair per topic and
@@ -213,8 +214,10 @@ class Selector:
             return
         n = self.keep
         item = (ts, _Descending(brief.id), index)
-        held_by = self.held
-        for group, _name in self._groups(brief):
+        held_by, counts = self.held, self._counts
+        for pair in self._groups(brief):
+            counts[pair] = counts.get(pair, 0) + 1
+            group = pair[0]
             held = held_by.get(group)
             if held is None:
                 held = held_by[group] = []
@@ -231,7 +234,9 @@ class Selector:
     def _drop(self, index: int, brief: Brief) -> None:
         if not self._admitted(brief):
             return
-        for group, _name in self._groups(brief):
+        for pair in self._groups(brief):
+            self._counts[pair] -= 1
+            group = pair[0]
             held = self.held.get(group, [])
             for position, (_, _, held_index) in enumerate(held):
                 if held_index == index:
@@ -248,7 +253,6 @@ class Selector:
         hidden: set[str] = set()
         members: dict[_Group, list[tuple[int, str, int]]] = {g: [] for g in self.dirty}
         pending: list[int] = []
-        admitted: list[Brief] = []
         briefs, selection = self.briefs, self.selection
         for article_id, index in self.ids.items():
             brief = briefs[index]
@@ -260,19 +264,16 @@ class Selector:
                 if not brief.removed and (selection.unpublished or not brief.draft):
                     pending.append(brief.published)  # held back only until its time
                 continue
-            admitted.append(brief)
             if members:
                 for group, _ in self._groups(brief):
                     if group in members:
                         members[group].append((-brief.published, article_id, index))
-        # Counted in one pass in C over the shared (group, name) pairs, then per group.
         totals: Counter[_Group] = Counter()
         names: dict[_Group, Counter[str]] = {}
-        counts = Counter(chain.from_iterable(map(self._groups, admitted)))
-        del admitted
-        for (group, name), count in counts.items():
-            totals[group] += count
-            names.setdefault(group, Counter())[name] = count
+        for (group, name), count in self._counts.items():
+            if count:
+                totals[group] += count
+                names.setdefault(group, Counter())[name] = count
         self.hidden = frozenset(hidden)
         self.next_change = from_micros(min(pending)) if pending else None
         rel = self.rels.__getitem__ if self.rels else str
