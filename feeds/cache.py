@@ -68,7 +68,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from feeds import __version__
 from feeds.config import Config
@@ -180,10 +180,6 @@ def _bucket(text: str) -> int:
 def _folder(rel: str) -> str:
     """The folder part of a relative path, as :data:`~feeds.sources.Runs` names it."""
     return rel[: rel.rfind("/") + 1]
-
-
-_MTIME = itemgetter(1)
-_CTIME = itemgetter(2)
 
 
 class _Store:
@@ -554,17 +550,9 @@ class Cache:
             self._listing = (spans, digests, self._fresh(stamps))
         return self._listing
 
-    def _fresh(self, stamps: Stamps | Sequence[Stamp | None]) -> bool:
+    def _fresh(self, stamps: Stamps) -> bool:
         """Whether any of ``stamps`` is missing or too recent to be trusted next time."""
-        if not stamps:
-            return False
-        if isinstance(stamps, Stamps):
-            return stamps.missing() or stamps.newest() >= self._trusted_before
-        if None in stamps:
-            return True
-        known = cast("Sequence[Stamp]", stamps)
-        newest: int = max(max(map(_MTIME, known)), max(map(_CTIME, known)))
-        return newest >= self._trusted_before
+        return bool(stamps) and (stamps.missing() or stamps.newest() >= self._trusted_before)
 
     def _inputs_digest(self, content: Path, scan: Scan, selection: Selection) -> str | None:
         _, digests, fresh = self._digests()

@@ -61,31 +61,10 @@ class Sources(Sequence[Source]):
         """How problems name source number ``index``."""
         return self.prefix + self.rels[index]
 
-    def picked(self, indexes: Sequence[int]) -> Sequence[Source]:
-        """The sources of ``indexes``, each made only when asked for (as a worker's chunk)."""
-        return _Picked(self, indexes)
-
-
-class _Picked(Sequence[Source]):
-    __slots__ = ("indexes", "sources")
-
-    def __init__(self, sources: Sources, indexes: Sequence[int]) -> None:
-        self.sources = sources
-        self.indexes = indexes
-
-    def __len__(self) -> int:
-        return len(self.indexes)
-
-    @overload
-    def __getitem__(self, index: int) -> Source: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[Source, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> Source | tuple[Source, ...]:
-        if isinstance(index, slice):
-            return tuple(map(self.sources.__getitem__, self.indexes[index]))
-        return self.sources[self.indexes[index]]
+    def picked(self, indexes: Sequence[int]) -> Sources:
+        """The sources of ``indexes`` (their rels shared, each Source made when asked for)."""
+        rels = self.rels
+        return Sources(self.prefix, tuple([rels[i] for i in indexes]))
 
 
 Stamp = tuple[int, int, int, int]
