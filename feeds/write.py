@@ -256,15 +256,24 @@ def clean_temporaries(root: Path) -> list[str]:
     return removed
 
 
-def _mkdirs(root: Path, folder: Path, touched: set[Path]) -> None:
-    """Create ``folder`` and its missing parents, noting each parent whose entries changed."""
+def _mkdirs(root: Path, folder: Path, touched: set[Path], inside: set[Path]) -> None:
+    """Create ``folder`` and its missing parents, noting each parent whose entries changed.
+
+    A folder made here in a folder of ``inside`` (or in ``root``) is inside too, and is
+    added: it needs no resolving again (a cold build makes a folder per feed).
+    """
     missing: list[Path] = []
-    while folder != root and not folder.is_dir():
+    while folder != root and folder not in inside and not folder.is_dir():
         missing.append(folder)
         folder = folder.parent
     for new in reversed(missing):
-        with contextlib.suppress(FileExistsError):
+        try:
             new.mkdir()
+        except FileExistsError:
+            pass  # made by someone else meanwhile: _target resolves it
+        else:
+            if new.parent == root or new.parent in inside:
+                inside.add(new)
         touched.add(new.parent)
 
 
@@ -334,8 +343,9 @@ def _write(
                 stat = path.stat()
                 entries[rel] = ManifestEntry(digest, stat.st_size, stat.st_mtime_ns)
                 continue
-            _mkdirs(root, path.parent, touched)
-            _target(root, rel, inside)  # re-check: the folders now exist
+            if path.parent not in inside:
+                _mkdirs(root, path.parent, touched, inside)
+                _target(root, rel, inside)  # re-check: the folders now exist
             staged.append((rel, path, _write_temporary(path, data, sync=False), digest))
         _sync_files(root, [tmp for _, _, tmp, _ in staged])
         while staged:
