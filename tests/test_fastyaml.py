@@ -649,10 +649,44 @@ _REFERENCE_GATE = re.compile(rf"(?:{_LINE}\n)*{_LINE}")
 
 
 def gate_agrees(text: str) -> bool:
-    """Assert that the gate and its reference both accept or both refuse ``text``."""
+    """Assert that both spellings of the gate and its reference all accept or all refuse
+    ``text``."""
     accepted = fastyaml._safe().fullmatch(text) is not None
     assert accepted == (_REFERENCE_GATE.fullmatch(text) is not None), repr(text)
+    assert accepted == (fastyaml._quick().fullmatch(text) is not None), repr(text)
     return accepted
+
+
+_EVERY_CHARACTER = "".join(map(chr, range(0x110000)))
+
+
+def test_quick_gate_classes_take_the_same_characters() -> None:
+    """Each character class of the quick-compiling gate, written as what it refuses,
+    takes every code point that its original takes, and no other."""
+    classes = re.compile(r"\[((?:[^\]\\]|\\.)*?)" + re.escape(fastyaml._NA) + r"\]")
+    originals = {m[0] for m in classes.finditer(fastyaml._SAFE_PATTERN)}
+    assert len(originals) >= 5
+    for original in originals:
+        refusing = fastyaml._refusing(original)
+        assert refusing.startswith("[^") and fastyaml._NA not in refusing
+        taken = re.compile(original).findall(_EVERY_CHARACTER)
+        assert re.compile(refusing).findall(_EVERY_CHARACTER) == taken, original[:40]
+    assert fastyaml._NA not in fastyaml._refusing(fastyaml._SAFE_PATTERN)
+
+
+def test_worth_it_picks_a_gate_by_the_number_of_files() -> None:
+    with mock.patch.object(fastyaml, "_gate", None):
+        assert not fastyaml.worth_it(fastyaml.GATE_WORTH - 1)
+        assert fastyaml._gate is None
+        assert fastyaml.worth_it(fastyaml.GATE_WORTH)
+        assert fastyaml._gate is fastyaml._quick()
+        assert fastyaml.worth_it(1)  # compiled already: always worth it
+        assert fastyaml.worth_it(fastyaml.FAST_GATE_WORTH)
+        assert fastyaml._gate is fastyaml._safe()
+        assert fastyaml.worth_it(fastyaml.GATE_WORTH)
+        assert fastyaml._gate is fastyaml._safe()  # the quicker matcher stays
+        with mock.patch.object(fastyaml, "yaml_rs", None):
+            assert not fastyaml.worth_it(fastyaml.FAST_GATE_WORTH)
 
 
 _WORDS = [
