@@ -7,11 +7,18 @@ between processes. Whatever ``jobs`` is, the results and their order are the sam
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import itertools
 import os
+import pickle
+import signal
+import struct
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
+
+from feeds.errors import BuildError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -75,14 +82,6 @@ _shared: dict[str, Any] = {}
 """What :meth:`Workers.share` gave this process (a worker, or the parent when serial)."""
 
 
-def _share(values: dict[str, Any]) -> None:
-    _shared.update(values)
-
-
-def _apply(func: Callable[[Any, dict[str, Any]], Any], chunk: list[Any]) -> list[Any]:
-    return [func(item, _shared) for item in chunk]
-
-
 class Workers:
     """A build's worker processes, forked once when first needed and used by both passes.
 
@@ -90,11 +89,21 @@ class Workers:
     parent's whole heap, and every page either side then writes is copied. Tasks are
     module-level functions ``func(item, shared)``; ``shared`` is what :meth:`share` sent
     (once per worker, not with every task). Results come in order, whatever ``jobs`` is.
+
+    Each worker has a pipe of tasks and a pipe of results. Chunk ``k`` of a map goes to
+    worker ``k % jobs``, which answers its tasks in the order they came, so the results
+    are read back in order from one worker after the other. No thread runs beside the
+    build (``multiprocessing.Pool`` kept three per pool, whose waking up on every task took
+    about a second of the build process's time at 100k articles), and no write can wait
+    for ever: a task is sent only when it fits in its worker's pipe beside the tasks still
+    waiting there (or when the worker has nothing else to do), and every result before the
+    one waited for has been read, so the worker that owes it is not blocked writing
+    another. A worker that dies is a :class:`~feeds.errors.BuildError`, never a hang.
     """
 
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
-        self._pools: list[Any] = []
+        self._workers: list[_Worker] = []
 
     def __enter__(self) -> Workers:
         return self
@@ -104,17 +113,18 @@ class Workers:
 
     def close(self, *, failed: bool = False) -> None:
         """Let the workers go (their memory with them); the next :meth:`map` forks anew."""
-        for pool in self._pools:
-            pool.terminate() if failed else pool.close()
-            pool.join()
-        self._pools = []
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.stop(kill=failed)
         _shared.clear()
 
     def share(self, **values: Any) -> None:
         """Give every worker (and this process, for work done here) these values."""
         _shared.update(values)
-        for pool in self._pools:
-            pool.apply(_share, (values,))
+        if self._workers:
+            message = _message(("share", values))
+            for worker in self._workers:
+                worker.send(message, answered=False)
 
     def map(
         self,
@@ -130,22 +140,164 @@ class Workers:
             for item in items:
                 yield func(item, _shared)
             return
-        if not self._pools:
-            import multiprocessing  # 5 ms: only when there is enough to do
+        if not self._workers:
+            try:
+                self._start()
+            except OSError:  # no more processes allowed, or no memory for them: do it here
+                for item in items:
+                    yield func(item, _shared)
+                return
+        workers = self._workers
+        starts = range(0, len(items), chunk)
+        sent = 0  # chunks sent; chunk k goes to workers[k % jobs]
+        pending: bytes | None = None  # chunk ``sent``, made but not sent yet
+        finished = False
+        try:
+            for k in range(len(starts)):
+                while sent < len(starts):
+                    if pending is None:
+                        start = starts[sent]
+                        pending = _message(("map", func, list(items[start : start + chunk])))
+                    # Chunk k itself always goes: its worker owes nothing before it.
+                    if not workers[sent % len(workers)].send(pending, answered=True):
+                        break
+                    pending = None
+                    sent += 1
+                results = workers[k % len(workers)].result()
+                finished = k == len(starts) - 1  # nothing more on its way
+                yield from results
+        finally:
+            if not finished:  # left part-way: results still on their way would be read
+                self.close(failed=True)  # by the next map as its own; fork anew instead
 
-            context = multiprocessing.get_context("fork")
-            self._pools = [context.Pool(processes=1) for _ in range(self.jobs)]
-        pools = itertools.cycle(self._pools)
-        chunks = (list(items[i : i + chunk]) for i in range(0, len(items), chunk))
-        window: deque[Any] = deque(
-            next(pools).apply_async(_apply, (func, c))
-            for c in itertools.islice(chunks, self.jobs * WINDOW)
-        )
-        while window:
-            results = window.popleft().get()
-            for c in itertools.islice(chunks, 1):
-                window.append(next(pools).apply_async(_apply, (func, c)))
-            yield from results
+    def _start(self) -> None:
+        workers: list[_Worker] = []
+        try:
+            for _ in range(self.jobs):
+                workers.append(_Worker.fork(workers))
+        except BaseException:
+            for worker in workers:
+                worker.stop(kill=True)
+            raise
+        self._workers = workers
+
+
+WINDOW_BYTES = 256 * 1024
+"""Bytes of tasks a worker may have waiting in its pipe (its size is raised to fit them)."""
+_PIPE_BUF = 512
+"""Bytes that POSIX promises a pipe holds."""
+_HEAD = struct.Struct("<Q")
+"""Each message on a pipe: its length, then its pickled value."""
+
+
+def _message(value: object) -> bytes:
+    data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    return _HEAD.pack(len(data)) + data
+
+
+class _Worker:
+    """One forked worker process and its two pipes, seen from the parent."""
+
+    def __init__(self, pid: int, tasks: int, results: int, room: int) -> None:
+        self.pid = pid
+        self._tasks = tasks
+        self._results = os.fdopen(results, "rb")
+        self._room = room
+        """Bytes the task pipe holds."""
+        self._waiting: deque[int] = deque()  # the sizes of the tasks not answered yet
+
+    @classmethod
+    def fork(cls, others: Sequence[_Worker]) -> _Worker:
+        task_read, task_write = os.pipe()
+        result_read, result_write = os.pipe()
+        room = _PIPE_BUF  # what any pipe holds; Linux says, and makes room for more
+        with contextlib.suppress(OSError, AttributeError):
+            fcntl.fcntl(task_write, fcntl.F_SETPIPE_SZ, WINDOW_BYTES)
+        with contextlib.suppress(OSError, AttributeError):
+            room = fcntl.fcntl(task_write, fcntl.F_GETPIPE_SZ)
+        pid = os.fork()
+        if pid == 0:  # the worker: serve until the task pipe closes, and leave at once
+            status = 1
+            try:
+                os.close(task_write)
+                os.close(result_read)
+                for other in others:  # theirs only: the task pipes must close when they stop
+                    other._close_fds()
+                _serve(task_read, result_write)
+                status = 0
+            finally:
+                os._exit(status)  # never the parent's cleanup (its lock, its cache) here
+        os.close(task_read)
+        os.close(result_write)
+        return cls(pid, task_write, result_read, room)
+
+    def send(self, message: bytes, *, answered: bool) -> bool:
+        """Send a task (``answered``: one that is answered with results). When results of
+        other tasks are still to come, only if it fits in the pipe beside them (else
+        ``False``: send it after reading a result); else it is sent in any case, as the
+        worker is reading its pipe."""
+        if answered and self._waiting and sum(self._waiting) + len(message) > self._room:
+            return False
+        view = memoryview(message)
+        try:
+            while view:
+                view = view[os.write(self._tasks, view) :]
+        except OSError as e:
+            raise BuildError(f"a worker process stopped ({e.strerror})") from None
+        if answered:
+            self._waiting.append(len(message))
+        return True
+
+    def result(self) -> list[Any]:
+        """The results of the oldest task sent (an exception it raised is raised here)."""
+        head = self._results.read(_HEAD.size)
+        data = self._results.read(_HEAD.unpack(head)[0]) if len(head) == _HEAD.size else b""
+        if not data:
+            raise BuildError(f"a worker process (pid {self.pid}) stopped before it was done")
+        self._waiting.popleft()
+        ok, value = pickle.loads(data)
+        if not ok:
+            raise value
+        results: list[Any] = value
+        return results
+
+    def _close_fds(self) -> None:
+        os.close(self._tasks)
+        self._results.close()
+
+    def stop(self, *, kill: bool) -> None:
+        if kill:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            self._close_fds()  # its task pipe closes: a worker that is waiting leaves
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+
+
+def _serve(tasks: int, results: int) -> None:
+    """A worker's loop: answer each task of the pipe ``tasks`` on the pipe ``results``."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends a worker, quietly
+    incoming = os.fdopen(tasks, "rb")
+    while True:
+        head = incoming.read(_HEAD.size)
+        if len(head) < _HEAD.size:
+            return  # the parent closed the pipe: done
+        kind, *rest = pickle.loads(incoming.read(_HEAD.unpack(head)[0]))
+        if kind == "share":
+            _shared.update(rest[0])
+            continue
+        func, chunk = rest
+        try:
+            reply = _message((True, [func(item, _shared) for item in chunk]))
+        except Exception as e:  # sent back, raised where the results are read
+            try:
+                reply = _message((False, e))
+            except Exception:  # an exception that does not pickle: its text
+                reply = _message((False, RuntimeError(f"{type(e).__name__}: {e}")))
+        view = memoryview(reply)
+        while view:
+            view = view[os.write(results, view) :]
 
 
 def split_map(

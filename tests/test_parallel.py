@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,8 @@ import feeds.parallel
 from benchmarks.generate import generate
 from feeds.build import BuildOptions, BuildResult, build
 from feeds.config import Config
+from feeds.errors import BuildError
+from feeds.parallel import Workers
 
 
 @pytest.fixture(autouse=True)
@@ -109,3 +114,98 @@ def test_entries_parked_between_feeds_give_the_same_bytes_in_a_file_or_in_memory
     monkeypatch.setattr(feeds.render, "render_stream", unparked)
     assert _files_of_build(content, tmp_path / "held", jobs=1, cache=None) == in_a_file
     assert len(parked) == 2 * in_file_count  # nothing parked this time
+
+
+# -- the worker processes themselves ---------------------------------------------------
+
+
+def _square(item: int, shared: dict[str, object]) -> tuple[int, int, object]:
+    return item, item * item, shared.get("mark")
+
+
+def _echo(item: str, shared: dict[str, object]) -> str:
+    return item[::-1]
+
+
+def _fail_at_7(item: int, shared: dict[str, object]) -> int:
+    if item == 7:
+        raise ValueError(f"item {item} is bad")
+    return item
+
+
+def _die_at_7(item: int, shared: dict[str, object]) -> int:
+    if item == 7:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return item
+
+
+def _pid(item: int, shared: dict[str, object]) -> int:
+    return os.getpid()
+
+
+def test_workers_give_the_results_of_a_serial_map_in_order() -> None:
+    items = list(range(1000))
+    serial = [_square(i, {}) for i in items]
+    with Workers(2) as workers:
+        for chunk in (1, 3, 64, 256, 2000):
+            assert list(workers.map(_square, items, chunk=chunk, serial_below=1)) == serial
+        workers.share(mark="x")
+        marks = [mark for *_, mark in workers.map(_square, items, chunk=7, serial_below=1)]
+        assert marks == ["x"] * len(items)
+    assert list(Workers(1).map(_square, items)) == serial
+
+
+def test_workers_take_tasks_and_results_larger_than_their_pipes() -> None:
+    # Tasks of 1 MB and results of 1 MB a chunk, with chunks waiting on both sides: any
+    # write that waited for a read which never comes would hang here.
+    items = [f"{i:07d}" * 150_000 for i in range(24)]
+    with Workers(2) as workers:
+        got = list(workers.map(_echo, items, chunk=1, serial_below=1))
+    assert got == [item[::-1] for item in items]
+
+
+def test_an_exception_in_a_worker_is_raised_where_the_results_are_read() -> None:
+    with Workers(2) as workers:
+        results = workers.map(_fail_at_7, list(range(20)), chunk=2, serial_below=1)
+        with pytest.raises(ValueError, match="item 7 is bad"):
+            list(results)
+        # Left part-way: the next map has fresh workers, and no stale results.
+        assert list(workers.map(_square, list(range(50)), chunk=3, serial_below=1)) == [
+            _square(i, {}) for i in range(50)
+        ]
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
+    with Workers(2) as workers:
+        with pytest.raises(BuildError, match="stopped"):
+            list(workers.map(_die_at_7, list(range(40)), chunk=2, serial_below=1))
+        assert list(workers.map(_square, [1, 2, 3], chunk=1, serial_below=1)) == [
+            _square(i, {}) for i in (1, 2, 3)
+        ]
+
+
+def test_workers_are_forked_once_for_maps_read_to_their_last_item() -> None:
+    with Workers(2) as workers:
+        first = workers.map(_pid, list(range(40)), chunk=4, serial_below=1)
+        pids = set(itertools.islice(first, 40))  # the last item, but not StopIteration
+        assert len(pids) == 2 and os.getpid() not in pids
+        del first
+        second = set(workers.map(_pid, list(range(40)), chunk=4, serial_below=1))
+        assert second == pids
+        stopped = workers.map(_pid, list(range(40)), chunk=4, serial_below=1)
+        next(stopped)
+        stopped.close()  # left part-way: those workers are stopped
+    for pid in pids:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def test_workers_that_cannot_be_forked_leave_the_work_to_this_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    with Workers(2) as workers:
+        assert set(workers.map(_pid, list(range(30)), chunk=4, serial_below=1)) == {os.getpid()}
