@@ -1,0 +1,27 @@
+"""The benchmark scripts run and measure what they say (their figures are for BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import floor
+from benchmarks.generate import generate
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_floor_reads_every_file_and_times_cat_beside_it(
+    tmp_path: Path, jobs: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    generate(tmp_path, 600, seed=3)
+    files = sorted(tmp_path.rglob("*.md"))
+    result = floor.measure(tmp_path, jobs)
+    assert result.files == len(files) and result.jobs == jobs
+    # Unusable files (the generator makes a few on purpose) are read but give no article.
+    assert len(files) * 0.8 < result.articles <= len(files)
+    assert result.read_seconds > 0 and result.cat_seconds > 0 and result.cpu_us_per_file > 0
+    assert floor.main([str(tmp_path), "--jobs", str(jobs), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["files"] == len(files) and printed["ratio"] > 0
