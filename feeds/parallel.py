@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import itertools
+import mmap
 import os
 import pickle
 import signal
@@ -119,7 +120,10 @@ class Workers:
         _shared.clear()
 
     def share(self, **values: Any) -> None:
-        """Give every worker (and this process, for work done here) these values."""
+        """Give every worker (and this process, for work done here) these values; between
+        maps (a worker still owing results might never read them)."""
+        if any(worker.owes for worker in self._workers):
+            raise RuntimeError("Workers.share while a map is under way")
         _shared.update(values)
         if self._workers:
             message = _message(("share", values))
@@ -186,6 +190,10 @@ WINDOW_BYTES = 256 * 1024
 """Bytes of tasks a worker may have waiting in its pipe (its size is raised to fit them)."""
 _PIPE_BUF = 512
 """Bytes that POSIX promises a pipe holds."""
+_PAGE = mmap.PAGESIZE
+"""A pipe holds pages (Linux: ``F_GETPIPE_SZ`` of them in bytes), and a write of ``n``
+bytes may take ``n // _PAGE + 1`` of them: counting bytes alone, 17 tasks of 15 KB seemed
+to fit in 256 KB, took 68 pages of 64, and a build waited for ever."""
 _HEAD = struct.Struct("<Q")
 """Each message on a pipe: its length, then its pickled value."""
 
@@ -204,7 +212,7 @@ class _Worker:
         self._results = os.fdopen(results, "rb")
         self._room = room
         """Bytes the task pipe holds."""
-        self._waiting: deque[int] = deque()  # the sizes of the tasks not answered yet
+        self._waiting: deque[int] = deque()  # what each task not answered yet may hold
 
     @classmethod
     def fork(cls, others: Sequence[_Worker]) -> _Worker:
@@ -236,7 +244,8 @@ class _Worker:
         other tasks are still to come, only if it fits in the pipe beside them (else
         ``False``: send it after reading a result); else it is sent in any case, as the
         worker is reading its pipe."""
-        if answered and self._waiting and sum(self._waiting) + len(message) > self._room:
+        cost = len(message) + _PAGE  # a write fills pages, the last one in part
+        if answered and self._waiting and sum(self._waiting) + cost > self._room:
             return False
         view = memoryview(message)
         try:
@@ -245,8 +254,13 @@ class _Worker:
         except OSError as e:
             raise BuildError(f"a worker process stopped ({e.strerror})") from None
         if answered:
-            self._waiting.append(len(message))
+            self._waiting.append(cost)
         return True
+
+    @property
+    def owes(self) -> bool:
+        """Whether results of tasks sent are still to be read."""
+        return bool(self._waiting)
 
     def result(self) -> list[Any]:
         """The results of the oldest task sent (an exception it raised is raised here)."""

@@ -6,6 +6,8 @@ import itertools
 import os
 import shutil
 import signal
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -161,6 +163,35 @@ def test_workers_take_tasks_and_results_larger_than_their_pipes() -> None:
     items = [f"{i:07d}" * 150_000 for i in range(24)]
     with Workers(2) as workers:
         got = list(workers.map(_echo, items, chunk=1, serial_below=1))
+    assert got == [item[::-1] for item in items]
+
+
+def _slowly(results: Iterator[str], every: int) -> list[str]:
+    got = []
+    for n, result in enumerate(results):
+        if n % every == 0:
+            time.sleep(0.002)  # the workers run ahead, their pipes fill up
+        got.append(result)
+    return got
+
+
+@pytest.mark.parametrize("size", [100, 3_000, 4_097, 15_100, 70_000])
+def test_workers_that_run_ahead_of_a_slow_reader_never_wait_for_ever(size: int) -> None:
+    """Tasks pile up in the workers' pipes while results wait to be read: a task that
+    does not fit must wait for a result, never be written into a full pipe."""
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("the map waits for ever")
+
+    items = [f"{i:06d}" * (size // 6) for i in range(400)]
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        with Workers(2) as workers:
+            got = _slowly(workers.map(_echo, items, chunk=1, serial_below=1), 7)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
     assert got == [item[::-1] for item in items]
 
 
