@@ -132,33 +132,48 @@ class _ChangedDuringBuild(Exception):
     """An article read for rendering is not the one its brief was taken from."""
 
 
-def _compact(brief: Brief, shared: dict[Any, Any]) -> Brief:
-    """``brief`` holding the same topic and provider tuples as every other brief that has
-    them, down to each (key, name) pair and its strings: 100,000 briefs from worker
-    processes otherwise each hold their own copies of all of them."""
-    topics = shared.get(brief.topics)
-    if topics is None:
-        topics = tuple([shared.setdefault(pair, pair) for pair in brief.topics])
-        topics = shared.setdefault(topics, topics)
-    provider = brief.provider
+def _compact(values: _BriefValues, shared: dict[Any, Any]) -> Brief:
+    """The brief of ``values`` (as :func:`_read_brief` sends them), holding the same topic
+    and provider tuples as every other brief that has them, down to each (key, name) pair
+    and its strings: 100,000 briefs from worker processes otherwise each hold their own
+    copies of all of them."""
+    article_id, url, published, draft, removed, topics, provider = values
+    held = shared.get(topics)
+    if held is None:
+        held = tuple([shared.setdefault(pair, pair) for pair in topics])
+        held = shared.setdefault(held, held)
     if provider is not None:
         provider = shared.setdefault(provider, provider)
-    if topics is brief.topics and provider is brief.provider:
-        return brief
-    return brief._replace(topics=topics, provider=provider)
+    return _new_brief(Brief, (article_id, url, published, draft, removed, held, provider))
 
 
-def _read_brief(source: Source, shared: dict[str, Any]) -> tuple[Brief | None, tuple[Problem, ...]]:
+_new_brief = tuple.__new__
+"""Makes a :class:`Brief` of a tuple of its values without the Python code of its
+``__new__`` (or of ``_replace``, or of unpickling one)."""
+_BriefValues = tuple[Any, ...]
+"""A brief as a plain tuple: workers send these, which pickle in C, not :class:`Brief`."""
+
+
+def _values(brief: Brief | None) -> _BriefValues | None:
+    return None if brief is None else tuple(brief)
+
+
+def _read_brief(
+    index: int, shared: dict[str, Any]
+) -> tuple[_BriefValues | None, tuple[Problem, ...]]:
     """Pass one, for every file that changed: what choosing the feeds needs, and problems.
 
-    ``shared`` holds the ``config`` and whether to take the ``fast`` YAML path.
+    ``shared`` holds the ``config``, the ``sources`` and whether to take the ``fast``
+    YAML path. Source numbers go to the workers, and plain tuples come back: pickling
+    100,000 Source and Brief named tuples took about a second of the build process.
     """
     from feeds.collect import read_source
 
     config: Config = shared["config"]
+    source = shared["sources"][index]
     result = read_source(source, config.tz, config.max_related, fast_yaml=shared["fast"])
     article = result.article
-    return (Brief.of(article) if article is not None else None), result.problems
+    return (tuple(Brief.of(article)) if article is not None else None), result.problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,15 +196,15 @@ def _render_one(item: _Wanted, shared: dict[str, Any]) -> _Rendered:
     the ``context``, the ``hidden`` articles, the ``fast`` YAML path)."""
     from feeds.render import entries
 
-    index, source, stamp, expected = item
-    article = _read_again(source, stamp, shared["config"], shared["fast"])
-    if article is None or (expected is not None and Brief.of(article) != expected):
+    index, stamp, expected = item
+    article = _read_again(shared["sources"][index], stamp, shared["config"], shared["fast"])
+    if article is None or (expected is not None and tuple(Brief.of(article)) != expected):
         return index, None
     return index, entries(hide_related(article, shared["hidden"]), shared["context"])
 
 
-_Wanted = tuple[int, Source, "Stamp | None", "Brief | None"]
-"""An article to render: its source number, file, stamp and (when known) brief."""
+_Wanted = tuple[int, "Stamp | None", "_BriefValues | None"]
+"""An article to render: its source number, stamp and (when known) brief, as a tuple."""
 
 
 def _read_again(source: Source, stamp: Stamp | None, config: Config, fast: bool) -> Article | None:
@@ -320,7 +335,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             to_render,
         )
 
-        workers.share(config=config)
+        workers.share(config=config, sources=sources)
         chosen = _update(config, options, selection, cache, found, workers, show)
         if chosen is None:
             chosen = _choose(config, options, selection, cache, found, workers, show)
@@ -349,7 +364,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
 
         # Everything comes with the item: a worker that touched the parent's lists would
         # copy their memory pages (forked memory is shared until either side writes to it).
-        items = [(i, sources[i], found.stamps[i], briefs(i)) for i in wanted]
+        items = [(i, found.stamps[i], _values(briefs(i))) for i in wanted]
         workers.share(context=context_for(Site(), config), hidden=hidden, fast=fast)
         stream = checked(workers.map(_render_one, items, chunk=64))
         pages_kept = plan is not None and plan.pages_kept
@@ -408,7 +423,7 @@ def _choose(
     to_read = [i for i in range(len(sources)) if i not in known]
     fast = fastyaml.worth_it(len(to_read))
     workers.share(fast=fast)
-    fresh = workers.map(_read_brief, sources.picked(to_read))
+    fresh = workers.map(_read_brief, to_read)
     selector = Selector(
         selection,
         items_per_feed=config.items_per_feed,
@@ -424,12 +439,12 @@ def _choose(
         if index % 1000 == 0:
             show("reading", index, len(sources))
         held = known.get(index)
-        brief, problems = (held.brief, held.problems) if held is not None else next(fresh)
+        values, problems = (held.brief, held.problems) if held is not None else next(fresh)
         if problems:
             by_file[index] = problems
             read_problems.extend(problems)
-        if brief is not None:
-            selector.add(index, _compact(brief, shared))
+        if values is not None:
+            selector.add(index, _compact(values, shared))
     briefs = selector.briefs
     cache.remember(briefs, by_file)
     usable = len(sources) - briefs.count(None)
@@ -479,13 +494,12 @@ def _update(
     indexes = [index for _, index in changed if index is not None]
     fast = fastyaml.worth_it(len(indexes))
     workers.share(fast=fast)
-    fresh = dict(
-        zip(
-            indexes,
-            workers.map(_read_brief, sources.picked(indexes)),
-            strict=True,
+    fresh = {
+        index: (None if values is None else Brief._make(values), problems)
+        for index, (values, problems) in zip(
+            indexes, workers.map(_read_brief, indexes), strict=True
         )
-    )
+    }
     changes: list[Change] = []
     for rel, index in changed:
         after, _ = fresh[index] if index is not None else (None, ())

@@ -61,11 +61,6 @@ class Sources(Sequence[Source]):
         """How problems name source number ``index``."""
         return self.prefix + self.rels[index]
 
-    def picked(self, indexes: Sequence[int]) -> Sources:
-        """The sources of ``indexes`` (their rels shared, each Source made when asked for)."""
-        rels = self.rels
-        return Sources(self.prefix, tuple([rels[i] for i in indexes]))
-
 
 Stamp = tuple[int, int, int, int]
 """What ``stat`` says of a file (size, mtime_ns, ctime_ns, inode): any change means an edit."""

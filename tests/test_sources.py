@@ -67,8 +67,6 @@ def test_sources_are_made_from_the_prefix_and_rel(tmp_path: Path) -> None:
         assert tuple(found.sources) == expected == find_sources(Path(given_as))[0]
         assert found.sources[-1] == expected[-1]
         assert found.sources[0:1] == expected[0:1]
-        assert found.sources.picked([1, 0])[0:2] == (expected[1], expected[0])
-        assert found.sources.picked([1])[0] == expected[1]
         assert [found.sources.label(i) for i in range(2)] == [s.label for s in expected]
         assert found.rels == ("a.md", "b/c.md")
         assert found.stamps[1] == stamp_of(os.stat(content / "b" / "c.md"))
