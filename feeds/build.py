@@ -33,7 +33,7 @@ from feeds.group import Change, Selection, Selector, hide_related, reselect, sit
 from feeds.lock import output_lock
 from feeds.model import Article, Brief, Site
 from feeds.parallel import Workers
-from feeds.sources import Scan, Source, Stamp, scan, stamp_of
+from feeds.sources import Scan, Source, Sources, Stamp, scan, stamp_of
 from feeds.write import WriteReport, write_output
 
 if TYPE_CHECKING:
@@ -159,18 +159,21 @@ def _values(brief: Brief | None) -> _BriefValues | None:
 
 
 def _read_brief(
-    index: int, shared: dict[str, Any]
+    rel: str, shared: dict[str, Any]
 ) -> tuple[_BriefValues | None, tuple[Problem, ...]]:
     """Pass one, for every file that changed: what choosing the feeds needs, and problems.
 
-    ``shared`` holds the ``config``, the ``sources`` and whether to take the ``fast``
-    YAML path. Source numbers go to the workers, and plain tuples come back: pickling
-    100,000 Source and Brief named tuples took about a second of the build process.
+    ``shared`` holds the ``config``, the content folder's ``prefix`` and whether to take
+    the ``fast`` YAML path. Plain strings go to the workers and plain tuples come back:
+    pickling 100,000 Source and Brief named tuples took about a second of the build
+    process. (Not source numbers to look up in the sources a worker was forked with:
+    taking a reference to each of their strings copied the memory pages holding them
+    into each worker: 1,035 MB at a million articles, against 935 MB so.)
     """
     from feeds.collect import read_source
 
     config: Config = shared["config"]
-    source = shared["sources"][index]
+    source = Sources.source(shared["prefix"], rel)
     result = read_source(source, config.tz, config.max_related, fast_yaml=shared["fast"])
     article = result.article
     return (tuple(Brief.of(article)) if article is not None else None), result.problems
@@ -196,15 +199,16 @@ def _render_one(item: _Wanted, shared: dict[str, Any]) -> _Rendered:
     the ``context``, the ``hidden`` articles, the ``fast`` YAML path)."""
     from feeds.render import entries
 
-    index, stamp, expected = item
-    article = _read_again(shared["sources"][index], stamp, shared["config"], shared["fast"])
+    index, rel, stamp, expected = item
+    source = Sources.source(shared["prefix"], rel)
+    article = _read_again(source, stamp, shared["config"], shared["fast"])
     if article is None or (expected is not None and tuple(Brief.of(article)) != expected):
         return index, None
     return index, entries(hide_related(article, shared["hidden"]), shared["context"])
 
 
-_Wanted = tuple[int, "Stamp | None", "_BriefValues | None"]
-"""An article to render: its source number, stamp and (when known) brief, as a tuple."""
+_Wanted = tuple[int, str, "Stamp | None", "_BriefValues | None"]
+"""An article to render: its source number, rel, stamp and (when known) brief, as a tuple."""
 
 
 def _read_again(source: Source, stamp: Stamp | None, config: Config, fast: bool) -> Article | None:
@@ -335,7 +339,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             to_render,
         )
 
-        workers.share(config=config, sources=sources)
+        workers.share(config=config, prefix=sources.prefix)
         chosen = _update(config, options, selection, cache, found, workers, show)
         if chosen is None:
             chosen = _choose(config, options, selection, cache, found, workers, show)
@@ -364,7 +368,8 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
 
         # Everything comes with the item: a worker that touched the parent's lists would
         # copy their memory pages (forked memory is shared until either side writes to it).
-        items = [(i, found.stamps[i], _values(briefs(i))) for i in wanted]
+        rels = found.rels
+        items = [(i, rels[i], found.stamps[i], _values(briefs(i))) for i in wanted]
         workers.share(context=context_for(Site(), config), hidden=hidden, fast=fast)
         stream = checked(workers.map(_render_one, items, chunk=64))
         pages_kept = plan is not None and plan.pages_kept
@@ -423,7 +428,7 @@ def _choose(
     to_read = [i for i in range(len(sources)) if i not in known]
     fast = fastyaml.worth_it(len(to_read))
     workers.share(fast=fast)
-    fresh = workers.map(_read_brief, to_read)
+    fresh = workers.map(_read_brief, [found.rels[i] for i in to_read])
     selector = Selector(
         selection,
         items_per_feed=config.items_per_feed,
@@ -497,7 +502,7 @@ def _update(
     fresh = {
         index: (None if values is None else Brief._make(values), problems)
         for index, (values, problems) in zip(
-            indexes, workers.map(_read_brief, indexes), strict=True
+            indexes, workers.map(_read_brief, [found.rels[i] for i in indexes]), strict=True
         )
     }
     changes: list[Change] = []

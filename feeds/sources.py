@@ -53,8 +53,12 @@ class Sources(Sequence[Source]):
     def __getitem__(self, index: int | slice) -> Source | tuple[Source, ...]:
         if isinstance(index, slice):
             return tuple(self[i] for i in range(*index.indices(len(self.rels))))
-        rel = self.rels[index]
-        path = self.prefix + rel
+        return self.source(self.prefix, self.rels[index])
+
+    @staticmethod
+    def source(prefix: str, rel: str) -> Source:
+        """The source ``rel`` of the content folder whose prefix is ``prefix``."""
+        path = prefix + rel
         return Source(path, rel, path)
 
     def label(self, index: int) -> str:
