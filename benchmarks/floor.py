@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({**asdict(floor), "ratio": floor.ratio}))
         return 0
     print(
-        f"{floor.files} files ({floor.articles} articles), {floor.jobs} processes:\n"
+        f"{floor.files} files ({floor.articles} articles), {floor.jobs} "
+        f"{'process' if floor.jobs == 1 else 'processes'}:\n"
         f"  reading and checking alone  {floor.read_seconds:6.2f} s"
         f"  ({floor.cpu_us_per_file:.0f} µs of processor time a file)\n"
         f"  cat of every file           {floor.cat_seconds:6.2f} s\n"
