@@ -113,11 +113,15 @@ class Workers:
         self.close(failed=exc[0] is not None)
 
     def close(self, *, failed: bool = False) -> None:
-        """Let the workers go (their memory with them); the next :meth:`map` forks anew."""
+        """Let the workers go (their memory with them) and forget what was shared."""
+        self._stop(kill=failed)
+        _shared.clear()
+
+    def _stop(self, *, kill: bool) -> None:
+        """Let the workers go; the next :meth:`map` forks anew (with what was shared)."""
         workers, self._workers = self._workers, []
         for worker in workers:
-            worker.stop(kill=failed)
-        _shared.clear()
+            worker.stop(kill=kill)
 
     def share(self, **values: Any) -> None:
         """Give every worker (and this process, for work done here) these values; between
@@ -172,7 +176,7 @@ class Workers:
                 yield from results
         finally:
             if not finished:  # left part-way: results still on their way would be read
-                self.close(failed=True)  # by the next map as its own; fork anew instead
+                self._stop(kill=True)  # by the next map as its own; fork anew instead
 
     def _start(self) -> None:
         workers: list[_Worker] = []

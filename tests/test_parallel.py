@@ -197,12 +197,14 @@ def test_workers_that_run_ahead_of_a_slow_reader_never_wait_for_ever(size: int) 
 
 def test_an_exception_in_a_worker_is_raised_where_the_results_are_read() -> None:
     with Workers(2) as workers:
+        workers.share(mark="kept")
         results = workers.map(_fail_at_7, list(range(20)), chunk=2, serial_below=1)
         with pytest.raises(ValueError, match="item 7 is bad"):
             list(results)
-        # Left part-way: the next map has fresh workers, and no stale results.
+        # Left part-way: the next map has fresh workers, no stale results, and the
+        # values shared before.
         assert list(workers.map(_square, list(range(50)), chunk=3, serial_below=1)) == [
-            _square(i, {}) for i in range(50)
+            (i, i * i, "kept") for i in range(50)
         ]
 
 
