@@ -227,7 +227,12 @@ class _Worker:
             fcntl.fcntl(task_write, fcntl.F_SETPIPE_SZ, WINDOW_BYTES)
         with contextlib.suppress(OSError, AttributeError):
             room = fcntl.fcntl(task_write, fcntl.F_GETPIPE_SZ)
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (task_read, task_write, result_read, result_write):
+                os.close(fd)
+            raise
         if pid == 0:  # the worker: serve until the task pipe closes, and leave at once
             status = 1
             try:

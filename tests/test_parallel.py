@@ -240,5 +240,7 @@ def test_workers_that_cannot_be_forked_leave_the_work_to_this_process(
         raise BlockingIOError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr(os, "fork", no_fork)
+    open_before = sorted(os.listdir("/proc/self/fd"))
     with Workers(2) as workers:
         assert set(workers.map(_pid, list(range(30)), chunk=4, serial_below=1)) == {os.getpid()}
+    assert sorted(os.listdir("/proc/self/fd")) == open_before  # no pipe left open
