@@ -351,24 +351,16 @@ class _Reader:
             name is not None and type(name) is not str
         ):
             return _UNUSUAL
+        provider = _plain_provider(domain, name)
+        if provider is None:
+            return _UNUSUAL if strict else None
         images = raw.get("images")
         if images is None:
-            provider = _plain_provider(domain, name)
-            if provider is None:
-                return _UNUSUAL if strict else None
             return provider
-        key = xml_safe(domain or "").strip().rstrip(".").lower()
-        if not key:
-            return _UNUSUAL if strict else None
         image = _Reader.quick_first_image(images)
         if isinstance(image, _Unusual):
             return image
-        return Provider(
-            name=truncate(plain_text(name or ""), TITLE_LIMIT) or key,
-            domain=key,
-            url=provider_home(key),
-            image=image,
-        )
+        return Provider(name=provider.name, domain=provider.domain, url=provider.url, image=image)
 
     @staticmethod
     def quick_related(
@@ -538,7 +530,7 @@ class _Reader:
 
 @functools.lru_cache(maxsize=16384)
 def _plain_provider(domain: str | None, name: str | None) -> Provider | None:
-    """The provider (without images) ``_Reader.quick_provider`` reads, or ``None`` when
+    """The provider ``_Reader.quick_provider`` reads, without its image, or ``None`` when
     it has no domain."""
     key = xml_safe(domain or "").strip().rstrip(".").lower()
     if not key:
