@@ -436,6 +436,7 @@ def _choose(
         label=sources.label,
         rels=found.rels,
         size=len(sources),
+        related_published_only=config.related_published_only,
     )
     by_file: dict[int, tuple[Problem, ...]] = {}
     shared: dict[Any, Any] = {}

@@ -83,7 +83,7 @@ if TYPE_CHECKING:
 
 DEFAULT_DIR = Path(".feeds-cache")
 DB_FILE = "cache.sqlite3"
-SCHEMA = 5
+SCHEMA = 6
 RACY_SECONDS = 3
 """Files modified this recently when a run starts are read but not trusted next time."""
 BUSY_SECONDS = 10.0

@@ -45,7 +45,8 @@ class FileResult(Compact):
 
 @dataclass(frozen=True, slots=True)
 class Collection:
-    """Every usable article (duplicates resolved) and every problem, in file order."""
+    """Every usable article and every problem, in file order. Two files with one id are
+    both here: which copy is published is chosen with the feeds (:mod:`feeds.group`)."""
 
     articles: tuple[Article, ...]
     problems: tuple[Problem, ...]
@@ -771,38 +772,6 @@ def read_source(
     return read_article(source, raw, zone, max_related, fast_yaml=fast_yaml)
 
 
-def resolve_duplicates(results: list[tuple[Source, FileResult]]) -> Collection:
-    """Merge per-file results: one article per id, the newest (then first by path) wins."""
-    problems: list[Problem] = []
-    winners: dict[str, tuple[Source, Article]] = {}
-    for source, result in results:
-        problems.extend(result.problems)
-        article = result.article
-        if article is None:
-            continue
-        held = winners.get(article.id)
-        if held is None:
-            winners[article.id] = (source, article)
-            continue
-        held_source, held_article = held
-        if article.published > held_article.published:
-            winners[article.id] = (source, article)
-            loser, keeper = held_source, source
-        else:
-            loser, keeper = source, held_source
-        problems.append(
-            Problem(
-                path=loser.label,
-                line=0,
-                field="id",
-                message=f"same article (URL {article.id}) as {keeper.label}, which is kept",
-                severity=Severity.WARNING,
-            )
-        )
-    articles = tuple(article for _, article in winners.values())
-    return Collection(articles=articles, problems=tuple(problems), files=len(results))
-
-
 PARALLEL_MIN_FILES = 2000
 """Below this many files, reading in one process is faster than starting workers."""
 _CHUNK = 256
@@ -826,9 +795,8 @@ def collect(content: Path, zone: tzinfo, max_related: int, jobs: int = 1) -> Col
     """Read every article under ``content``: the same result whatever ``jobs`` is."""
     sources, found_problems = find_sources(content)
     results = list(iter_results(sources, zone, max_related, jobs))
-    collection = resolve_duplicates(list(zip(sources, results, strict=True)))
     return Collection(
-        articles=collection.articles,
-        problems=found_problems + collection.problems,
-        files=collection.files,
+        articles=tuple(r.article for r in results if r.article is not None),
+        problems=found_problems + tuple(p for r in results for p in r.problems),
+        files=len(results),
     )

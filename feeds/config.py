@@ -35,6 +35,9 @@ class Config:
     items_per_feed: int = 50
     max_related: int = 50
     """Most related items carried per article (0 = none)."""
+    related_published_only: bool = False
+    """Carry only related items that name no article the content holds unpublished (drafts,
+    future articles); by default only taken-down (removed/deleted) articles are left out."""
     formats: tuple[str, ...] = FEED_FORMATS
     groupings: tuple[str, ...] = GROUPINGS
     stylesheet: bool = False
@@ -114,6 +117,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "timezone": _timezone,
     "items_per_feed": _count(1, 10_000),
     "max_related": _count(0, 10_000),
+    "related_published_only": _flag,
     "formats": _choices(FEED_FORMATS),
     "groupings": _choices(GROUPINGS),
     "stylesheet": _flag,

@@ -99,8 +99,9 @@ class Selector:
     """Streams article briefs into feeds, holding per feed only its newest candidates.
 
     Feed :meth:`add` the brief of every usable article in source order, then call
-    :meth:`finish`. Two articles with one id are one article: the newer wins (on a tie,
-    the one added first). Memory holds every brief (:attr:`briefs`, which the caller
+    :meth:`finish`. Two articles with one id are one article: among the copies this
+    selection publishes, the newer wins (on a tie, the one added first); a draft, removed
+    or future copy takes no part. Memory holds every brief (:attr:`briefs`, which the caller
     keeps for the cache too) and which source number holds each id, plus, per feed, a
     heap of at most ``MARGIN * items_per_feed`` (date, id, source number); when a
     duplicate removes a held article, that feed is selected again exactly from the briefs.
@@ -115,8 +116,11 @@ class Selector:
         label: Callable[[int], str] | None = None,
         rels: Sequence[str] = (),
         size: int = 0,
+        related_published_only: bool = False,
     ) -> None:
         self.selection = selection
+        self.related_published_only = related_published_only
+        """Hide related items that name any article not published now, not only removed ones."""
         self.now = micros(selection.now)
         self.n = items_per_feed
         self.keep = MARGIN * items_per_feed
@@ -129,12 +133,14 @@ class Selector:
         self.briefs: list[Brief | None] = [None] * size
         """Each source number's brief (``None``: no usable article), duplicates included."""
         self.ids: dict[str, int] = {}
-        """The source number that holds each id (of two with one id, the one kept)."""
+        """The source number of each published id (of two published copies, the one kept)."""
         self.held: dict[_Group, list[_Held]] = {_SITE: []}
         self.dirty: set[_Group] = set()
         self.problems: list[Problem] = []
         self.hidden: frozenset[str] = frozenset()
-        """After :meth:`finish`: ids and links of the articles not published (see hide_related)."""
+        """After :meth:`finish`: ids and links that related items must not name (see
+        :func:`hide_related`): removed articles with no published copy, or, with
+        ``related_published_only``, every article with no published copy."""
         self.next_change: datetime | None = None
         """After :meth:`finish`: when time alone will publish another article (``None``: never)."""
         self.states: dict[GroupKey, GroupState] = {}
@@ -182,11 +188,18 @@ class Selector:
         return self.label(index) if self.label is not None else f"file #{index}"
 
     def add(self, index: int, brief: Brief) -> None:
-        """Take the brief of the usable article read from source number ``index``."""
+        """Take the brief of the usable article read from source number ``index``.
+
+        Only copies this build may publish take part in choosing: a draft, removed or
+        future copy of an article does not exist for the build (as in Jekyll), so it
+        neither hides a live copy nor draws a warning.
+        """
         briefs = self.briefs
         if index >= len(briefs):
             briefs.extend([None] * (index + 1 - len(briefs)))
         briefs[index] = brief
+        if not self._admitted(brief):
+            return
         ts = brief.published
         old = self.ids.get(brief.id)
         if old is not None:
@@ -210,8 +223,6 @@ class Selector:
             if loser == index:
                 return
         self.ids[brief.id] = index
-        if not self._admitted(brief):
-            return
         n = self.keep
         item = (ts, _Descending(brief.id), index)
         held_by, counts = self.held, self._counts
@@ -232,8 +243,6 @@ class Selector:
         return self.selection.future or brief.published <= self.now
 
     def _drop(self, index: int, brief: Brief) -> None:
-        if not self._admitted(brief):
-            return
         for pair in self._groups(brief):
             self._counts[pair] -= 1
             group = pair[0]
@@ -253,18 +262,20 @@ class Selector:
         hidden: set[str] = set()
         members: dict[_Group, list[tuple[int, str, int]]] = {g: [] for g in self.dirty}
         pending: list[int] = []
-        briefs, selection = self.briefs, self.selection
-        for article_id, index in self.ids.items():
-            brief = briefs[index]
-            assert brief is not None
-            if not self._admitted(brief):
-                hidden.add(article_id)
+        briefs, selection, ids = self.briefs, self.selection, self.ids
+        for brief in briefs:
+            if brief is None or self._admitted(brief):
+                continue
+            if not brief.removed and (selection.unpublished or not brief.draft):
+                pending.append(brief.published)  # held back only until its time
+            if (brief.removed or self.related_published_only) and brief.id not in ids:
+                hidden.add(brief.id)
                 if brief.url:
                     hidden.add(brief.url)
-                if not brief.removed and (selection.unpublished or not brief.draft):
-                    pending.append(brief.published)  # held back only until its time
-                continue
-            if members:
+        if members:
+            for article_id, index in ids.items():
+                brief = briefs[index]
+                assert brief is not None
                 for group, _ in self._groups(brief):
                     if group in members:
                         members[group].append((-brief.published, article_id, index))
@@ -499,10 +510,16 @@ def group_articles(
     site_title: str,
     items_per_feed: int,
     groupings: tuple[str, ...] = ("topics", "providers"),
+    related_published_only: bool = False,
 ) -> Site:
     """Build every feed, articles included, from articles all in memory."""
     kept = list(articles)
-    selector = Selector(selection, items_per_feed=items_per_feed, groupings=groupings)
+    selector = Selector(
+        selection,
+        items_per_feed=items_per_feed,
+        groupings=groupings,
+        related_published_only=related_published_only,
+    )
     for index, article in enumerate(kept):
         selector.add(index, Brief.of(article))
     site = selector.finish(site_title)
@@ -519,8 +536,8 @@ def group_articles(
 
 
 def hide_related(article: Article, hidden: Collection[str]) -> Article:
-    """``article`` without the related items that would reveal an unpublished, removed or
-    future article (see :attr:`Selector.hidden`)."""
+    """``article`` without the related items that name a taken-down article (or, with
+    ``related_published_only``, any article not published now: see :attr:`Selector.hidden`)."""
     if not hidden or not any(item.url in hidden for item in article.related):
         return article
     kept = tuple(item for item in article.related if item.url not in hidden)

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from feeds.collect import Source, _read_fields, _Reader, collect, decode_text, find_sources
 from feeds.dates import parse_date, to_utc
-from feeds.errors import Severity
 from feeds.frontmatter import Document
 
 
@@ -155,7 +154,9 @@ def test_external_url_when_original_differs(tmp_path: Path) -> None:
     )
 
 
-def test_duplicate_urls_keep_the_newest_and_report_the_other(tmp_path: Path) -> None:
+def test_duplicate_urls_are_all_read_and_left_to_the_choice_of_feeds(tmp_path: Path) -> None:
+    # Which copy is published depends on the selection (drafts and future copies take no
+    # part): tests/test_publication.py checks the choice.
     url = "https://news.example.com/same"
     c = _collect(
         tmp_path,
@@ -164,10 +165,8 @@ def test_duplicate_urls_keep_the_newest_and_report_the_other(tmp_path: Path) -> 
             "b.md": article(n=5, title="Update", webUrl=url, originalUrl=url),
         },
     )
-    assert [a.title for a in c.articles] == ["Update"]
-    (p,) = c.problems
-    assert p.severity is Severity.WARNING
-    assert p.path.endswith("a.md") and "b.md" in p.message
+    assert [a.title for a in c.articles] == ["First", "Update"]
+    assert c.problems == ()
 
 
 def test_topics_merge_case_insensitively_and_drop_empty(tmp_path: Path) -> None:
@@ -240,7 +239,7 @@ def test_parallel_reading_gives_the_same_collection(tmp_path: Path, monkeypatch)
     monkeypatch.setattr(collect_module, "_CHUNK", 37)
     parallel = collect(tmp_path / "content", UTC, 50, jobs=3)
     assert parallel == serial
-    assert len(serial.articles) == 600 and len(serial.problems) == 2
+    assert len(serial.articles) == 601 and len(serial.problems) == 1  # the copy is read too
 
 
 # -- the quick path of well-formed files agrees with the careful one ------------------------

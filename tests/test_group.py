@@ -179,12 +179,15 @@ def test_property_grouping_ignores_input_order(ns: list[int], rnd) -> None:
 
 
 def _naive(articles: list[Article], n: int) -> dict[tuple[str, str], tuple[str, ...]]:
-    """The specification, in the simplest code: dedupe (newest wins, ties: first), then select."""
+    """The specification, in the simplest code: keep the publishable copies, dedupe them
+    (newest wins, ties: first), then select."""
     winners: dict[str, Article] = {}
     for a in articles:
+        if a.draft or a.removed:
+            continue
         if a.id not in winners or a.published > winners[a.id].published:
             winners[a.id] = a
-    published = [a for a in winners.values() if not a.draft and not a.removed]
+    published = list(winners.values())
     groups: dict[tuple[str, str], list[Article]] = {("site", ""): published}
     for a in published:
         for key in {t.key for t in a.topics}:
