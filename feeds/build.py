@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -133,7 +133,7 @@ class BuildResult:
     files_reread: int
     articles: int
     """Usable articles read (published or not)."""
-    counts: Counts = Counts()
+    counts: Counts = field(default_factory=Counts)
     """Articles published and held back (drafts, future, removed)."""
     feeds: int
     feeds_rendered: int

@@ -58,9 +58,9 @@ def _named_files(text: str, prefix: str, index_of: dict[str, int]) -> list[str]:
         begin = start + len(prefix)
         best = None
         for end in range(begin + 1, len(text) + 1):
-            if end == len(text) or text[end] in _SEPARATORS:
-                if text[begin:end] in index_of:
-                    best = text[begin:end]
+            at_end = end == len(text) or text[end] in _SEPARATORS
+            if at_end and text[begin:end] in index_of:
+                best = text[begin:end]
         if best is not None and best not in found:
             found.append(best)
         start = text.find(prefix, begin)
@@ -84,9 +84,8 @@ def save_reported(output: Path, keys: Collection[str]) -> None:
     A record that cannot be written is left as it was: the next run reports those
     problems again, which is noisy but never hides one.
     """
-    data = json.dumps(
-        {"version": RECORD_VERSION, "reported": sorted(set(keys))}, indent=0
-    ).encode("utf-8")
+    record = {"version": RECORD_VERSION, "reported": sorted(set(keys))}
+    data = json.dumps(record, indent=0).encode("utf-8")
     path = output / RECORD
     with contextlib.suppress(OSError):
         if path.read_bytes() == data:

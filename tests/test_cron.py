@@ -136,3 +136,75 @@ def test_the_help_documents_exit_codes_and_cache(capsys: pytest.CaptureFixture[s
     text = capsys.readouterr().out
     for option in ("--quiet", "--log-format", "--wait", "--cache", "--no-cache"):
         assert option in text
+
+
+def test_the_summary_counts_in_plain_words(tmp_path: Path) -> None:
+    for path in (tmp_path / "content").iterdir():
+        path.unlink()
+    bad_image = [{"url": "javascript:alert(1)"}]
+    write_tree(
+        tmp_path / "content",
+        {
+            "a.md": article(n=1, topics=["AI"], images=bad_image),
+            "b.md": article(n=2, topics=["AI"]),
+            "c.md": article(n=3, topics=["Solo"]),
+            "draft.md": article(n=4, published=False),
+            "later.md": article(n=5, publishedDateTime="2099-01-01T00:00:00Z"),
+            "gone.md": article(n=6, removed=True),
+            "bad.md": article(n=7, publishedDateTime="soon"),
+        },
+    )
+    code, out, _ = run("build")
+    assert code == EXIT_PROBLEMS
+    assert re.fullmatch(
+        r"feeds build: 3 articles published \(held back: 1 draft, 1 future, 1 removed\); "
+        r"1 file skipped, 1 warning; 4 feeds \(4 rendered\); "
+        r"output files: 14 written, 0 unchanged, 0 removed; "
+        r"7 content files \(7 read, 0 from cache\) in \d+\.\d\d s\n",
+        out,
+    ), out
+    (tmp_path / "content" / "c.md").unlink()
+    write_tree(
+        tmp_path / "content",
+        {
+            "b.md": article(n=2, topics=["AI"], images=bad_image),
+            "draft2.md": article(n=8, published=False),
+            "bad2.md": article(n=9, title=None),
+        },
+    )
+    code, out, _ = run("build")
+    assert code == EXIT_PROBLEMS
+    lines = out.splitlines()
+    assert lines[:3] == [f"removed topics/solo/{n}" for n in ("atom.xml", "feed.json", "rss.xml")]
+    assert re.fullmatch(
+        r"feeds build: 2 articles published \(held back: 2 drafts, 1 future, 1 removed\); "
+        r"2 files skipped, 2 warnings; 3 feeds \(\d rendered\); "
+        r"output files: \d+ written, \d+ unchanged, 3 removed; "
+        r"8 content files \(\d read, \d from cache\) in \d+\.\d\d s",
+        lines[3],
+    ), lines[3]
+    code, out, _ = run("build", "--log-format", "json")
+    [summary] = [json.loads(line) for line in out.splitlines()]
+    figures = {k: v for k, v in summary.items() if k not in ("message", "seconds")}
+    assert figures == {
+        "level": "info",
+        "event": "summary",
+        "published": 2,
+        "drafts": 2,
+        "future": 1,
+        "removed_articles": 1,
+        "files_skipped": 2,
+        "errors": 2,
+        "warnings": 2,
+        "feeds": 3,
+        "feeds_rendered": 0,
+        "files_read": 8,
+        "files_reread": 0,
+        "written": 0,
+        "unchanged": 11,
+        "removed": 0,
+    }
+    assert summary["message"].startswith("feeds build: 2 articles published (held back: 2 drafts")
+    code, out, _ = run("check")
+    assert out.startswith("feeds check: 2 articles published (held back: 2 drafts, 1 future, ")
+    assert "; 2 files skipped, 2 warnings; 3 feeds (3 rendered); 8 content files (" in out
