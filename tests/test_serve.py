@@ -301,7 +301,7 @@ def test_command_serves_until_interrupted(site: Path) -> None:
         match = re.search(r"serving (http://127\.0\.0\.1:\d+/) from (\S+);", lines[1])
         assert match, lines
         url, output = match.group(1), Path(match.group(2))
-        assert lines[0].startswith("feeds serve: 2 files (2 read, 0 from cache), 2 articles")
+        assert lines[0].startswith("feeds serve: 2 articles published (held back: 0 drafts")
         response = request(url, "/feeds.opml")
         assert response.status == 200 and response.type == "text/x-opml"
         assert url.encode() + b"rss.xml" in response.body
