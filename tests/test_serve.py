@@ -128,7 +128,8 @@ def test_browsers_get_xml_feeds_as_application_xml(preview: Preview) -> None:
 
 def test_preview_links_stay_on_the_preview(preview: Preview) -> None:
     page = request(preview.url, "/").body.decode()
-    assert preview.url + "topics/ai/rss.xml" in page
+    assert preview.url + "rss.xml" in page  # autodiscovery: absolute
+    assert 'href="topics/ai/rss.xml"' in page  # the page's own links: relative
     assert "example.com/x/" not in page
     assert preview.url.startswith("http://127.0.0.1:")
 
