@@ -18,9 +18,9 @@ import marshal
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,12 +29,23 @@ from feeds import fastyaml
 from feeds.cache import Cache, Choice, Damaged, RunFacts
 from feeds.config import Config
 from feeds.errors import BuildError, Problem, Severity
-from feeds.group import Change, Selection, Selector, hide_related, reselect, site_of, touched
+from feeds.group import (
+    Change,
+    GroupKey,
+    Record,
+    Selection,
+    Selector,
+    hide_related,
+    reselect,
+    site_of,
+    touched,
+)
 from feeds.lock import output_lock
-from feeds.model import Article, Brief, Site
+from feeds.model import Article, Brief, Counts, FeedKind, Site, micros
 from feeds.parallel import Workers
+from feeds.reported import problem_keys, read_reported, save_reported
 from feeds.sources import Scan, Source, Sources, Stamp, scan, stamp_of
-from feeds.write import WriteReport, write_output
+from feeds.write import WriteReport, read_manifest, write_output
 
 if TYPE_CHECKING:
     from feeds.render import Entries
@@ -59,6 +70,59 @@ class BuildOptions:
     """The cache folder (see :mod:`feeds.cache`); ``None`` reads and renders everything."""
     jobs: int = 1
     """Worker processes for reading files; the output is the same for any number."""
+    allow_removal: bool = True
+    """False: refuse to write when the run would remove more than the configured
+    ``max_removed_share`` of the topic and provider feeds the last run published (see
+    :func:`removal_refused`); the command line sets it from ``--allow-removal``."""
+
+
+GUARD_MINIMUM = 2
+"""The removal guard applies when the last run published at least this many topic and
+provider feeds (a site of one feed may lose it)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Removal:
+    """A writing run refused because it would remove too many feeds; nothing was written."""
+
+    removed: tuple[str, ...]
+    """The folders of the feeds it would have removed (``topics/ai``), sorted."""
+    published: int
+    """Topic and provider feeds the last run published (its manifest says so)."""
+    share: float
+    """The configured ``max_removed_share``."""
+
+    def __str__(self) -> str:
+        shown = ", ".join(self.removed[:3])
+        more = len(self.removed) - 3
+        if more > 0:
+            shown += f", and {more} more"
+        return (
+            f"refusing to remove {len(self.removed)} of the {self.published} topic and "
+            f"provider feeds published last time ({shown}): more than max_removed_share "
+            f"({self.share:g}); nothing was changed"
+        )
+
+
+def removal_refused(output: Path, site: Site, share: float) -> Removal | None:
+    """Whether writing ``site`` to ``output`` would remove more than ``share`` of the
+    topic and provider feeds the last run published there (by the manifest it left).
+
+    An empty or vanished content folder, or one whose files all fail to read, would
+    otherwise take every subscriber's feed away at once.
+    """
+    before = {
+        "/".join(parts[:2])
+        for rel in read_manifest(output)
+        if len(parts := rel.split("/")) == 3 and parts[0] in ("topics", "providers")
+    }
+    if len(before) < GUARD_MINIMUM:
+        return None
+    after = {feed.folder for feed in site.feeds if feed.kind is not FeedKind.SITE}
+    gone = sorted(before - after)
+    if len(gone) <= share * len(before):
+        return None
+    return Removal(removed=tuple(gone), published=len(before), share=share)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +133,8 @@ class BuildResult:
     files_reread: int
     articles: int
     """Usable articles read (published or not)."""
+    counts: Counts = field(default_factory=Counts)
+    """Articles published and held back (drafts, future, removed)."""
     feeds: int
     feeds_rendered: int
     """Feeds rendered this run; the others were known to be current and left alone."""
@@ -79,6 +145,16 @@ class BuildResult:
     seconds: float
     incremental: bool = False
     """The feeds were chosen by updating the last run's choice from the changed files."""
+    refused: Removal | None = None
+    """The run would have removed too many feeds and wrote nothing (see ``allow_removal``)."""
+    new_problems: tuple[Problem, ...] | None = None
+    """Of ``problems``, those the last writing run did not report for the same, unchanged
+    files (see :mod:`feeds.reported`); ``None``: all of them are new."""
+
+    @property
+    def unreported(self) -> tuple[Problem, ...]:
+        """What ``--quiet`` prints: the problems not reported before."""
+        return self.problems if self.new_problems is None else self.new_problems
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -315,11 +391,14 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         )
         if last is not None and not (options.strict and last.problems):
             # Nothing changed since the last run: its output stands, its problems remain.
+            problems = found.problems + last.problems
             return BuildResult(
-                problems=found.problems + last.problems,
+                problems=problems,
+                new_problems=_reported(options, found, problems, record=True),
                 files_read=len(sources),
                 files_reread=0,
                 articles=last.articles,
+                counts=last.counts,
                 feeds=last.feeds,
                 feeds_rendered=0,
                 report=last.report,
@@ -346,9 +425,29 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         site, hidden = chosen.site, chosen.choice.hidden
         problems = found.problems + chosen.problems
 
+        writing = options.write and not (options.strict and problems)
+        refused = None
+        if writing and not options.allow_removal:
+            refused = removal_refused(options.output, site, config.max_removed_share)
+        if refused is not None:  # decided before anything is written, the cache included
+            return BuildResult(
+                problems=problems,
+                new_problems=_reported(options, found, problems, record=False),
+                files_read=len(sources),
+                files_reread=chosen.files_reread,
+                articles=chosen.choice.articles,
+                counts=chosen.choice.counts,
+                feeds=len(site.feeds),
+                feeds_rendered=0,
+                report=None,
+                cache_notes=tuple(cache.notes),
+                seconds=time.perf_counter() - started,
+                incremental=chosen.incremental,
+                refused=refused,
+            )
+
         # Pass two: read the articles of the feeds that changed and render their entries.
         context = context_for(site, config)
-        writing = options.write and not (options.strict and problems)
         digest = hashlib.sha256("\n".join(sorted(hidden)).encode()).hexdigest()
         plan = cache.plan_feeds(options.output, site, context, digest) if writing else None
         keep = plan.keep if plan is not None else frozenset()
@@ -395,14 +494,18 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             until=chosen.choice.until,
             problems=chosen.problems,
             articles=chosen.choice.articles,
+            counts=chosen.choice.counts,
             feeds=len(site.feeds),
         )
         cache.save(plan, report, facts, chosen.choice)
+        new_problems = _reported(options, found, problems, record=report is not None)
     return BuildResult(
         problems=problems,
+        new_problems=new_problems,
         files_read=len(sources),
         files_reread=chosen.files_reread,
         articles=chosen.choice.articles,
+        counts=chosen.choice.counts,
         feeds=len(site.feeds),
         feeds_rendered=len(rendered),
         report=report,
@@ -455,16 +558,18 @@ def _choose(
     cache.remember(briefs, by_file)
     usable = len(sources) - briefs.count(None)
     site = selector.finish(config.title)
+    records = {
+        group: state.record(config.items_per_feed) for group, state in selector.states.items()
+    }
     choice = Choice(
-        records={
-            group: state.record(config.items_per_feed) for group, state in selector.states.items()
-        },
+        records=records,
         states=selector.states,
         full=True,
         hidden=selector.hidden,
         until=selector.next_change,
         duplicates=tuple(selector.problems),
         articles=usable - len(selector.problems),
+        counts=_held_back(briefs, selection)._replace(published=_published(records)),
     )
     return _Chosen(
         site=site,
@@ -555,6 +660,9 @@ def _update(
         until=previous.until,
         duplicates=previous.duplicates,
         articles=articles,
+        # Every article held back is as it was: a change that involves one (before or
+        # after) is left to a full choice, and so is an article coming due.
+        counts=previous.counts._replace(published=_published(records)),
     )
     return _Chosen(
         site=site,
@@ -564,3 +672,40 @@ def _update(
         files_reread=len(indexes),
         incremental=True,
     )
+
+
+def _published(records: Mapping[GroupKey, Record]) -> int:
+    """The articles published: the site feed's total (one per id)."""
+    site = records.get((FeedKind.SITE, ""))
+    return site[1] if site is not None else 0
+
+
+def _held_back(briefs: Iterable[Brief | None], selection: Selection) -> Counts:
+    """The usable files held back from every feed, by why (``published`` left 0)."""
+    now = micros(selection.now)
+    drafts = future = removed = 0
+    for brief in briefs:
+        if brief is None:
+            continue
+        if brief.removed:
+            removed += 1
+        elif brief.draft and not selection.unpublished:
+            drafts += 1
+        elif brief.published > now and not selection.future:
+            future += 1
+    return Counts(drafts=drafts, future=future, removed=removed)
+
+
+def _reported(
+    options: BuildOptions, found: Scan, problems: tuple[Problem, ...], *, record: bool
+) -> tuple[Problem, ...] | None:
+    """Of ``problems``, those the last writing run did not report for the same files
+    (``None`` for a run that writes nothing: all of them); ``record``: note them all as
+    reported now (see :mod:`feeds.reported`)."""
+    if not options.write:
+        return None
+    keys = problem_keys(problems, found)
+    before = read_reported(options.output)
+    if record:
+        save_reported(options.output, keys)
+    return tuple(p for p, key in zip(problems, keys, strict=True) if key not in before)

@@ -74,7 +74,7 @@ from feeds import __version__
 from feeds.config import Config
 from feeds.errors import Problem
 from feeds.group import MARGIN, GroupKey, GroupState, Record, Selection
-from feeds.model import Brief, Feed, FeedKind, Site, from_micros
+from feeds.model import Brief, Counts, Feed, FeedKind, Site, from_micros
 from feeds.sources import Scan, Stamp, Stamps
 from feeds.write import ManifestEntry, WriteReport, is_intact, read_manifest
 
@@ -149,7 +149,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS state (
     root TEXT PRIMARY KEY, given TEXT NOT NULL, reading TEXT NOT NULL, choosing TEXT NOT NULL,
     now_us INTEGER NOT NULL, until_us INTEGER NOT NULL, articles INTEGER NOT NULL,
-    problems BLOB NOT NULL, hidden BLOB NOT NULL, digests BLOB NOT NULL
+    counts TEXT NOT NULL, problems BLOB NOT NULL, hidden BLOB NOT NULL, digests BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS store (
     root TEXT NOT NULL, name TEXT NOT NULL, bucket INTEGER NOT NULL, data BLOB NOT NULL,
@@ -158,7 +158,7 @@ CREATE TABLE IF NOT EXISTS store (
 CREATE TABLE IF NOT EXISTS runs (
     root TEXT NOT NULL, output TEXT NOT NULL, inputs TEXT NOT NULL, manifest TEXT NOT NULL,
     now_us INTEGER NOT NULL, until_us INTEGER NOT NULL, problems BLOB NOT NULL,
-    articles INTEGER NOT NULL, feeds INTEGER NOT NULL,
+    articles INTEGER NOT NULL, counts TEXT NOT NULL, feeds INTEGER NOT NULL,
     PRIMARY KEY (root, output)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outputs (
@@ -304,6 +304,7 @@ class Previous:
     hidden: frozenset[str]
     until: datetime | None
     articles: int
+    counts: Counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +319,8 @@ class Choice:
     until: datetime | None
     duplicates: tuple[Problem, ...]
     articles: int
+    counts: Counts
+    """Articles published and held back (see :class:`~feeds.model.Counts`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +329,7 @@ class LastRun:
 
     problems: tuple[Problem, ...]
     articles: int
+    counts: Counts
     feeds: int
     report: WriteReport
     """Every file the output holds for us, all unchanged."""
@@ -340,6 +344,7 @@ class RunFacts:
     """When time alone would change the selection (``None``: never)."""
     problems: tuple[Problem, ...]
     articles: int
+    counts: Counts
     feeds: int
 
 
@@ -490,7 +495,7 @@ class Cache:
         root = output.resolve()
         try:
             row = self.db.execute(
-                "SELECT inputs, manifest, now_us, until_us, problems, articles, feeds"
+                "SELECT inputs, manifest, now_us, until_us, problems, articles, counts, feeds"
                 " FROM runs WHERE root = ? AND output = ?",
                 (self._root, str(root)),
             ).fetchone()
@@ -499,7 +504,7 @@ class Cache:
             return None
         if row is None:
             return None
-        inputs, manifest_digest, now_us, until_us, problems_blob, articles, feeds = row
+        inputs, manifest_digest, now_us, until_us, problems_blob, articles, counts, feeds = row
         if inputs != self._inputs or not now_us <= _micro(selection.now) < until_us:
             return None
         manifest = read_manifest(root)
@@ -511,12 +516,19 @@ class Cache:
             problems = pickle.loads(problems_blob)
             if not isinstance(problems, tuple):
                 raise TypeError("problems: not a tuple")
+            counted = _counts(counts)
         except Exception as e:  # unpickling can raise almost anything
             self.discard(f"unreadable ({type(e).__name__}: {e})")
             return None
         digests = {rel: entry.sha256 for rel, entry in manifest.items()}
         report = WriteReport((), tuple(sorted(manifest)), (), digests)
-        return LastRun(problems=problems, articles=articles, feeds=feeds, report=report)
+        return LastRun(
+            problems=problems,
+            articles=articles,
+            counts=counted,
+            feeds=feeds,
+            report=report,
+        )
 
     def _begin(self, content: Path, scan: Scan) -> None:
         if self._scan is not None:
@@ -586,7 +598,7 @@ class Cache:
         assert self.db is not None
         row = self.db.execute(
             "SELECT given, reading, choosing, now_us, until_us, articles, problems, hidden,"
-            " digests FROM state WHERE root = ?",
+            " digests, counts FROM state WHERE root = ?",
             (self._root,),
         ).fetchone()
         if row is None or row[0] != self._given or row[1] != reading_fingerprint(self.config):
@@ -677,6 +689,7 @@ class Cache:
             hidden=frozenset(_unseal(row[7])),
             until=from_micros(until_us) if until_us < _NEVER else None,
             articles=articles,
+            counts=_counts(row[9]),
         )
 
     @contextlib.contextmanager
@@ -915,10 +928,10 @@ class Cache:
         )
         until = _micro(choice.until) if choice.until is not None else _NEVER
         db.execute(
-            "INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (root, self._given, reading_fingerprint(self.config),
              self._choosing(facts.selection), _micro(facts.selection.now), until,
-             choice.articles, problems, _seal(sorted(choice.hidden)),
+             choice.articles, _counts_text(choice.counts), problems, _seal(sorted(choice.hidden)),
              _seal(self._stored_digests())),
         )  # fmt: skip
 
@@ -1019,9 +1032,9 @@ class Cache:
         until = _micro(facts.until) if facts.until is not None else _NEVER
         problems = pickle.dumps(facts.problems, protocol=pickle.HIGHEST_PROTOCOL)
         self.db.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (self._root, output, self._inputs, manifest, _micro(facts.selection.now), until,
-             problems, facts.articles, facts.feeds),
+             problems, facts.articles, _counts_text(facts.counts), facts.feeds),
         )  # fmt: skip
 
 
@@ -1034,6 +1047,15 @@ def _problems(sealed: bytes) -> tuple[dict[str, tuple[Problem, ...]], tuple[Prob
     if not isinstance(by_file, dict) or not isinstance(duplicates, tuple):
         raise TypeError("problems: not a mapping and a tuple")
     return by_file, duplicates
+
+
+def _counts_text(counts: Counts) -> str:
+    return ",".join(map(str, counts))
+
+
+def _counts(text: str) -> Counts:
+    """The counts :func:`_counts_text` stored (a bad row raises, and the cache is discarded)."""
+    return Counts(*(int(part) for part in text.split(",")))
 
 
 def _state_values(state: GroupState) -> tuple[Any, ...]:

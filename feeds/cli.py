@@ -1,10 +1,13 @@
 """The command line: thin calls into :mod:`feeds.build`. Only this module prints or exits.
 
-Exit codes: 0 no problems; 1 problems in content (files reported and skipped) or the
-build failed; 2 usage or configuration errors; 3 another build holds the lock.
+Exit codes: 0 no problems; 1 problems in content (files reported and skipped), the
+build failed, or it refused to remove too many feeds; 2 usage or configuration errors
+(a missing content folder too); 3 another build holds the lock.
 
 Problems go to standard error, one per line (``path:line: field: message``); the summary
 and the list of removed files go to standard output, and not at all under ``--quiet``.
+Under ``--quiet`` a build prints only the problems the last build did not report for the
+same, unchanged files, and nothing when the lock is held (the exit codes are the same).
 With ``--log-format json`` every line is one JSON object with a ``level``.
 """
 
@@ -45,8 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="feeds",
         description="Publish RSS 2.0, Atom 1.0 and JSON Feed 1.1 per topic and per provider.",
-        epilog="Exit codes: 0 ok, 1 content problems or build failure, 2 usage or "
-        "configuration error, 3 another build holds the lock.",
+        epilog="Exit codes: 0 ok, 1 content problems, build failure or too many feeds to "
+        "remove, 2 usage or configuration error, 3 another build holds the lock.",
     )
     parser.add_argument("--version", action="version", version=f"feeds {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -84,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
             "--quiet",
             "-q",
             action="store_true",
-            help="print nothing unless there are problems (for cron)",
+            help="print nothing unless there are problems (for cron); a build prints only "
+            "problems it has not reported before for the same, unchanged files",
         )
         p.add_argument(
             "--cache",
@@ -133,6 +137,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="wait up to this long for another build of the same output to finish "
         "(default: 0, exit with code 3 at once)",
+    )
+    b.add_argument(
+        "--allow-removal",
+        action="store_true",
+        help="remove the feeds no longer produced even when they are more than "
+        "max_removed_share of those published last time (default: refuse, exit 1)",
     )
     c = commands.add_parser(
         "check",
@@ -219,24 +229,36 @@ def _print_problem(problem: Problem, log_format: str, err: TextIO) -> None:
         print(problem, file=err)
 
 
+def _count(n: int, word: str) -> str:
+    """``1 file``, ``2 files``, ``0 files``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def _summary(result: BuildResult, command: str) -> tuple[str, dict[str, object]]:
     """The one summary line, and the same figures as fields for JSON logs."""
     errors = len(result.errors)
+    warnings = len(result.problems) - errors
+    skipped = len({p.path for p in result.errors})
+    counts = result.counts
     fields: dict[str, object] = {
-        "files_read": result.files_read,
-        "files_reread": result.files_reread,
-        "articles": result.articles,
+        "published": counts.published,
+        "drafts": counts.drafts,
+        "future": counts.future,
+        "removed_articles": counts.removed,
+        "files_skipped": skipped,
+        "errors": errors,
+        "warnings": warnings,
         "feeds": result.feeds,
         "feeds_rendered": result.feeds_rendered,
-        "errors": errors,
-        "warnings": len(result.problems) - errors,
+        "files_read": result.files_read,
+        "files_reread": result.files_reread,
         "seconds": round(result.seconds, 3),
     }
-    cached = result.files_read - result.files_reread
     parts = [
-        f"{result.files_read} files ({result.files_reread} read, {cached} from cache)",
-        f"{result.articles} articles",
-        f"{result.feeds} feeds ({result.feeds_rendered} rendered)",
+        f"{_count(counts.published, 'article')} published (held back: "
+        f"{_count(counts.drafts, 'draft')}, {counts.future} future, {counts.removed} removed)",
+        f"{_count(skipped, 'file')} skipped, {_count(warnings, 'warning')}",
+        f"{_count(result.feeds, 'feed')} ({result.feeds_rendered} rendered)",
     ]
     if result.report is not None:
         r = result.report
@@ -246,13 +268,17 @@ def _summary(result: BuildResult, command: str) -> tuple[str, dict[str, object]]
             "removed": len(r.removed),
         }
         parts.append(
-            f"files: {len(r.written)} written, {len(r.unchanged)} unchanged, "
+            f"output files: {len(r.written)} written, {len(r.unchanged)} unchanged, "
             f"{len(r.removed)} removed"
         )
     elif command == "build":
         parts.append("nothing written")
-    parts.append(f"{errors} files skipped, {fields['warnings']} warnings")
-    text = f"feeds {command}: " + ", ".join(parts) + f" in {result.seconds:.2f} s"
+    cached = result.files_read - result.files_reread
+    parts.append(
+        f"{_count(result.files_read, 'content file')} "
+        f"({result.files_reread} read, {cached} from cache)"
+    )
+    text = f"feeds {command}: " + "; ".join(parts) + f" in {result.seconds:.2f} s"
     return text, fields
 
 
@@ -293,25 +319,39 @@ def main(
         lock_wait=getattr(args, "wait", 0.0),
         jobs=max(1, args.jobs),
         cache=None if args.no_cache else args.cache,
+        allow_removal=getattr(args, "allow_removal", False),
     )
     show = _progress(err) if not args.quiet and err.isatty() else None
     try:
         result = build(config, options, show)
     except LockedError as e:
-        _log("error", f"feeds: {e}", fmt, err)
+        if not args.quiet:  # under cron, an overlap is no news: the next run catches up
+            _log("error", f"feeds: {e}", fmt, err)
         return EXIT_LOCKED
     except FeedsError as e:
         _log("error", f"feeds: {e}", fmt, err)
         return EXIT_PROBLEMS
     if show is not None:
         err.write("\r\033[K")
-    for problem in result.problems:
+    for problem in result.unreported if args.quiet else result.problems:
         _print_problem(problem, fmt, err)
     for note in result.cache_notes:
         _log("warning", f"feeds: cache: {note}", fmt, err)
     failed = bool(result.errors) or (args.strict and bool(result.problems))
     if args.strict and result.problems and args.command == "build":
         _log("error", "feeds: --strict: problems found, the output was left untouched", fmt, err)
+    if result.refused is not None:
+        failed = True
+        refused = result.refused
+        _log(
+            "error",
+            f"feeds: {refused}; run with --allow-removal to remove them",
+            fmt,
+            err,
+            event="refused",
+            would_remove=len(refused.removed),
+            published=refused.published,
+        )
     if not args.quiet:
         for path in result.report.removed if result.report is not None else ():
             _log("info", f"removed {path}", fmt, out, event="removed", path=path)

@@ -44,6 +44,9 @@ class Config:
     """Reference an XSL stylesheet from RSS and Atom so browsers show a readable page."""
     templates: str | None = None
     """A folder whose templates override the built-in ones (relative to the config file)."""
+    max_removed_share: float = 0.5
+    """The largest share of the topic and provider feeds published last time that one
+    ``feeds build`` may remove without ``--allow-removal`` (1 turns the guard off)."""
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -103,6 +106,12 @@ def _choices(allowed: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
     return check
 
 
+def _share(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError("must be a number from 0 to 1 (0.5: half)")
+    return float(value)
+
+
 def _flag(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("must be true or false")
@@ -122,6 +131,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "groupings": _choices(GROUPINGS),
     "stylesheet": _flag,
     "templates": _text,
+    "max_removed_share": _share,
 }
 assert set(_CHECKS) == {f.name for f in fields(Config)}
 

@@ -155,6 +155,21 @@ class Brief(NamedTuple):
         )
 
 
+class Counts(NamedTuple):
+    """How many articles a build published and held back, for the summary.
+
+    ``published`` counts articles (one per id, as the site feed holds them); the others
+    count usable files held back from every feed: ``drafts`` (``published: false``),
+    ``future`` (dated after the build's ``now``) and ``removed`` (``removed``/``deleted``).
+    A file that is both a draft and future counts as a draft; removed wins over both.
+    """
+
+    published: int = 0
+    drafts: int = 0
+    future: int = 0
+    removed: int = 0
+
+
 class FeedKind(Enum):
     SITE = "site"
     TOPIC = "topic"

@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin
 
 import lxml.html
 import pytest
@@ -85,7 +86,7 @@ def test_index_page_shows_every_feed(preview: Preview, tmp_path: Path) -> None:
     assert doc.findtext(".//h1") == "Browser News"
     names = [th.text_content() for th in doc.xpath('//*[@id="topics"]//tbody/tr/th')]
     assert sorted(names) == sorted(TOPICS)
-    hrefs = set(doc.xpath("//a/@href"))
+    hrefs = {urljoin(preview.url, href) for href in doc.xpath("//a/@href")}  # relative links
     for path in ("rss.xml", "atom.xml", "feed.json", "feeds.opml", "topics/ai/rss.xml"):
         assert preview.url + path in hrefs
     assert preview.url + "providers/news.example.com/atom.xml" in hrefs

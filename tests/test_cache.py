@@ -491,10 +491,12 @@ def test_random_edits_always_give_the_cold_build(tmp_path: Path, nested: bool) -
         # The same problems, in the same order, as a build without a cache reports.
         assert list(map(str, result.problems)) == list(map(str, site.cold_result.problems))
         assert result.articles == site.cold_result.articles
+        assert result.counts == site.cold_result.counts, (step, action, rel)
         assert result.files_reread <= 1
         ways[action].add(result.incremental)
         again = site.build()
         assert again.report is not None and again.report.written == ()
+        assert again.counts == result.counts
     # Edits and new files update the last choice (unless the file was not published
     # before); an article that stops being published changes what is hidden, and the
     # feeds are chosen again.
@@ -525,3 +527,25 @@ def test_digests_depend_on_values_not_on_which_strings_are_shared() -> None:
     shared = ("settings", "provider", key, "P0", key, ("a.md", "a.md"))
     apart = ("settings", "provider", key, "P0", separate, ("a.md", "".join(["a.", "md"])))
     assert feeds.cache._canonical(shared) == feeds.cache._canonical(apart)
+
+
+def test_an_incremental_build_counts_what_a_cold_one_does(tmp_path: Path) -> None:
+    files = _site(12) | {
+        "draft.md": article(n=90, published=False),
+        "later.md": article(n=91, publishedDateTime="2099-01-01T00:00:00Z"),
+        "gone.md": article(n=92, removed=True),
+        "bad.md": "---\ntitle: [unclosed\n---\n",
+    }
+    site = Site(tmp_path, files)
+    first = site.build()
+    assert (first.counts.published, first.counts.drafts) == (12, 1)
+    assert (first.counts.future, first.counts.removed) == (1, 1)
+    site.write("003.md", article(n=3, title="Edited", topics=["Topic 1"]))
+    site.write("050.md", article(n=50, topics=["New"]))
+    (site.content / "007.md").unlink()
+    result = site.build()
+    assert result.incremental
+    site.cold()
+    assert result.counts == site.cold_result.counts
+    assert result.counts.published == 12 and result.counts.drafts == 1
+    assert site.build().counts == result.counts  # answered from the last run

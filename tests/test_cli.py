@@ -34,7 +34,8 @@ def project(tmp_path: Path) -> Path:
 def test_build_with_defaults_exits_0_and_summarises(project: Path) -> None:
     code, out, err = run(["build"], project)
     assert (code, err) == (0, "")
-    assert out.startswith("feeds build: 2 files (2 read, 0 from cache), 2 articles,")
+    assert out.startswith("feeds build: 2 articles published (held back: 0 drafts,")
+    assert "; 2 content files (2 read, 0 from cache) in " in out
     assert (project / "public" / "rss.xml").exists()
 
 

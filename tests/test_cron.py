@@ -41,13 +41,15 @@ def test_the_summary_says_what_was_read_and_written() -> None:
     code, out, err = run("build")
     assert (code, err) == (EXIT_OK, "")
     assert re.fullmatch(
-        r"feeds build: 6 files \(6 read, 0 from cache\), 6 articles, 5 feeds \(5 rendered\), "
-        r"files: 17 written, 0 unchanged, 0 removed, 0 files skipped, 0 warnings in \d+\.\d\d s\n",
+        r"feeds build: 6 articles published \(held back: 0 drafts, 0 future, 0 removed\); "
+        r"0 files skipped, 0 warnings; 5 feeds \(5 rendered\); "
+        r"output files: 17 written, 0 unchanged, 0 removed; "
+        r"6 content files \(6 read, 0 from cache\) in \d+\.\d\d s\n",
         out,
     ), out
     code, out, err = run("build")
-    assert "6 files (0 read, 6 from cache)" in out and "(0 rendered)" in out
-    assert "files: 0 written, 17 unchanged, 0 removed" in out
+    assert "6 content files (0 read, 6 from cache)" in out and "(0 rendered)" in out
+    assert "output files: 0 written, 17 unchanged, 0 removed" in out
 
 
 def test_removed_files_are_listed(tmp_path: Path) -> None:
@@ -64,10 +66,14 @@ def test_removed_files_are_listed(tmp_path: Path) -> None:
 
 def test_problems_go_to_stderr_one_per_line_even_when_quiet(tmp_path: Path) -> None:
     write_tree(tmp_path / "content", {"bad.md": article(n=9, publishedDateTime="soon")})
-    for _ in range(2):  # the second run answers from the cache, and still reports it
-        code, out, err = run("build", "--quiet")
-        assert (code, out) == (EXIT_PROBLEMS, "")
-        assert err == "content/bad.md:5: publishedDateTime: not a date: 'soon'\n"
+    code, out, err = run("build", "--quiet")
+    assert (code, out) == (EXIT_PROBLEMS, "")
+    assert err == "content/bad.md:5: publishedDateTime: not a date: 'soon'\n"
+    # Reported once under --quiet; without it, every run lists it (from the cache too).
+    assert run("build", "--quiet") == (EXIT_PROBLEMS, "", "")
+    code, out, err = run("build")
+    assert code == EXIT_PROBLEMS
+    assert err == "content/bad.md:5: publishedDateTime: not a date: 'soon'\n"
 
 
 def test_json_logs_one_object_per_line(tmp_path: Path) -> None:
@@ -84,7 +90,7 @@ def test_json_logs_one_object_per_line(tmp_path: Path) -> None:
     }
     [summary] = [json.loads(line) for line in out.splitlines()]
     assert summary["level"] == "info" and summary["event"] == "summary"
-    assert summary["message"].startswith("feeds build: 7 files")
+    assert summary["message"].startswith("feeds build: 6 articles published")
     assert {k: summary[k] for k in ("files_read", "files_reread", "written", "removed")} == {
         "files_read": 7,
         "files_reread": 7,
@@ -103,7 +109,7 @@ def test_no_cache_leaves_no_cache(tmp_path: Path) -> None:
     assert run("build", "--quiet", "--no-cache") == (EXIT_OK, "", "")
     assert not (tmp_path / ".feeds-cache").exists()
     out = run("build", "--no-cache")[1]
-    assert "6 files (6 read, 0 from cache)" in out and "0 written, 17 unchanged" in out
+    assert "6 content files (6 read, 0 from cache)" in out and "0 written, 17 unchanged" in out
 
 
 def test_cache_folder_option(tmp_path: Path) -> None:
@@ -130,3 +136,75 @@ def test_the_help_documents_exit_codes_and_cache(capsys: pytest.CaptureFixture[s
     text = capsys.readouterr().out
     for option in ("--quiet", "--log-format", "--wait", "--cache", "--no-cache"):
         assert option in text
+
+
+def test_the_summary_counts_in_plain_words(tmp_path: Path) -> None:
+    for path in (tmp_path / "content").iterdir():
+        path.unlink()
+    bad_image = [{"url": "javascript:alert(1)"}]
+    write_tree(
+        tmp_path / "content",
+        {
+            "a.md": article(n=1, topics=["AI"], images=bad_image),
+            "b.md": article(n=2, topics=["AI"]),
+            "c.md": article(n=3, topics=["Solo"]),
+            "draft.md": article(n=4, published=False),
+            "later.md": article(n=5, publishedDateTime="2099-01-01T00:00:00Z"),
+            "gone.md": article(n=6, removed=True),
+            "bad.md": article(n=7, publishedDateTime="soon"),
+        },
+    )
+    code, out, _ = run("build")
+    assert code == EXIT_PROBLEMS
+    assert re.fullmatch(
+        r"feeds build: 3 articles published \(held back: 1 draft, 1 future, 1 removed\); "
+        r"1 file skipped, 1 warning; 4 feeds \(4 rendered\); "
+        r"output files: 14 written, 0 unchanged, 0 removed; "
+        r"7 content files \(7 read, 0 from cache\) in \d+\.\d\d s\n",
+        out,
+    ), out
+    (tmp_path / "content" / "c.md").unlink()
+    write_tree(
+        tmp_path / "content",
+        {
+            "b.md": article(n=2, topics=["AI"], images=bad_image),
+            "draft2.md": article(n=8, published=False),
+            "bad2.md": article(n=9, title=None),
+        },
+    )
+    code, out, _ = run("build")
+    assert code == EXIT_PROBLEMS
+    lines = out.splitlines()
+    assert lines[:3] == [f"removed topics/solo/{n}" for n in ("atom.xml", "feed.json", "rss.xml")]
+    assert re.fullmatch(
+        r"feeds build: 2 articles published \(held back: 2 drafts, 1 future, 1 removed\); "
+        r"2 files skipped, 2 warnings; 3 feeds \(\d rendered\); "
+        r"output files: \d+ written, \d+ unchanged, 3 removed; "
+        r"8 content files \(\d read, \d from cache\) in \d+\.\d\d s",
+        lines[3],
+    ), lines[3]
+    code, out, _ = run("build", "--log-format", "json")
+    [summary] = [json.loads(line) for line in out.splitlines()]
+    figures = {k: v for k, v in summary.items() if k not in ("message", "seconds")}
+    assert figures == {
+        "level": "info",
+        "event": "summary",
+        "published": 2,
+        "drafts": 2,
+        "future": 1,
+        "removed_articles": 1,
+        "files_skipped": 2,
+        "errors": 2,
+        "warnings": 2,
+        "feeds": 3,
+        "feeds_rendered": 0,
+        "files_read": 8,
+        "files_reread": 0,
+        "written": 0,
+        "unchanged": 11,
+        "removed": 0,
+    }
+    assert summary["message"].startswith("feeds build: 2 articles published (held back: 2 drafts")
+    code, out, _ = run("check")
+    assert out.startswith("feeds check: 2 articles published (held back: 2 drafts, 1 future, ")
+    assert "; 2 files skipped, 2 warnings; 3 feeds (3 rendered); 8 content files (" in out

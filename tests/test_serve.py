@@ -128,7 +128,8 @@ def test_browsers_get_xml_feeds_as_application_xml(preview: Preview) -> None:
 
 def test_preview_links_stay_on_the_preview(preview: Preview) -> None:
     page = request(preview.url, "/").body.decode()
-    assert preview.url + "topics/ai/rss.xml" in page
+    assert preview.url + "rss.xml" in page  # autodiscovery: absolute
+    assert 'href="topics/ai/rss.xml"' in page  # the page's own links: relative
     assert "example.com/x/" not in page
     assert preview.url.startswith("http://127.0.0.1:")
 
@@ -301,7 +302,7 @@ def test_command_serves_until_interrupted(site: Path) -> None:
         match = re.search(r"serving (http://127\.0\.0\.1:\d+/) from (\S+);", lines[1])
         assert match, lines
         url, output = match.group(1), Path(match.group(2))
-        assert lines[0].startswith("feeds serve: 2 files (2 read, 0 from cache), 2 articles")
+        assert lines[0].startswith("feeds serve: 2 articles published (held back: 0 drafts")
         response = request(url, "/feeds.opml")
         assert response.status == 200 and response.type == "text/x-opml"
         assert url.encode() + b"rss.xml" in response.body

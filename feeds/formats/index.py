@@ -1,4 +1,9 @@
-"""The index page: every feed with subscribe links, and autodiscovery for the site feeds."""
+"""The index page: every feed with subscribe links, and autodiscovery for the site feeds.
+
+The page's own links (``href``) are relative (``topics/ai/rss.xml``, ``feeds.opml``), so
+the page works opened from disk and from any host; the feeds' addresses (``url``, the
+autodiscovery links) stay absolute under ``base_url``, as in the feeds and the OPML list.
+"""
 
 from __future__ import annotations
 
@@ -22,12 +27,18 @@ def _entry(feed: Feed, context: Context) -> dict[str, Any]:
         "links": [
             {
                 "label": info.label,
-                "url": context.file_url(feed, info.filename),
+                "url": (url := context.file_url(feed, info.filename)),
+                "href": _relative(url, context.config.base_url),
                 "type": info.media_type,
             }
             for info in context.formats
         ],
     }
+
+
+def _relative(url: str, base_url: str) -> str:
+    """``url`` relative to the index page at ``base_url`` (already percent-encoded)."""
+    return url[len(base_url) :] if url.startswith(base_url) else url
 
 
 def render_index(site: Site, context: Context) -> dict[str, bytes]:
@@ -42,6 +53,7 @@ def render_index(site: Site, context: Context) -> dict[str, bytes]:
         topics=[_entry(f, context) for f in site.feeds if f.kind is FeedKind.TOPIC],
         providers=[_entry(f, context) for f in site.feeds if f.kind is FeedKind.PROVIDER],
         opml_url=context.config.base_url + OPML_FILENAME,
+        opml_href=OPML_FILENAME,
         updated=site.site_feed.updated or EPOCH,
     )
     return {FILENAME: page}

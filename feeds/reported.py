@@ -1,0 +1,94 @@
+"""What the last writing run reported, so that ``--quiet`` prints each problem once.
+
+A writing build records every problem it found (``.feeds-reported.json`` in the output
+folder, beside the manifest) as a key: the problem's text and the stamp (size, mtime,
+ctime, inode) of every content file it names: its own file and, for a duplicate, the
+file it duplicates. A problem of the next run whose key is recorded was already reported
+for the same, unchanged files; any edit of a file it names makes it new again. Problems
+tied to no file (an unreadable folder) are keyed by their text alone.
+
+The record is kept in the output folder, not in the cache, so that it works with
+``--no-cache`` too, is guarded by the output folder's lock, and is written only when it
+changes (a run that changes nothing writes nothing). It holds digests, no text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+from feeds.errors import Problem
+from feeds.sources import Scan
+from feeds.write import atomic_write
+
+RECORD = ".feeds-reported.json"
+RECORD_VERSION = 1
+_SEPARATORS = (" ", ",", ";", ")", ":")
+
+
+def problem_keys(problems: Sequence[Problem], found: Scan) -> list[str]:
+    """One key per problem: its text and the stamps of the content files it names."""
+    if not problems:
+        return []
+    prefix = found.sources.prefix
+    index_of: dict[str, int] | None = None
+    keys: list[str] = []
+    for problem in problems:
+        text = str(problem)
+        named: list[str] = []
+        if prefix and prefix in text:
+            if index_of is None:
+                index_of = {rel: i for i, rel in enumerate(found.rels)}
+            named = _named_files(text, prefix, index_of)
+        stamps = [(rel, found.stamps[index_of[rel]]) for rel in named] if index_of else []
+        digest = hashlib.sha256(f"{text}\0{stamps!r}".encode("utf-8", "surrogateescape"))
+        keys.append(digest.hexdigest()[:32])
+    return keys
+
+
+def _named_files(text: str, prefix: str, index_of: dict[str, int]) -> list[str]:
+    """The content files (relative paths) whose labels (``prefix + rel``) appear in
+    ``text``, in order; where several names start at one place, the longest is taken."""
+    found: list[str] = []
+    start = text.find(prefix)
+    while start >= 0:
+        begin = start + len(prefix)
+        best = None
+        for end in range(begin + 1, len(text) + 1):
+            at_end = end == len(text) or text[end] in _SEPARATORS
+            if at_end and text[begin:end] in index_of:
+                best = text[begin:end]
+        if best is not None and best not in found:
+            found.append(best)
+        start = text.find(prefix, begin)
+    return found
+
+
+def read_reported(output: Path) -> frozenset[str]:
+    """The keys the last writing run recorded (none when there is no readable record)."""
+    try:
+        doc = json.loads((output / RECORD).read_bytes())
+        if doc.get("version") != RECORD_VERSION:
+            return frozenset()
+        return frozenset(str(key) for key in doc["reported"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return frozenset()
+
+
+def save_reported(output: Path, keys: Collection[str]) -> None:
+    """Record ``keys`` as reported, unless the record already says exactly that.
+
+    A record that cannot be written is left as it was: the next run reports those
+    problems again, which is noisy but never hides one.
+    """
+    record = {"version": RECORD_VERSION, "reported": sorted(set(keys))}
+    data = json.dumps(record, indent=0).encode("utf-8")
+    path = output / RECORD
+    with contextlib.suppress(OSError):
+        if path.read_bytes() == data:
+            return
+    with contextlib.suppress(OSError):
+        atomic_write(path, data)
