@@ -110,8 +110,7 @@ def per_config(build: Callable[[Context], T]) -> Callable[[Context], T]:
 
 # -- what a reader shows of an item --------------------------------------------------------
 
-_TAG = re.compile(r'<(?:[^>"]|"[^"]*")*>')
-_SPACES = re.compile(r"\s+")
+_TAG = re.compile(r'<(?:[^>"]++|"[^"]*+")*+>')
 _IMG_SRC = re.compile(r'<img\s(?:[^>"]|"[^"]*")*?\bsrc="([^"]*)"')
 
 _last_content: tuple[Article, str | None] | None = None
@@ -160,7 +159,7 @@ def _shows_image(body: str, url: str) -> bool:
 def _starts_with_text(body: str, text: str) -> bool:
     """Whether the text of the (sanitised) HTML ``body``, white space folded, starts with
     ``text``. Only the head of the body is read: as many characters as it takes."""
-    want = _SPACES.sub(" ", text).strip().removesuffix("…").rstrip()
+    want = " ".join(text.split()).removesuffix("…").rstrip()
     size = 2 * len(want) + 64
     while True:
         head = body[:size]
@@ -171,7 +170,7 @@ def _starts_with_text(body: str, text: str) -> bool:
                 head = head[: head.rfind("<")]
             if head.rfind("&") > head.rfind(";"):
                 head = head[: head.rfind("&")]
-        got = _SPACES.sub(" ", html.unescape(_TAG.sub("", head))).lstrip()
+        got = " ".join(html.unescape(_TAG.sub("", head)).split())
         if whole or len(got) > len(want):
             return got.startswith(want)
         size *= 4
