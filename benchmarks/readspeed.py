@@ -99,7 +99,7 @@ def measure(files: list[Source]) -> ReadSpeed:
         source, doc, split = item
         return collect._read_fields(source, doc, split.body, 1, UTC, MAX_RELATED)
 
-    with mock.patch.object(collect, "render_body", lambda body: None):
+    with mock.patch.object(collect, "render_body", lambda body, base: None):
         fields_us = _best_of_three(prepared, fields)
     return ReadSpeed(
         articles=len(files),
@@ -107,7 +107,9 @@ def measure(files: list[Source]) -> ReadSpeed:
         split_us=_best_of_three(raws, _split),
         yaml_us=_best_of_three(fronts, _yaml),
         fields_us=fields_us,
-        markdown_us=_best_of_three([s.body for s in splits], render_body),
+        markdown_us=_best_of_three(
+            [s.body for s in splits], lambda body: render_body(body, "https://example.com/a/")
+        ),
         total_us=_best_of_three(files, lambda s: read_source(s, UTC, MAX_RELATED)),
     )
 

@@ -84,11 +84,22 @@ if TYPE_CHECKING:
 DEFAULT_DIR = Path(".feeds-cache")
 DB_FILE = "cache.sqlite3"
 SCHEMA = 6
+"""Changed with the tables, and whenever the same inputs render to other output (a
+recorded output is current only under the version it was written by)."""
 RACY_SECONDS = 3
 """Files modified this recently when a run starts are read but not trusted next time."""
 BUSY_SECONDS = 10.0
 """How long a run waits for another run's cache transaction before skipping its own."""
-_LIBRARIES = ("feedgen", "lxml", "PyYAML", "python-dateutil", "Markdown", "nh3", "Jinja2")
+_LIBRARIES = (
+    "feedgen",
+    "lxml",
+    "PyYAML",
+    "python-dateutil",
+    "markdown-it-py",
+    "linkify-it-py",
+    "nh3",
+    "Jinja2",
+)
 
 
 def _library_versions() -> dict[str, str]:

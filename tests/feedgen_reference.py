@@ -27,6 +27,7 @@ from feeds.formats.common import (
     GENERATOR_URI,
     MEDIA_NS,
     Context,
+    item_content,
 )
 from feeds.model import Article, Feed, Image, Provider, RelatedItem
 from feeds.slugs import slugify
@@ -55,6 +56,11 @@ class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
     def extend_rss(self, item: Any) -> Any:
         assert self.article is not None and self.context is not None
         article = self.article
+        description = item.find("description")
+        if description is not None and not article.summary:
+            # feedgen writes the content as the description when there is none; ours is
+            # always content:encoded (the item's title is there: it needs no description).
+            description.tag = "{http://purl.org/rss/1.0/modules/content/}encoded"
         if article.provider is not None:
             creator = etree.SubElement(item, f"{{{DC_NS}}}creator")
             creator.text = article.provider.name
@@ -171,21 +177,22 @@ def _entry(fg: FeedGenerator, article: Article, context: Context, *, atom: bool)
     ]
     if categories:
         fe.category(categories)
+    content = item_content(article)
     if atom:
-        # An entry with neither summary nor content shows as empty in many readers (and
-        # the W3C validator says so): fall back to the title, as RSS and JSON Feed do.
-        fe.summary(article.summary or article.title)
-        if article.content_html:
-            fe.content(article.content_html, type="html")
+        if article.summary:
+            fe.summary(article.summary)
+        if content:
+            fe.content(content, type="html")
         if article.provider is not None:
             author = {"name": article.provider.name}
             if article.provider.url:
                 author["uri"] = article.provider.url
             fe.author(author)
     else:
-        fe.description(html.escape(article.summary or article.title, quote=False))
-        if article.content_html:
-            fe.content(article.content_html, type="CDATA")
+        if article.summary:
+            fe.description(html.escape(article.summary, quote=False))
+        if content:
+            fe.content(content, type="CDATA")
         if article.provider is not None and "providers" in context.config.groupings:
             fe.source(
                 url=context.provider_feed_url(

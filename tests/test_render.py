@@ -17,7 +17,7 @@ from lxml import etree
 
 from feeds.config import Config
 from feeds.formats import xml
-from feeds.formats.common import Context
+from feeds.formats.common import Context, item_content
 from feeds.formats.jsonfeed import json_item, render_json
 from feeds.formats.xml import atom_entry, rss_item
 from feeds.model import Article, Feed, FeedKind, Image, Provider, RelatedItem, Site, Topic
@@ -392,10 +392,11 @@ def _reference_json_item(article: Article, context: Context) -> dict[str, Any]:
     item["title"] = article.title
     if article.summary:
         item["summary"] = article.summary
-    if article.content_html:
-        item["content_html"] = article.content_html
+    content = item_content(article)
+    if content:
+        item["content_html"] = content
     else:
-        item["content_text"] = article.summary or article.title
+        item["content_text"] = ""
     item["date_published"] = article.published.isoformat()
     if article.provider is not None:
         author: dict[str, Any] = {"name": article.provider.name}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,7 +12,7 @@ from urllib.parse import quote
 
 from feeds import __version__
 from feeds.config import Config
-from feeds.model import Feed, FeedKind, Site
+from feeds.model import Article, Feed, FeedKind, Image, Site
 from feeds.urls import join_url
 
 EXTENSION_NS = "http://purl.org/net/feeds/1.0/"
@@ -104,3 +106,71 @@ def per_config(build: Callable[[Context], T]) -> Callable[[Context], T]:
         return value
 
     return get
+
+
+# -- what a reader shows of an item --------------------------------------------------------
+
+_TAG = re.compile(r'<(?:[^>"]++|"[^"]*+")*+>')
+_IMG_SRC = re.compile(r'<img\s(?:[^>"]|"[^"]*")*?\bsrc="([^"]*)"')
+
+_last_content: tuple[Article, str | None] | None = None
+"""The last article :func:`item_content` was asked for, and its answer: the formats ask for
+the same article one after the other."""
+
+
+def item_content(article: Article) -> str | None:
+    """The item's HTML content: the lead image, the excerpt, then the body.
+
+    Readers show the content when there is one and never the summary, and several show no
+    ``media:*`` or JSON ``image``: without this, an article with a short body would lose
+    its excerpt and its image. The image is left out when the body shows it already, the
+    excerpt when the body's text starts with it. ``None`` when there is none of the three.
+    Every format writes this (RSS ``content:encoded``, Atom ``content``, JSON Feed
+    ``content_html``).
+    """
+    global _last_content
+    held = _last_content  # one read: another thread may replace it
+    if held is not None and held[0] is article:
+        return held[1]
+    content = _compose(article.image, article.summary, article.content_html)
+    _last_content = (article, content)
+    return content
+
+
+def _compose(image: Image | None, summary: str, body: str | None) -> str | None:
+    parts: list[str] = []
+    if image is not None and not (body and _shows_image(body, image.url)):
+        alt = html.escape(image.title or "")
+        parts.append(f'<p><img src="{html.escape(image.url)}" alt="{alt}"></p>')
+    if summary and not (body and _starts_with_text(body, summary)):
+        parts.append(f"<p>{html.escape(summary, quote=False)}</p>")
+    if body:
+        parts.append(body)
+    return "\n".join(parts) or None
+
+
+def _shows_image(body: str, url: str) -> bool:
+    """Whether the (sanitised) HTML ``body`` holds an ``<img>`` of ``url``."""
+    if "<img" not in body:
+        return False
+    return any(html.unescape(m.group(1)) == url for m in _IMG_SRC.finditer(body))
+
+
+def _starts_with_text(body: str, text: str) -> bool:
+    """Whether the text of the (sanitised) HTML ``body``, white space folded, starts with
+    ``text``. Only the head of the body is read: as many characters as it takes."""
+    want = " ".join(text.split()).removesuffix("…").rstrip()
+    size = 2 * len(want) + 64
+    while True:
+        head = body[:size]
+        whole = size >= len(body)
+        if not whole:
+            # A tag or a character reference cut in two is not text.
+            if head.rfind("<") > head.rfind(">"):
+                head = head[: head.rfind("<")]
+            if head.rfind("&") > head.rfind(";"):
+                head = head[: head.rfind("&")]
+        got = " ".join(html.unescape(_TAG.sub("", head)).split())
+        if whole or len(got) > len(want):
+            return got.startswith(want)
+        size *= 4

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from json.encoder import encode_basestring
 
-from feeds.formats.common import EXTENSION_NS, EXTENSION_VERSION, Context, per_config
+from feeds.formats.common import (
+    EXTENSION_NS,
+    EXTENSION_VERSION,
+    Context,
+    item_content,
+    per_config,
+)
 from feeds.model import Article, Feed, Image, Provider, RelatedItem, Topic
 from feeds.slugs import slugify
 
@@ -92,10 +98,11 @@ def json_item(article: Article, context: Context) -> str:
     out.append(f',"title":{_string(article.title)}')
     if article.summary:
         out.append(f',"summary":{_string(article.summary)}')
-    if article.content_html:
-        out.append(f',"content_html":{_string(article.content_html)}')
-    else:
-        out.append(f',"content_text":{_string(article.summary or article.title)}')
+    content = item_content(article)
+    if content:
+        out.append(f',"content_html":{_string(content)}')
+    else:  # an item needs one of the two: there is nothing to show
+        out.append(',"content_text":""')
     out.append(f',"date_published":"{article.published.isoformat()}"')
     provider = article.provider
     if provider is not None:

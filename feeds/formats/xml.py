@@ -25,6 +25,7 @@ from feeds.formats.common import (
     GENERATOR_URI,
     MEDIA_NS,
     Context,
+    item_content,
     per_config,
 )
 from feeds.formats.stylesheet import processing_instruction
@@ -197,12 +198,12 @@ def rss_item(article: Article, context: Context) -> str:
     out = [
         f"    <item>\n{i}<title>{text(article.title)}</title>\n"
         f"{i}<link>{text(article.url)}</link>\n"
-        f"{i}<description>{_html_text(article.summary or article.title)}</description>\n"
     ]
-    if article.content_html:
-        out.append(
-            f"{i}<content:encoded><![CDATA[{_cdata(article.content_html)}]]></content:encoded>\n"
-        )
+    if article.summary:  # an item needs a title or a description: the title is always there
+        out.append(f"{i}<description>{_html_text(article.summary)}</description>\n")
+    content = item_content(article)
+    if content:
+        out.append(f"{i}<content:encoded><![CDATA[{_cdata(content)}]]></content:encoded>\n")
     permalink = "true" if article.id == article.url else "false"
     out.append(f'{i}<guid isPermaLink="{permalink}">{text(article.id)}</guid>\n')
     if article.topics:
@@ -240,12 +241,12 @@ def atom_entry(article: Article, context: Context) -> str:
     if provider is not None:
         uri = f"{i}  <uri>{text(provider.url)}</uri>\n" if provider.url else ""
         out.append(f"{i}<author>\n{i}  <name>{text(provider.name)}</name>\n{uri}{i}</author>\n")
-    if article.content_html:
-        out.append(f'{i}<content type="html">{text(article.content_html)}</content>\n')
+    content = item_content(article)
+    if content:
+        out.append(f'{i}<content type="html">{text(content)}</content>\n')
     out.append(f'{i}<link href="{attr(article.url)}"/>\n')
-    # Neither summary nor content shows as an empty entry in many readers (and the W3C
-    # validator says so): fall back to the title, as RSS and JSON Feed do.
-    out.append(_atom_text(i, "summary", article.summary or article.title))
+    if article.summary:
+        out.append(_atom_text(i, "summary", article.summary))
     if article.topics:
         urls = _urls(context)
         for topic in article.topics:
