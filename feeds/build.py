@@ -308,6 +308,19 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
     ):
         found = scan(options.content, options.jobs)
         sources = found.sources
+        if found.unreadable and options.write:
+            # A folder that cannot be listed is a fault, not a deletion: publishing
+            # without its articles would remove their feeds. Keep the last output as is.
+            return BuildResult(
+                problems=found.problems,
+                files_read=len(sources),
+                files_reread=0,
+                articles=0,
+                feeds=0,
+                feeds_rendered=0,
+                report=None,
+                seconds=time.perf_counter() - started,
+            )
         last = (
             cache.last_run(options.content, options.output, found, selection)
             if options.write
