@@ -11,6 +11,7 @@ With ``--log-format json`` every line is one JSON object with a ``level``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -345,27 +346,28 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         strict=args.strict,
     )
     preview = Preview(options, on_build=report)
-    try:
-        preview.start()
-    except FeedsError as e:
-        print(f"feeds serve: {e}", file=err)
-        return EXIT_USAGE
-    except KeyboardInterrupt:  # during the first build
-        preview.stop()
-        return EXIT_OK
-    print(f"feeds serve: serving {preview.url} from {preview.output}; Ctrl-C stops", file=out)
-    out.flush()
-    previous = None
+    # SIGTERM and SIGHUP (a closed terminal) stop the preview as Ctrl-C does, from the
+    # first build on, so that its temporary folder is always removed.
+    previous: dict[signal.Signals, object] = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, lambda *_: preview.request_stop())
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            previous[signum] = signal.signal(signum, lambda *_: preview.request_stop())
     try:
-        preview.wait()
-    except KeyboardInterrupt:
-        pass
+        try:
+            preview.start()
+        except FeedsError as e:
+            print(f"feeds serve: {e}", file=err)
+            return EXIT_USAGE
+        except KeyboardInterrupt:  # during the first build: start() cleaned up
+            return EXIT_OK
+        print(f"feeds serve: serving {preview.url} from {preview.output}; Ctrl-C stops", file=out)
+        out.flush()
+        with contextlib.suppress(KeyboardInterrupt):
+            preview.wait()
     finally:
         preview.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
     return EXIT_OK
 
 

@@ -243,19 +243,18 @@ class Preview:
         except OSError as e:
             self._cleanup()
             raise UsageError(f"cannot listen on {HOST}:{self.options.port}: {e.strerror}") from None
-        self._signature = self._config_signature()
         try:
+            self._signature = self._config_signature()
             config = self._config()
-        except FeedsError:
-            self._server.server_close()
-            self._cleanup()
+            # Watch before the first build, so that no change made meanwhile is missed.
+            self._start_thread(self._watch, "watch")
+            self._watching.wait(timeout=10)
+            self._build(config)
+            self._start_thread(self._server.serve_forever, "serve")
+            self._serving = True
+        except BaseException:  # a bad config, Ctrl-C, a bug: no thread or folder stays
+            self.stop()
             raise
-        # Watch before the first build, so that no change made meanwhile is missed.
-        self._start_thread(self._watch, "watch")
-        self._watching.wait(timeout=10)
-        self._build(config)
-        self._start_thread(self._server.serve_forever, "serve")
-        self._serving = True
 
     def _start_thread(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=f"feeds-{name}", daemon=True)
@@ -276,6 +275,7 @@ class Preview:
         if self._server is not None:
             if self._serving:  # shutdown() waits for serve_forever(): only once it runs
                 self._server.shutdown()
+                self._serving = False
             self._server.server_close()
         for thread in self._threads:
             thread.join(timeout=10)
@@ -336,12 +336,26 @@ class Preview:
         return (stat.st_mtime_ns, stat.st_size)
 
     def _watch(self) -> None:
-        output = self.output.resolve()
+        """Rebuild on changes until stopped; whatever goes wrong is reported, and the
+        watching starts again a second later rather than ending the preview's rebuilds."""
+        while not self._stop.is_set():
+            try:
+                self._watch_once()
+            except Exception as e:  # a bug must not end the rebuilds silently
+                self.on_build(BuildError(f"unexpected {type(e).__name__} in the watcher: {e}"))
+                self._watching.set()
+                self._stop.wait(1.0)
+            else:
+                return
+
+    def _watch_once(self) -> None:
+        output = os.path.realpath(self.output)
         default = watchfiles.DefaultFilter()
 
         def relevant(change: watchfiles.Change, path: str) -> bool:
-            resolved = Path(path).resolve()
-            hidden = any(part.startswith(".") for part in Path(path).parts[-1:])
+            # realpath, not Path.resolve: a symbolic link loop must not raise here.
+            resolved = Path(os.path.realpath(path))
+            hidden = os.path.basename(path).startswith(".")
             return default(change, path) and not hidden and not resolved.is_relative_to(output)
 
         # The configuration file is polled (every rust_timeout), not watched: editors
