@@ -75,7 +75,7 @@ from feeds.config import Config
 from feeds.errors import Problem
 from feeds.group import MARGIN, GroupKey, GroupState, Record, Selection
 from feeds.model import Brief, Feed, FeedKind, Site, from_micros
-from feeds.sources import Scan, Stamp, Stamps
+from feeds.sources import Scan, Stamp, Stamps, template_files
 from feeds.write import ManifestEntry, WriteReport, is_intact, read_manifest
 
 if TYPE_CHECKING:
@@ -563,12 +563,11 @@ class Cache:
         parts.append(_canonical(sorted(digests.items())))
         parts.extend(str(problem) for problem in scan.problems)
         if self.config.templates is not None:
-            for folder, _, names in sorted(os.walk(self.config.templates)):
-                for name in sorted(names):
-                    stamp = _stamp(Path(folder, name))
-                    if self._racy(stamp):
-                        return None
-                    parts.append(f"{folder}/{name}\0{stamp}")
+            for path in template_files(self.config.templates):
+                stamp = _stamp(Path(path))
+                if self._racy(stamp):
+                    return None
+                parts.append(f"{path}\0{stamp}")
         return _sha256(*parts)
 
     # -- what the last run chose -------------------------------------------------------------
@@ -838,12 +837,11 @@ class Cache:
         """What the site pages are rendered from (``""``: a template changed just now)."""
         parts: list[Any] = [settings]
         if self.config.templates is not None:
-            for folder, _, names in sorted(os.walk(self.config.templates)):
-                for name in sorted(names):
-                    stamp = _stamp(Path(folder, name))
-                    if self._racy(stamp):
-                        return ""
-                    parts.append((folder, name, stamp))
+            for path in template_files(self.config.templates):
+                stamp = _stamp(Path(path))
+                if self._racy(stamp):
+                    return ""
+                parts.append((path, stamp))
         parts.extend(
             (f.kind.value, f.key, f.name, f.slug, f.total, str(f.updated)) for f in site.feeds
         )

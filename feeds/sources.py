@@ -79,6 +79,37 @@ def find_sources(content: Path) -> tuple[tuple[Source, ...], tuple[Problem, ...]
     return tuple(sources), problems
 
 
+def template_files(folder: str) -> list[str]:
+    """Every file below the templates ``folder``, sorted: all that a template loader can
+    read, through symbolic links too (each real folder once, so a loop ends)."""
+    found: list[str] = []
+    seen: set[tuple[int, int]] = set()
+
+    def walk(path: str) -> None:
+        try:
+            st = os.stat(path)
+            if (st.st_dev, st.st_ino) in seen:
+                return
+            seen.add((st.st_dev, st.st_ino))
+            with os.scandir(path) as listing:
+                entries = sorted(listing, key=_NAME)
+        except OSError:
+            return
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()  # follows links; a loop or a dangling link: neither
+                is_file = not is_dir and entry.is_file()
+            except OSError:
+                continue
+            if is_dir:
+                walk(entry.path)
+            elif is_file:
+                found.append(entry.path)
+
+    walk(folder)
+    return found
+
+
 Runs = tuple[tuple[str, int, int], ...]
 """(folder, start, end): the sources of each folder are ``sources[start:end]`` for each
 of its runs (a folder's files are split where its subfolders come in sorted order)."""

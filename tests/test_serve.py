@@ -234,6 +234,28 @@ def test_rebuilds_when_a_template_is_added_or_broken(
         assert request(preview.url, "/").body == b"<p>2 topics</p>\n"
 
 
+def test_rebuilds_when_a_template_in_a_symlinked_folder_changes(
+    site: Path, outcomes: list[BuildOutcome]
+) -> None:
+    write_tree(
+        site,
+        {
+            "feeds.yaml": "templates: templates\n",
+            "templates/index.html": '{% include "parts/title.html" %}\n',
+            "shared/title.html": "one",
+        },
+    )
+    (site / "templates" / "parts").symlink_to(site / "shared")
+    (site / "shared" / "loop").symlink_to(site / "shared")
+    options = PreviewOptions(
+        content=site / "content", config=site / "feeds.yaml", output=site / "public", port=0
+    )
+    with Preview(options, on_build=outcomes.append, debounce_ms=100) as preview:
+        assert request(preview.url, "/").body == b"one"
+        write_tree(site, {"shared/title.html": "two"})
+        assert wait_for(lambda: request(preview.url, "/").body == b"two")
+
+
 def test_content_problems_are_reported_and_the_rest_served(
     preview: Preview, site: Path, outcomes: list[BuildOutcome]
 ) -> None:
