@@ -26,7 +26,15 @@ from feeds import __version__
 from feeds.build import BuildOptions, BuildResult, build
 from feeds.cache import DEFAULT_DIR as DEFAULT_CACHE
 from feeds.config import Config, load_config
-from feeds.errors import ConfigError, FeedsError, LockedError, Problem, Severity
+from feeds.errors import (
+    JSON_ESCAPES,
+    ConfigError,
+    FeedsError,
+    LockedError,
+    Problem,
+    Severity,
+    escape,
+)
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 DEFAULT_CONFIG = Path("feeds.yaml")
@@ -207,9 +215,9 @@ def _config(path: Path | None) -> Config:
 def _log(level: str, message: str, log_format: str, stream: TextIO, **fields: object) -> None:
     if log_format == "json":
         record = {"level": level, "message": message, **fields}
-        print(json.dumps(record, ensure_ascii=False), file=stream)
+        print(json.dumps(record, ensure_ascii=False).translate(JSON_ESCAPES), file=stream)
     else:
-        print(message, file=stream)
+        print(escape(message), file=stream)  # one line, whatever a file name holds
 
 
 def _print_problem(problem: Problem, log_format: str, err: TextIO) -> None:
@@ -326,7 +334,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     def report(outcome: BuildOutcome) -> None:
         if isinstance(outcome, FeedsError):
-            print(f"feeds: {outcome}", file=err)
+            print(escape(f"feeds: {outcome}"), file=err)
         else:
             for problem in outcome.problems:
                 _print_problem(problem, args.log_format, err)
@@ -356,7 +364,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         try:
             preview.start()
         except FeedsError as e:
-            print(f"feeds serve: {e}", file=err)
+            print(escape(f"feeds serve: {e}"), file=err)
             return EXIT_USAGE
         except KeyboardInterrupt:  # during the first build: start() cleaned up
             return EXIT_OK

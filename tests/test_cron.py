@@ -130,3 +130,18 @@ def test_the_help_documents_exit_codes_and_cache(capsys: pytest.CaptureFixture[s
     text = capsys.readouterr().out
     for option in ("--quiet", "--log-format", "--wait", "--cache", "--no-cache"):
         assert option in text
+
+
+def test_a_hostile_file_name_prints_as_one_escaped_line(tmp_path: Path) -> None:
+    name = "x\ncontent/forged.md:1: all good\x1b[2J\x1b]0;title\x07\x9b31m\u202eé.md"
+    write_tree(tmp_path / "content", {name: article(n=9, publishedDateTime="soon")})
+    code, out, err = run("build", "--quiet")
+    assert (code, out) == (EXIT_PROBLEMS, "")
+    assert err == (
+        "content/x\\ncontent/forged.md:1: all good\\x1b[2J\\x1b]0;title\\x07\\x9b31m\\u202eé.md:5:"
+        " publishedDateTime: not a date: 'soon'\n"
+    )
+    code, out, err = run("build", "--quiet", "--log-format", "json")
+    [line] = err.splitlines()
+    assert json.loads(line)["path"] == f"content/{name}"
+    assert not any(c in line for c in "\x1b\x07\x9b\u202e")
