@@ -35,6 +35,14 @@ class LockedError(BuildError):
     """Another build holds the output lock."""
 
 
+class DuplicateOutputError(BuildError):
+    """Two outputs of one build have the same path: neither is written over the other."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: two outputs have this path; nothing was replaced")
+
+
 class TemplateError(BuildError):
     """A page template (built-in or from the ``templates`` folder) failed to render."""
 
