@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"feeds {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(p: argparse.ArgumentParser) -> None:
+    def common(p: argparse.ArgumentParser, *, cache: bool = True) -> None:
         p.add_argument(
             "--content",
             type=Path,
@@ -96,18 +96,6 @@ def _parser() -> argparse.ArgumentParser:
             help="print nothing unless there are problems (for cron)",
         )
         p.add_argument(
-            "--cache",
-            type=Path,
-            default=DEFAULT_CACHE,
-            metavar="DIR",
-            help="cache folder for incremental builds, safe to delete (default: ./.feeds-cache)",
-        )
-        p.add_argument(
-            "--no-cache",
-            action="store_true",
-            help="read and render everything, and leave the cache alone",
-        )
-        p.add_argument(
             "--log-format",
             choices=("text", "json"),
             default="text",
@@ -120,6 +108,20 @@ def _parser() -> argparse.ArgumentParser:
             default=os.cpu_count() or 1,
             metavar="N",
             help="processes reading files in parallel (default: the number of CPUs)",
+        )
+        if not cache:  # serve builds a preview: it must not mix into the builds' cache
+            return
+        p.add_argument(
+            "--cache",
+            type=Path,
+            default=DEFAULT_CACHE,
+            metavar="DIR",
+            help="cache folder for incremental builds, safe to delete (default: ./.feeds-cache)",
+        )
+        p.add_argument(
+            "--no-cache",
+            action="store_true",
+            help="read and render everything, and leave the cache alone",
         )
 
     b = commands.add_parser(
@@ -156,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
         "content, the templates or the configuration change. The preview is built with "
         "base_url set to the server's address: build again before deploying.",
     )
-    common(s)
+    common(s, cache=False)
     s.add_argument(
         "--output",
         type=Path,
@@ -352,6 +354,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         unpublished=args.unpublished,
         future=args.future,
         strict=args.strict,
+        jobs=max(1, args.jobs),
     )
     preview = Preview(options, on_build=report)
     # SIGTERM and SIGHUP (a closed terminal) stop the preview as Ctrl-C does, from the

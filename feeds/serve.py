@@ -234,6 +234,8 @@ class PreviewOptions:
     unpublished: bool = False
     future: bool = False
     strict: bool = False
+    jobs: int = 1
+    """Worker processes for reading files, as ``feeds build --jobs``."""
 
 
 BuildOutcome = BuildResult | FeedsError
@@ -353,6 +355,7 @@ class Preview:
             future=self.options.future,
             strict=self.options.strict,
             lock_wait=30.0,
+            jobs=self.options.jobs,
         )
         try:
             outcome: BuildOutcome = build(config, options)

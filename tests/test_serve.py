@@ -402,3 +402,39 @@ def test_a_client_that_goes_away_or_says_nothing_is_dropped_quietly(
         assert request(preview.url, "/atom.xml").status == 200
     err = capsys.readouterr().err
     assert "Traceback" not in err and "Exception" not in err, err
+
+
+def test_command_honours_jobs_and_refuses_cache_options(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from feeds.cli import main
+
+    monkeypatch.chdir(site)
+    given: list[PreviewOptions] = []
+
+    class Stub:
+        def __init__(self, options: PreviewOptions, **_: object) -> None:
+            given.append(options)
+
+        def start(self) -> None:
+            raise UsageError("stopped before serving")
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr(feeds.serve, "Preview", Stub)
+    err = io.StringIO()
+    assert main(["serve", "--jobs", "3", "--port", "0"], out=io.StringIO(), err=err) == 2
+    assert [options.jobs for options in given] == [3]
+    for option in (["--cache", "c"], ["--no-cache"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "feeds", "serve", *option],
+            cwd=site,
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+        )
+        assert result.returncode == 2
+        assert f"unrecognized arguments: {option[0]}" in result.stderr
