@@ -302,7 +302,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
     show = progress or (lambda stage, done, total: None)
     selection = Selection(now=options.now, unpublished=options.unpublished, future=options.future)
     with (
-        Cache.open(options.cache, config) as cache,
+        Cache.open(options.cache, config, read_only=not options.write) as cache,
         Workers(options.jobs) as workers,
         _Parking() as parking,
     ):

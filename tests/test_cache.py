@@ -455,7 +455,12 @@ def test_check_uses_the_cache_and_writes_no_output(tmp_path: Path) -> None:
     site = Site(tmp_path, _site(5))
     site.build(write=False)
     result = site.build(write=False)
-    assert result.files_reread == 0 and result.report is None
+    assert result.files_reread == 5 and result.report is None  # check made no cache
+    assert not site.output.exists()
+    site.build()
+    shutil.rmtree(site.output)
+    result = site.build(write=False)
+    assert result.files_reread == 0 and result.report is None  # but reads the build's
     assert not site.output.exists()
 
 

@@ -145,3 +145,20 @@ def test_a_hostile_file_name_prints_as_one_escaped_line(tmp_path: Path) -> None:
     [line] = err.splitlines()
     assert json.loads(line)["path"] == f"content/{name}"
     assert not any(c in line for c in "\x1b\x07\x9b\u202e")
+
+
+def test_check_writes_nothing_not_even_the_cache(tmp_path: Path) -> None:
+    cache = tmp_path / ".feeds-cache"
+    assert run("check", "--quiet") == (EXIT_OK, "", "")
+    assert not cache.exists() and not (tmp_path / "public").exists()
+    assert run("build", "--quiet") == (EXIT_OK, "", "")
+
+    def files() -> dict[str, tuple[bytes, int]]:
+        return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in cache.iterdir()}
+
+    before = files()
+    write_tree(tmp_path / "content", {"0.md": article(n=0, title="Edited")})
+    code, out, err = run("check")
+    assert (code, err) == (EXIT_OK, "")
+    assert "6 files (1 read, 5 from cache)" in out  # the cache is read
+    assert files() == before
