@@ -23,8 +23,13 @@ from pathlib import Path
 from typing import TextIO
 
 from feeds import __version__
-from feeds.build import BuildOptions, BuildResult, build
-from feeds.cache import DEFAULT_DIR as DEFAULT_CACHE
+
+try:
+    from feeds.build import BuildOptions, BuildResult, build
+    from feeds.cache import DEFAULT_DIR as DEFAULT_CACHE
+except ImportError:  # no fcntl, no fork: not a POSIX system, which main() says in one line
+    if os.name == "posix":
+        raise
 from feeds.config import Config, load_config
 from feeds.errors import (
     JSON_ESCAPES,
@@ -277,6 +282,9 @@ def main(
     """Run the command line; returns the exit code. ``now`` defaults to the clock."""
     out = out or _safe_stream(sys.stdout)
     err = err or _safe_stream(sys.stderr)
+    if os.name != "posix":  # locking, worker processes and atomic renames need one
+        print(f"feeds: needs a POSIX system (Linux, macOS, a BSD), not {os.name!r}", file=err)
+        return EXIT_USAGE
     try:
         args = _parser().parse_args(argv)
     except SystemExit as e:

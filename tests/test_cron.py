@@ -11,6 +11,7 @@ import pytest
 from conftest import NOW, article, write_tree
 
 import feeds.cache
+import feeds.cli
 from feeds.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, main
 
 
@@ -162,3 +163,12 @@ def test_check_writes_nothing_not_even_the_cache(tmp_path: Path) -> None:
     assert (code, err) == (EXIT_OK, "")
     assert "6 files (1 read, 5 from cache)" in out  # the cache is read
     assert files() == before
+
+
+def test_a_system_that_is_not_posix_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(feeds.cli.os, "name", "nt")
+    assert run("build") == (
+        EXIT_USAGE,
+        "",
+        "feeds: needs a POSIX system (Linux, macOS, a BSD), not 'nt'\n",
+    )
