@@ -378,12 +378,25 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
     show = progress or (lambda stage, done, total: None)
     selection = Selection(now=options.now, unpublished=options.unpublished, future=options.future)
     with (
-        Cache.open(options.cache, config) as cache,
+        Cache.open(options.cache, config, read_only=not options.write) as cache,
         Workers(options.jobs) as workers,
         _Parking() as parking,
     ):
         found = scan(options.content, options.jobs)
         sources = found.sources
+        if found.unreadable and options.write:
+            # A folder that cannot be listed is a fault, not a deletion: publishing
+            # without its articles would remove their feeds. Keep the last output as is.
+            return BuildResult(
+                problems=found.problems,
+                files_read=len(sources),
+                files_reread=0,
+                articles=0,
+                feeds=0,
+                feeds_rendered=0,
+                report=None,
+                seconds=time.perf_counter() - started,
+            )
         last = (
             cache.last_run(options.content, options.output, found, selection)
             if options.write

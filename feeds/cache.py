@@ -75,7 +75,7 @@ from feeds.config import Config
 from feeds.errors import Problem
 from feeds.group import MARGIN, GroupKey, GroupState, Record, Selection
 from feeds.model import Brief, Counts, Feed, FeedKind, Site, from_micros
-from feeds.sources import Scan, Stamp, Stamps
+from feeds.sources import Scan, Stamp, Stamps, template_files
 from feeds.write import ManifestEntry, WriteReport, is_intact, read_manifest
 
 if TYPE_CHECKING:
@@ -406,6 +406,8 @@ class Cache:
     path: Path | None = None
     notes: list[str] = field(default_factory=list)
     """What went wrong with the cache this run (each one made the run colder, never wrong)."""
+    read_only: bool = False
+    """Read what is there, write nothing (see :meth:`open`)."""
     _started_ns: int = field(default_factory=time.time_ns)
     _root: str = ""
     _given: str = ""
@@ -432,14 +434,27 @@ class Cache:
     # -- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, folder: Path | None, config: Config) -> Cache:
-        """Open (creating if needed) the cache in ``folder``; ``None`` disables caching."""
+    def open(cls, folder: Path | None, config: Config, *, read_only: bool = False) -> Cache:
+        """Open (creating if needed) the cache in ``folder``; ``None`` disables caching.
+
+        ``read_only`` (``feeds check``) uses the cache only if it is there, and never
+        creates, changes or discards anything in it.
+        """
         if folder is None:
             return cls(None, config)
         global VERSION
         VERSION = VERSION or _version()
         path = folder / DB_FILE
-        cache = cls(None, config, path)
+        cache = cls(None, config, path, read_only=read_only)
+        if read_only:
+            try:
+                _check_owner(folder)
+                cache.db = _connect_read_only(path)
+            except _Untrusted as e:
+                cache.notes.append(f"{folder}: {e}: not used")
+            except (OSError, sqlite3.Error):
+                pass  # no cache (yet), or one of another version: check without it
+            return cache
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             _check_owner(folder)
@@ -453,6 +468,10 @@ class Cache:
     def discard(self, why: str) -> None:
         """Throw the whole database away and start an empty one (or none)."""
         if self.path is None:
+            return
+        if self.read_only:  # not ours to throw away: go on without it
+            self.notes.append(f"{self.path}: {why}: not used")
+            self.close()
             return
         self.notes.append(f"{self.path}: {why}: discarded, this run rebuilds from scratch")
         self.close()
@@ -586,12 +605,11 @@ class Cache:
         parts.append(_canonical(sorted(digests.items())))
         parts.extend(str(problem) for problem in scan.problems)
         if self.config.templates is not None:
-            for folder, _, names in sorted(os.walk(self.config.templates)):
-                for name in sorted(names):
-                    stamp = _stamp(Path(folder, name))
-                    if self._racy(stamp):
-                        return None
-                    parts.append(f"{folder}/{name}\0{stamp}")
+            for path in template_files(self.config.templates):
+                stamp = _stamp(Path(path))
+                if self._racy(stamp):
+                    return None
+                parts.append(f"{path}\0{stamp}")
         return _sha256(*parts)
 
     # -- what the last run chose -------------------------------------------------------------
@@ -862,12 +880,11 @@ class Cache:
         """What the site pages are rendered from (``""``: a template changed just now)."""
         parts: list[Any] = [settings]
         if self.config.templates is not None:
-            for folder, _, names in sorted(os.walk(self.config.templates)):
-                for name in sorted(names):
-                    stamp = _stamp(Path(folder, name))
-                    if self._racy(stamp):
-                        return ""
-                    parts.append((folder, name, stamp))
+            for path in template_files(self.config.templates):
+                stamp = _stamp(Path(path))
+                if self._racy(stamp):
+                    return ""
+                parts.append((path, stamp))
         parts.extend(
             (f.kind.value, f.key, f.name, f.slug, f.total, str(f.updated)) for f in site.feeds
         )
@@ -904,7 +921,7 @@ class Cache:
         choice: Choice | None = None,
     ) -> None:
         """Store this run's choice and (when the output was written) its feeds."""
-        if self.db is None or self._scan is None:
+        if self.db is None or self._scan is None or self.read_only:
             return
         try:
             with _transaction(self.db):
@@ -1111,6 +1128,24 @@ def _connect(path: Path) -> sqlite3.Connection:
                 if statement.strip():
                     db.execute(statement)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('version', ?)", (VERSION,))
+        found = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        if found is None or found[0] != VERSION:
+            raise sqlite3.DatabaseError(f"made by another version ({found and found[0]})")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """The database at ``path`` opened for reading, creating nothing beside it: read in
+    place while no build has it open (``immutable``: no ``-wal``/``-shm`` files made), else
+    through the write-ahead log the open build keeps (which exists already)."""
+    _check_owner(path)  # and raises FileNotFoundError when there is no cache
+    mode = "ro" if os.path.exists(f"{path}-wal") else "ro&immutable=1"
+    uri = f"{path.absolute().as_uri()}?mode={mode}"
+    db = sqlite3.connect(uri, uri=True, timeout=BUSY_SECONDS, isolation_level=None)
+    try:
         found = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
         if found is None or found[0] != VERSION:
             raise sqlite3.DatabaseError(f"made by another version ({found and found[0]})")

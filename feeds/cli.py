@@ -14,6 +14,7 @@ With ``--log-format json`` every line is one JSON object with a ``level``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -25,10 +26,23 @@ from pathlib import Path
 from typing import TextIO
 
 from feeds import __version__
-from feeds.build import BuildOptions, BuildResult, build
-from feeds.cache import DEFAULT_DIR as DEFAULT_CACHE
+
+try:
+    from feeds.build import BuildOptions, BuildResult, build
+    from feeds.cache import DEFAULT_DIR as DEFAULT_CACHE
+except ImportError:  # no fcntl, no fork: not a POSIX system, which main() says in one line
+    if os.name == "posix":
+        raise
 from feeds.config import Config, load_config
-from feeds.errors import ConfigError, FeedsError, LockedError, Problem, Severity
+from feeds.errors import (
+    JSON_ESCAPES,
+    ConfigError,
+    FeedsError,
+    LockedError,
+    Problem,
+    Severity,
+    escape,
+)
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 DEFAULT_CONFIG = Path("feeds.yaml")
@@ -54,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"feeds {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(p: argparse.ArgumentParser) -> None:
+    def common(p: argparse.ArgumentParser, *, cache: bool = True) -> None:
         p.add_argument(
             "--content",
             type=Path,
@@ -91,18 +105,6 @@ def _parser() -> argparse.ArgumentParser:
             "problems it has not reported before for the same, unchanged files",
         )
         p.add_argument(
-            "--cache",
-            type=Path,
-            default=DEFAULT_CACHE,
-            metavar="DIR",
-            help="cache folder for incremental builds, safe to delete (default: ./.feeds-cache)",
-        )
-        p.add_argument(
-            "--no-cache",
-            action="store_true",
-            help="read and render everything, and leave the cache alone",
-        )
-        p.add_argument(
             "--log-format",
             choices=("text", "json"),
             default="text",
@@ -115,6 +117,20 @@ def _parser() -> argparse.ArgumentParser:
             default=os.cpu_count() or 1,
             metavar="N",
             help="processes reading files in parallel (default: the number of CPUs)",
+        )
+        if not cache:  # serve builds a preview: it must not mix into the builds' cache
+            return
+        p.add_argument(
+            "--cache",
+            type=Path,
+            default=DEFAULT_CACHE,
+            metavar="DIR",
+            help="cache folder for incremental builds, safe to delete (default: ./.feeds-cache)",
+        )
+        p.add_argument(
+            "--no-cache",
+            action="store_true",
+            help="read and render everything, and leave the cache alone",
         )
 
     b = commands.add_parser(
@@ -157,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
         "content, the templates or the configuration change. The preview is built with "
         "base_url set to the server's address: build again before deploying.",
     )
-    common(s)
+    common(s, cache=False)
     s.add_argument(
         "--output",
         type=Path,
@@ -216,9 +232,9 @@ def _config(path: Path | None) -> Config:
 def _log(level: str, message: str, log_format: str, stream: TextIO, **fields: object) -> None:
     if log_format == "json":
         record = {"level": level, "message": message, **fields}
-        print(json.dumps(record, ensure_ascii=False), file=stream)
+        print(json.dumps(record, ensure_ascii=False).translate(JSON_ESCAPES), file=stream)
     else:
-        print(message, file=stream)
+        print(escape(message), file=stream)  # one line, whatever a file name holds
 
 
 def _print_problem(problem: Problem, log_format: str, err: TextIO) -> None:
@@ -292,6 +308,9 @@ def main(
     """Run the command line; returns the exit code. ``now`` defaults to the clock."""
     out = out or _safe_stream(sys.stdout)
     err = err or _safe_stream(sys.stderr)
+    if os.name != "posix":  # locking, worker processes and atomic renames need one
+        print(f"feeds: needs a POSIX system (Linux, macOS, a BSD), not {os.name!r}", file=err)
+        return EXIT_USAGE
     try:
         args = _parser().parse_args(argv)
     except SystemExit as e:
@@ -365,7 +384,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     def report(outcome: BuildOutcome) -> None:
         if isinstance(outcome, FeedsError):
-            print(f"feeds: {outcome}", file=err)
+            print(escape(f"feeds: {outcome}"), file=err)
         else:
             for problem in outcome.problems:
                 _print_problem(problem, args.log_format, err)
@@ -383,29 +402,31 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         unpublished=args.unpublished,
         future=args.future,
         strict=args.strict,
+        jobs=max(1, args.jobs),
     )
     preview = Preview(options, on_build=report)
-    try:
-        preview.start()
-    except FeedsError as e:
-        print(f"feeds serve: {e}", file=err)
-        return EXIT_USAGE
-    except KeyboardInterrupt:  # during the first build
-        preview.stop()
-        return EXIT_OK
-    print(f"feeds serve: serving {preview.url} from {preview.output}; Ctrl-C stops", file=out)
-    out.flush()
-    previous = None
+    # SIGTERM and SIGHUP (a closed terminal) stop the preview as Ctrl-C does, from the
+    # first build on, so that its temporary folder is always removed.
+    previous: dict[signal.Signals, object] = {}
     if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, lambda *_: preview.request_stop())
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            previous[signum] = signal.signal(signum, lambda *_: preview.request_stop())
     try:
-        preview.wait()
-    except KeyboardInterrupt:
-        pass
+        try:
+            preview.start()
+        except FeedsError as e:
+            print(escape(f"feeds serve: {e}"), file=err)
+            return EXIT_USAGE
+        except KeyboardInterrupt:  # during the first build: start() cleaned up
+            return EXIT_OK
+        print(f"feeds serve: serving {preview.url} from {preview.output}; Ctrl-C stops", file=out)
+        out.flush()
+        with contextlib.suppress(KeyboardInterrupt):
+            preview.wait()
     finally:
         preview.stop()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
     return EXIT_OK
 
 

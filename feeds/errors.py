@@ -35,6 +35,14 @@ class LockedError(BuildError):
     """Another build holds the output lock."""
 
 
+class DuplicateOutputError(BuildError):
+    """Two outputs of one build have the same path: neither is written over the other."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: two outputs have this path; nothing was replaced")
+
+
 class TemplateError(BuildError):
     """A page template (built-in or from the ``templates`` folder) failed to render."""
 
@@ -64,7 +72,35 @@ class Problem:
     severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
+        """The problem as one line of text, whatever its file name and message hold."""
         where = f"{self.path}:{self.line}" if self.line else self.path
         field = f" {self.field}:" if self.field else ""
         tag = " warning:" if self.severity is Severity.WARNING else ""
-        return f"{where}:{tag}{field} {self.message}"
+        return escape(f"{where}:{tag}{field} {self.message}")
+
+
+def _escapes() -> dict[int, str]:
+    short = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    table: dict[int, str] = {}
+    controls = [*range(0x20), 0x7F, *range(0x80, 0xA0)]
+    # Line and paragraph separators end a line in some viewers; the bidirectional
+    # overrides and isolates make a line read in another order than it is written.
+    invisible = [0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+    for code in controls + invisible:
+        table[code] = short.get(chr(code)) or (
+            f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+        )
+    return table
+
+
+_ESCAPES = _escapes()
+JSON_ESCAPES = {code: f"\\u{code:04x}" for code in _ESCAPES if code >= 0x7F}
+"""What :func:`json.dumps` leaves raw with ``ensure_ascii=False`` (it escapes the rest)."""
+
+
+def escape(text: str) -> str:
+    """``text`` with every control character (C0, DEL, C1), line separator and bidirectional
+    override written as a Python escape (``\\n``, ``\\x1b``, ``\\u202e``): a file name
+    can neither start a forged line in a cron mail nor send a terminal escape sequence.
+    Other characters, any script's letters included, stay as they are."""
+    return text.translate(_ESCAPES)

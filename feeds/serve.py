@@ -5,9 +5,13 @@ loopback interface, builds once with ``base_url`` set to the server's own addres
 every link of the preview stays on the preview), then rebuilds in a watcher thread
 whenever a content file, a template or the configuration file changes.
 
-The server answers GET and HEAD for files of the output folder only: no listings, no
-hidden files (the manifest, the lock), nothing outside the folder however the path is
-spelt. Feeds get their registered media types (:data:`feeds.formats.MEDIA_TYPES`) and
+The server answers GET and HEAD for the files the last build published only (those its
+manifest lists, each a regular file inside the output folder, not reached through a
+symbolic link): no listings, no hidden files (the manifest, the lock), nothing outside the
+folder however the path is spelt. A client silent for :data:`CLIENT_TIMEOUT` seconds is
+dropped, and a client that goes away is one line on stderr, not a traceback.
+
+Feeds get their registered media types (:data:`feeds.formats.MEDIA_TYPES`) and
 every file a validator (``ETag`` from size and mtime, ``Last-Modified``) answered with
 ``304 Not Modified`` on ``If-None-Match`` / ``If-Modified-Since``.
 
@@ -24,6 +28,8 @@ import contextlib
 import mimetypes
 import os
 import shutil
+import socket
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -33,6 +39,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import watchfiles
@@ -41,8 +48,10 @@ from feeds.build import BuildOptions, BuildResult, build
 from feeds.config import Config, load_config
 from feeds.errors import BuildError, FeedsError, UsageError
 from feeds.formats import FEED_FORMATS, MEDIA_TYPES
+from feeds.write import MANIFEST, read_manifest
 
 HOST = "127.0.0.1"
+CLIENT_TIMEOUT = 10.0
 BROWSER_XML_TYPE = "application/xml; charset=utf-8"
 _XML_FEEDS = frozenset(
     f.info.filename for f in FEED_FORMATS.values() if f.info.media_type.endswith("+xml")
@@ -73,17 +82,47 @@ class PreviewHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, root: Path, port: int = 0) -> None:
         self.root = root.resolve()
+        self._published: tuple[tuple[int, int, int] | None, frozenset[str]] = (None, frozenset())
+        self._published_lock = threading.Lock()
         super().__init__((HOST, port), _Handler)
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.server_address[1]}/"
 
+    def published(self) -> frozenset[str]:
+        """The files the last build wrote, as its manifest lists them (read again only
+        when the manifest file changed)."""
+        try:
+            st = os.stat(self.root / MANIFEST)
+            stamp: tuple[int, int, int] | None = (st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError:
+            stamp = None
+        with self._published_lock:
+            if stamp is None or stamp != self._published[0]:
+                self._published = (stamp, frozenset(read_manifest(self.root)))
+            return self._published[1]
+
+    def handle_error(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
+        """A client that went away or timed out is one line on stderr, not a traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            host, port = client_address[:2]
+            reason = error.strerror or type(error).__name__
+            sys.stderr.write(f"feeds serve: {host}:{port}: client went away: {reason}\n")
+            sys.stderr.flush()
+        else:
+            super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: PreviewHTTPServer
     protocol_version = "HTTP/1.1"
     server_version = "feeds-serve"
+    timeout = CLIENT_TIMEOUT
+    """Seconds a client may stay silent (or stop reading) before it is dropped."""
 
     def do_GET(self) -> None:
         self._respond(with_body=True)
@@ -147,16 +186,20 @@ class _Handler(BaseHTTPRequestHandler):
         names = [p for p in parts if p]
         if any(name.startswith(".") for name in names):
             return None, HTTPStatus.NOT_FOUND  # the manifest, the lock, temporary files
+        # Only what the build published: its manifest names every file it wrote.
+        published = self.server.published()
+        rel = "/".join(names)
+        if rel not in published:
+            rel = f"{rel}/index.html" if rel else "index.html"
+            if rel not in published:
+                return None, HTTPStatus.NOT_FOUND
         root = self.server.root
-        path = root.joinpath(*names)
-        if path.is_dir():
-            path = path / "index.html"
         try:
-            resolved = path.resolve(strict=True)
+            resolved = root.joinpath(*rel.split("/")).resolve(strict=True)
         except (OSError, RuntimeError):
             return None, HTTPStatus.NOT_FOUND
-        if not resolved.is_relative_to(root):
-            return None, HTTPStatus.FORBIDDEN
+        if not resolved.is_relative_to(root) or resolved.relative_to(root).as_posix() != rel:
+            return None, HTTPStatus.FORBIDDEN  # a symbolic link put in place of a file
         if not resolved.is_file():
             return None, HTTPStatus.NOT_FOUND
         return resolved, HTTPStatus.OK
@@ -191,6 +234,8 @@ class PreviewOptions:
     unpublished: bool = False
     future: bool = False
     strict: bool = False
+    jobs: int = 1
+    """Worker processes for reading files, as ``feeds build --jobs``."""
 
 
 BuildOutcome = BuildResult | FeedsError
@@ -243,19 +288,18 @@ class Preview:
         except OSError as e:
             self._cleanup()
             raise UsageError(f"cannot listen on {HOST}:{self.options.port}: {e.strerror}") from None
-        self._signature = self._config_signature()
         try:
+            self._signature = self._config_signature()
             config = self._config()
-        except FeedsError:
-            self._server.server_close()
-            self._cleanup()
+            # Watch before the first build, so that no change made meanwhile is missed.
+            self._start_thread(self._watch, "watch")
+            self._watching.wait(timeout=10)
+            self._build(config)
+            self._start_thread(self._server.serve_forever, "serve")
+            self._serving = True
+        except BaseException:  # a bad config, Ctrl-C, a bug: no thread or folder stays
+            self.stop()
             raise
-        # Watch before the first build, so that no change made meanwhile is missed.
-        self._start_thread(self._watch, "watch")
-        self._watching.wait(timeout=10)
-        self._build(config)
-        self._start_thread(self._server.serve_forever, "serve")
-        self._serving = True
 
     def _start_thread(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=f"feeds-{name}", daemon=True)
@@ -276,6 +320,7 @@ class Preview:
         if self._server is not None:
             if self._serving:  # shutdown() waits for serve_forever(): only once it runs
                 self._server.shutdown()
+                self._serving = False
             self._server.server_close()
         for thread in self._threads:
             thread.join(timeout=10)
@@ -310,6 +355,7 @@ class Preview:
             future=self.options.future,
             strict=self.options.strict,
             lock_wait=30.0,
+            jobs=self.options.jobs,
         )
         try:
             outcome: BuildOutcome = build(config, options)
@@ -336,12 +382,26 @@ class Preview:
         return (stat.st_mtime_ns, stat.st_size)
 
     def _watch(self) -> None:
-        output = self.output.resolve()
+        """Rebuild on changes until stopped; whatever goes wrong is reported, and the
+        watching starts again a second later rather than ending the preview's rebuilds."""
+        while not self._stop.is_set():
+            try:
+                self._watch_once()
+            except Exception as e:  # a bug must not end the rebuilds silently
+                self.on_build(BuildError(f"unexpected {type(e).__name__} in the watcher: {e}"))
+                self._watching.set()
+                self._stop.wait(1.0)
+            else:
+                return
+
+    def _watch_once(self) -> None:
+        output = os.path.realpath(self.output)
         default = watchfiles.DefaultFilter()
 
         def relevant(change: watchfiles.Change, path: str) -> bool:
-            resolved = Path(path).resolve()
-            hidden = any(part.startswith(".") for part in Path(path).parts[-1:])
+            # realpath, not Path.resolve: a symbolic link loop must not raise here.
+            resolved = Path(os.path.realpath(path))
+            hidden = os.path.basename(path).startswith(".")
             return default(change, path) and not hidden and not resolved.is_relative_to(output)
 
         # The configuration file is polled (every rust_timeout), not watched: editors

@@ -75,13 +75,48 @@ def find_sources(content: Path) -> tuple[tuple[Source, ...], tuple[Problem, ...]
 
     Symbolic links are followed only when they resolve inside the content folder.
     """
-    sources, problems, _ = _find(content)
+    sources, problems, _, _ = _find(content)
     return tuple(sources), problems
+
+
+def template_files(folder: str) -> list[str]:
+    """Every file below the templates ``folder``, sorted: all that a template loader can
+    read, through symbolic links too (each real folder once, so a loop ends)."""
+    found: list[str] = []
+    seen: set[tuple[int, int]] = set()
+
+    def walk(path: str) -> None:
+        try:
+            st = os.stat(path)
+            if (st.st_dev, st.st_ino) in seen:
+                return
+            seen.add((st.st_dev, st.st_ino))
+            with os.scandir(path) as listing:
+                entries = sorted(listing, key=_NAME)
+        except OSError:
+            return
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()  # follows links; a loop or a dangling link: neither
+                is_file = not is_dir and entry.is_file()
+            except OSError:
+                continue
+            if is_dir:
+                walk(entry.path)
+            elif is_file:
+                found.append(entry.path)
+
+    walk(folder)
+    return found
 
 
 Runs = tuple[tuple[str, int, int], ...]
 """(folder, start, end): the sources of each folder are ``sources[start:end]`` for each
 of its runs (a folder's files are split where its subfolders come in sorted order)."""
+
+
+UNREADABLE = "cannot read folder"
+"""The message of a folder the scan could not list (see :attr:`Scan.unreadable`)."""
 
 
 class _Walker:
@@ -94,6 +129,7 @@ class _Walker:
         self.rels: list[str] = []
         self.problems: list[Problem] = []
         self.runs: list[tuple[str, int, int]] = []
+        self.unreadable: list[str] = []
 
     def listing(self, folder: str, rel_prefix: str) -> list[os.DirEntry[str]] | None:
         # Plain strings all the way: 100,000 Path objects or tuples of parts cost a second.
@@ -102,10 +138,29 @@ class _Walker:
                 return sorted(entries, key=_NAME)
         except OSError as e:
             label = os.path.join(self.given, *rel_prefix.split("/")[:-1])
+            self.unreadable.append(label)
             self.problems.append(
-                Problem(path=label, line=0, field="", message=f"cannot list: {e.strerror}")
+                Problem(path=label, line=0, field="", message=f"{UNREADABLE}: {e.strerror}")
             )
             return None
+
+    def link_target(self, entry: os.DirEntry[str], label: str) -> Path | None:
+        """Where the link ``entry`` leads, or ``None`` (with a warning) when it is a loop
+        or leads out of the content folder. A link to nothing is passed over in silence."""
+        try:
+            target = Path(entry.path).resolve(strict=True)
+        except FileNotFoundError:
+            return Path(entry.path).absolute()  # dangling: neither a file nor a folder
+        except (OSError, RuntimeError):  # ELOOP, or Python's own loop detection
+            message = "symlink loop, skipped"
+        else:
+            if target.is_relative_to(self.root):
+                return target
+            message = "link points outside the content folder, skipped"
+        self.problems.append(
+            Problem(path=label, line=0, field="", message=message, severity=Severity.WARNING)
+        )
+        return None
 
     def walk(self, folder: str, rel_prefix: str) -> None:
         entries = self.listing(folder, rel_prefix)
@@ -125,17 +180,8 @@ class _Walker:
                     rels.append(rel_prefix + name)  # its path is prefix + rel: entry.path
                 continue
             if entry.is_symlink():
-                target = Path(entry.path).resolve()
-                if not target.is_relative_to(self.root):
-                    self.problems.append(
-                        Problem(
-                            path=prefix + rel_prefix + name,
-                            line=0,
-                            field="",
-                            message="symbolic link to outside the content folder: skipped",
-                            severity=Severity.WARNING,
-                        )
-                    )
+                target = self.link_target(entry, prefix + rel_prefix + name)
+                if target is None:
                     continue
                 if target.is_dir():
                     continue  # a link to a folder inside: its files are found there
@@ -153,11 +199,11 @@ class _Walker:
 _NAME = attrgetter("name")
 
 
-def _find(content: Path) -> tuple[Sources, tuple[Problem, ...], Runs]:
+def _find(content: Path) -> tuple[Sources, tuple[Problem, ...], Runs, tuple[str, ...]]:
     walker = _Walker(content)
     walker.walk(walker.given, "")
     sources = Sources(walker.prefix, tuple(walker.rels))
-    return sources, tuple(walker.problems), tuple(walker.runs)
+    return sources, tuple(walker.problems), tuple(walker.runs), tuple(walker.unreadable)
 
 
 def _stat_all(paths: Sequence[str]) -> bytes:
@@ -303,6 +349,9 @@ class Scan:
     runs: Runs = ()
     rels: tuple[str, ...] = ()
     """Each source's ``rel``."""
+    unreadable: tuple[str, ...] = ()
+    """Folders that could not be listed (the content folder itself, or below it): what
+    they hold is unknown, not gone, so a writing build must not publish this scan."""
 
 
 def scan(content: Path, jobs: int = 1) -> Scan:
@@ -310,7 +359,7 @@ def scan(content: Path, jobs: int = 1) -> Scan:
 
     (Sharing the listing too was measured: no faster, as the listings must be sent back.)
     """
-    sources, problems, runs = _find(content)
+    sources, problems, runs, unreadable = _find(content)
     stamps = split_map(_stat_all, [sources.prefix + rel for rel in sources.rels], jobs)
     return Scan(
         sources=sources,
@@ -318,4 +367,5 @@ def scan(content: Path, jobs: int = 1) -> Scan:
         problems=problems,
         runs=runs,
         rels=sources.rels,
+        unreadable=unreadable,
     )

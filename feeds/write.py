@@ -28,7 +28,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from feeds.errors import BuildError
+from feeds.errors import BuildError, DuplicateOutputError
 
 MANIFEST = ".feeds-manifest.json"
 MANIFEST_VERSION = 1
@@ -332,10 +332,12 @@ def _write(
     # one, never a part.
     staged: list[tuple[str, Path, Path, str]] = []
     inside: set[Path] = set()
+    seen: set[str] = set(entries)
     try:
         for rel, data in items:
-            if rel in entries:
-                raise AssertionError(f"two outputs for {rel}")
+            if rel in seen:
+                raise DuplicateOutputError(rel)
+            seen.add(rel)
             path = _target(root, rel, inside)
             digest = _digest(data)
             if _same(path, data, digest, old.get(rel)):

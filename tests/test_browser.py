@@ -41,8 +41,10 @@ def preview(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Preview]:
     root = tmp_path_factory.mktemp("browser")
     files: dict[str, str | bytes] = {"feeds.yaml": "title: Browser News\nstylesheet: true\n"}
     for i, topic in enumerate(TOPICS, start=1):
+        # Story 1's summary looks like markup: Atom carries it as escaped HTML.
+        excerpt = "Bold ends with </b> & 1 < 2" if i == 1 else f"Summary <{i}> & more"
         files[f"content/{i}.md"] = article(
-            n=i, title=f"Story {i} about {topic}", topics=[topic], excerpt=f"Summary <{i}> & more"
+            n=i, title=f"Story {i} about {topic}", topics=[topic], excerpt=excerpt
         )
     write_tree(root, files)
     options = PreviewOptions(content=root / "content", config=root / "feeds.yaml", port=0)
@@ -107,6 +109,9 @@ def test_feed_is_styled_into_a_readable_page(
     if path == "atom.xml":
         assert len(links) == len(TOPICS)
         assert "Summary <4> & more" in text
+        assert "Bold ends with </b> & 1 < 2" in text  # shown once escaped, as written
+        assert "&lt;" not in text and "&amp;" not in text
+        assert doc.xpath("//article//b") == []
     assert doc.xpath("//body//script") == []
 
 

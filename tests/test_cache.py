@@ -153,6 +153,21 @@ def test_a_template_change_is_seen(tmp_path: Path) -> None:
     assert (site.output / "index.html").read_text() == "<html>feeds</html>\n"
 
 
+def test_a_change_in_a_symlinked_template_folder_is_seen(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    write_tree(templates, {"index.html": '{% include "parts/title.html" %}\n'})
+    write_tree(tmp_path / "shared", {"title.html": "<h1>one</h1>"})
+    (templates / "parts").symlink_to(tmp_path / "shared")
+    (tmp_path / "shared" / "loop").symlink_to(tmp_path / "shared")  # ends, and is read once
+    site = Site(tmp_path, _site(5), replace(Config(), templates=str(templates)))
+    site.build()
+    assert (site.output / "index.html").read_text() == "<h1>one</h1>"
+    write_tree(tmp_path / "shared", {"title.html": "<h1>two</h1>"})
+    result = site.build()
+    assert result.report is not None and result.report.written == ("index.html",)
+    assert (site.output / "index.html").read_text() == "<h1>two</h1>"
+
+
 def test_editing_one_article_rewrites_only_the_feeds_that_hold_it(tmp_path: Path) -> None:
     site = Site(tmp_path, _site())
     site.build()
@@ -440,7 +455,12 @@ def test_check_uses_the_cache_and_writes_no_output(tmp_path: Path) -> None:
     site = Site(tmp_path, _site(5))
     site.build(write=False)
     result = site.build(write=False)
-    assert result.files_reread == 0 and result.report is None
+    assert result.files_reread == 5 and result.report is None  # check made no cache
+    assert not site.output.exists()
+    site.build()
+    shutil.rmtree(site.output)
+    result = site.build(write=False)
+    assert result.files_reread == 0 and result.report is None  # but reads the build's
     assert not site.output.exists()
 
 

@@ -11,6 +11,7 @@ import pytest
 from conftest import NOW, article, write_tree
 
 import feeds.cache
+import feeds.cli
 from feeds.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, main
 
 
@@ -208,3 +209,45 @@ def test_the_summary_counts_in_plain_words(tmp_path: Path) -> None:
     code, out, _ = run("check")
     assert out.startswith("feeds check: 2 articles published (held back: 2 drafts, 1 future, ")
     assert "; 2 files skipped, 2 warnings; 3 feeds (3 rendered); 8 content files (" in out
+
+
+def test_a_hostile_file_name_prints_as_one_escaped_line(tmp_path: Path) -> None:
+    name = "x\ncontent/forged.md:1: all good\x1b[2J\x1b]0;title\x07\x9b31m\u202eé.md"
+    write_tree(tmp_path / "content", {name: article(n=9, publishedDateTime="soon")})
+    code, out, err = run("build", "--quiet")
+    assert (code, out) == (EXIT_PROBLEMS, "")
+    assert err == (
+        "content/x\\ncontent/forged.md:1: all good\\x1b[2J\\x1b]0;title\\x07\\x9b31m\\u202eé.md:5:"
+        " publishedDateTime: not a date: 'soon'\n"
+    )
+    # (a second --quiet run would print nothing: the problem was reported)
+    code, out, err = run("check", "--quiet", "--log-format", "json")
+    [line] = err.splitlines()
+    assert json.loads(line)["path"] == f"content/{name}"
+    assert not any(c in line for c in "\x1b\x07\x9b\u202e")
+
+
+def test_check_writes_nothing_not_even_the_cache(tmp_path: Path) -> None:
+    cache = tmp_path / ".feeds-cache"
+    assert run("check", "--quiet") == (EXIT_OK, "", "")
+    assert not cache.exists() and not (tmp_path / "public").exists()
+    assert run("build", "--quiet") == (EXIT_OK, "", "")
+
+    def files() -> dict[str, tuple[bytes, int]]:
+        return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in cache.iterdir()}
+
+    before = files()
+    write_tree(tmp_path / "content", {"0.md": article(n=0, title="Edited")})
+    code, out, err = run("check")
+    assert (code, err) == (EXIT_OK, "")
+    assert "6 content files (1 read, 5 from cache)" in out  # the cache is read
+    assert files() == before
+
+
+def test_a_system_that_is_not_posix_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(feeds.cli.os, "name", "nt")
+    assert run("build") == (
+        EXIT_USAGE,
+        "",
+        "feeds: needs a POSIX system (Linux, macOS, a BSD), not 'nt'\n",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -134,3 +135,55 @@ def test_overlapping_command_line_runs_never_interleave(tmp_path: Path) -> None:
     assert [run.returncode for run in runs] == [0, 0, 0], results
     assert all(out == err == "" for out, err in results)
     assert list(tmp_path.joinpath("public").rglob("*.feeds-tmp")) == []
+
+
+def test_a_deleted_lock_file_does_not_let_a_second_run_in(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        (tmp_path / LOCK_FILE).unlink()
+        with pytest.raises(LockedError), output_lock(tmp_path, 0.2):
+            pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with output_lock(tmp_path, 0):
+        assert (tmp_path / LOCK_FILE).exists()
+
+
+def test_a_lock_file_replaced_while_waiting_is_locked_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import feeds.lock
+
+    # Where a folder cannot be locked, the file alone must still hold: the file a waiting
+    # run finally locks may have been deleted meanwhile, and a third run lock a new one.
+    def no_folder_lock(fd: int, output: Path, wait: float, deadline: float) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(95, "Operation not supported")
+        real(fd, output, wait, deadline)
+
+    real = feeds.lock._flock
+    monkeypatch.setattr(feeds.lock, "_flock", no_folder_lock)
+    first = output_lock(tmp_path, 0)
+    first.__enter__()
+    stale = os.stat(tmp_path / LOCK_FILE).st_ino
+    result: list[int] = []
+
+    def second() -> None:
+        with output_lock(tmp_path, 10):
+            result.append(os.stat(tmp_path / LOCK_FILE).st_ino)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    time.sleep(0.2)  # the second run waits on the first one's file
+    (tmp_path / LOCK_FILE).unlink()
+    with output_lock(tmp_path, 0):  # a third run: a new file, free
+        fresh = os.stat(tmp_path / LOCK_FILE).st_ino
+        first.__exit__(None, None, None)  # the second run gets the deleted file's lock...
+        time.sleep(0.3)
+        assert result == []  # ...sees it is not the file there now, and waits on that one
+    thread.join(5)
+    assert result == [fresh] and fresh != stale

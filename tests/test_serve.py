@@ -6,6 +6,8 @@ import http.client
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import article, write_tree
 
+import feeds.serve
 from feeds.errors import ConfigError, FeedsError, UsageError
 from feeds.serve import BuildOutcome, Preview, PreviewOptions
 
@@ -188,8 +191,22 @@ def test_nothing_outside_the_output_is_served(preview: Preview, path: str) -> No
 def test_symbolic_links_out_of_the_output_are_refused(preview: Preview, site: Path) -> None:
     os.symlink(site / "secret.txt", site / "public" / "leak.txt")
     response = request(preview.url, "/leak.txt")
-    assert response.status == 403
+    assert response.status == 404  # not a file the build published
     assert b"TOP-SECRET" not in response.body
+
+
+def test_only_files_the_build_published_are_served(preview: Preview, site: Path) -> None:
+    public = site / "public"
+    (public / "manifest.json").symlink_to(".feeds-manifest.json")
+    (public / "notes.txt").write_text("not ours")
+    for path in ("/manifest.json", "/notes.txt"):
+        assert request(preview.url, path).status == 404, path
+    (public / "rss.xml").unlink()
+    (public / "rss.xml").symlink_to(".feeds-manifest.json")  # a published name, relinked
+    response = request(preview.url, "/rss.xml")
+    assert response.status == 403
+    assert b"sha256" not in response.body
+    assert request(preview.url, "/atom.xml").status == 200
 
 
 def test_rebuilds_when_content_changes(
@@ -233,6 +250,28 @@ def test_rebuilds_when_a_template_is_added_or_broken(
         assert wait_for(lambda: isinstance(outcomes[-1], FeedsError))
         assert "index.html:1: template: 'nope' is undefined" in str(outcomes[-1])
         assert request(preview.url, "/").body == b"<p>2 topics</p>\n"
+
+
+def test_rebuilds_when_a_template_in_a_symlinked_folder_changes(
+    site: Path, outcomes: list[BuildOutcome]
+) -> None:
+    write_tree(
+        site,
+        {
+            "feeds.yaml": "templates: templates\n",
+            "templates/index.html": '{% include "parts/title.html" %}\n',
+            "shared/title.html": "one",
+        },
+    )
+    (site / "templates" / "parts").symlink_to(site / "shared")
+    (site / "shared" / "loop").symlink_to(site / "shared")
+    options = PreviewOptions(
+        content=site / "content", config=site / "feeds.yaml", output=site / "public", port=0
+    )
+    with Preview(options, on_build=outcomes.append, debounce_ms=100) as preview:
+        assert request(preview.url, "/").body == b"one"
+        write_tree(site, {"shared/title.html": "two"})
+        assert wait_for(lambda: request(preview.url, "/").body == b"two")
 
 
 def test_content_problems_are_reported_and_the_rest_served(
@@ -325,3 +364,78 @@ def test_command_rejects_a_bad_port(site: Path) -> None:
     )
     assert result.returncode == 2
     assert "port must be from 0 to 65535" in result.stderr
+
+
+def _connect(url: str) -> socket.socket:
+    parts = urlsplit(url)
+    return socket.create_connection((parts.hostname or "", parts.port or 80), timeout=10)
+
+
+def test_a_client_that_goes_away_or_says_nothing_is_dropped_quietly(
+    site: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(feeds.serve._Handler, "timeout", 1.0)
+    body = "\n\n".join(f"Paragraph {i} " + "words " * 100 for i in range(300))
+    write_tree(site, {f"content/big{n}.md": article(n=n, body=body) for n in range(3, 40)})
+    options = PreviewOptions(content=site / "content", config=None, output=site / "out", port=0)
+    with Preview(options) as preview:
+        assert (site / "out" / "rss.xml").stat().st_size > 6_000_000  # more than socket buffers
+        capsys.readouterr()
+        # One client stops reading part-way and resets the connection.
+        gone = _connect(preview.url)
+        gone.sendall(b"GET /rss.xml HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert gone.recv(1024).startswith(b"HTTP/1.1 200")
+        gone.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        gone.close()
+        # Another connects and says nothing at all.
+        idle = _connect(preview.url)
+        # The next client is answered at once all the same.
+        started = time.monotonic()
+        assert request(preview.url, "/feeds.opml").status == 200
+        assert time.monotonic() - started < 1.0
+        # The silent one is dropped after the timeout: the server closes its connection.
+        idle.settimeout(5)
+        assert idle.recv(1024) == b""
+        idle.close()
+        assert wait_for(lambda: "client went away" in capsys.readouterr().err, timeout=5) or (
+            pytest.fail("the dropped client was not reported")
+        )
+        assert request(preview.url, "/atom.xml").status == 200
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Exception" not in err, err
+
+
+def test_command_honours_jobs_and_refuses_cache_options(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from feeds.cli import main
+
+    monkeypatch.chdir(site)
+    given: list[PreviewOptions] = []
+
+    class Stub:
+        def __init__(self, options: PreviewOptions, **_: object) -> None:
+            given.append(options)
+
+        def start(self) -> None:
+            raise UsageError("stopped before serving")
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr(feeds.serve, "Preview", Stub)
+    err = io.StringIO()
+    assert main(["serve", "--jobs", "3", "--port", "0"], out=io.StringIO(), err=err) == 2
+    assert [options.jobs for options in given] == [3]
+    for option in (["--cache", "c"], ["--no-cache"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "feeds", "serve", *option],
+            cwd=site,
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+        )
+        assert result.returncode == 2
+        assert f"unrecognized arguments: {option[0]}" in result.stderr

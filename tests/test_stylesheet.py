@@ -109,3 +109,17 @@ def test_templates_folder_overrides_the_stylesheet(tmp_path: Path) -> None:
     config = load_config(tmp_path / "site/feeds.yaml")
     _, output = run_build(tmp_path, files(), config)
     assert (output / "feed.xsl").read_text() == '<?xml version="1.0"?>\n<!-- feeds -->\n<x/>\n'
+
+
+def test_atom_escaped_html_shows_its_text_once(tmp_path: Path) -> None:
+    plain = "Use </b> for bold & mind 2 < 3"  # looks like markup: written as type="html"
+    content = {"1.md": article(n=1, title="A </i> title & more", excerpt=plain)}
+    _, output = run_build(tmp_path, content, Config(base_url=BASE, stylesheet=True))
+    feed = (output / "atom.xml").read_text()
+    assert '<summary type="html">' in feed and '<title type="html">' in feed
+    doc = transform(output, "atom.xml")
+    [entry] = doc.xpath("//article")
+    assert entry.xpath("string(.//h3/a)") == "A </i> title & more"
+    assert plain in entry.text_content()
+    assert "&lt;" not in entry.text_content()
+    assert doc.xpath("//article//b | //article//i | //script") == []

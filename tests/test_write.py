@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import feeds.write as write_module
-from feeds.errors import BuildError
+from feeds.errors import BuildError, DuplicateOutputError, FeedsError
 from feeds.write import (
     MANIFEST,
     TMP_SUFFIX,
@@ -232,3 +232,12 @@ def test_without_syncfs_each_file_is_synced(
     report = write_output(tmp_path / "out", SITE)
     assert len(synced) >= len(report.written)
     assert _temporaries(tmp_path / "out") == []
+
+
+def test_a_path_given_twice_is_an_error_naming_it_and_nothing_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    stream = iter([("topics/a/rss.xml", b"one"), ("topics/a/rss.xml", b"two")])
+    with pytest.raises(DuplicateOutputError, match=r"^topics/a/rss\.xml: two outputs") as caught:
+        write_output(out, stream, paths=["topics/a/rss.xml"])
+    assert isinstance(caught.value, FeedsError) and caught.value.path == "topics/a/rss.xml"
+    assert [p.name for p in out.rglob("*") if p.is_file()] == [".feeds-manifest.json"]

@@ -21,7 +21,7 @@
     <html lang="{rss/channel/language | a:feed/@xml:lang}">
       <head>
         <meta name="viewport" content="width=device-width, initial-scale=1"/>
-        <title><xsl:value-of select="$title"/> (web feed)</title>
+        <title><xsl:apply-templates select="$title" mode="text"/> (web feed)</title>
         <style>
 :root { color-scheme: light dark; --muted: #5b6470; --line: #d8dde3; --accent: #0b57d0; --box: #eef3fd; }
 @media (prefers-color-scheme: dark) { :root { --muted: #a4adb8; --line: #3a4048; --accent: #8ab4f8; --box: #1d2633; } }
@@ -41,8 +41,8 @@ article p { margin: .2rem 0; }
       <body>
         <header>
           <p class="kind">Web feed · <xsl:choose><xsl:when test="rss">RSS 2.0</xsl:when><xsl:otherwise>Atom</xsl:otherwise></xsl:choose></p>
-          <h1><xsl:value-of select="$title"/></h1>
-          <p><xsl:value-of select="$description"/></p>
+          <h1><xsl:apply-templates select="$title" mode="text"/></h1>
+          <p><xsl:apply-templates select="$description" mode="text"/></p>
         </header>
         <section class="subscribe" aria-labelledby="subscribe-heading">
           <h2 id="subscribe-heading">How to subscribe</h2>
@@ -76,13 +76,45 @@ article p { margin: .2rem 0; }
 
   <xsl:template match="a:entry">
     <article>
-      <h3><a href="{a:link[@rel='alternate' or not(@rel)][1]/@href}"><xsl:value-of select="a:title"/></a></h3>
+      <h3><a href="{a:link[@rel='alternate' or not(@rel)][1]/@href}"><xsl:apply-templates select="a:title" mode="text"/></a></h3>
       <p class="meta">
         <time datetime="{a:published}"><xsl:value-of select="translate(substring(a:published, 1, 16), 'T', ' ')"/></time>
         <xsl:if test="a:author/a:name"> · <xsl:value-of select="a:author/a:name"/></xsl:if>
       </p>
-      <p><xsl:value-of select="a:summary"/></p>
+      <p><xsl:apply-templates select="a:summary" mode="text"/></p>
     </article>
+  </xsl:template>
+
+  <!-- An Atom text construct as plain text. Escaped HTML (type="html") shows its text
+       once and is never interpreted (no disable-output-escaping, which is unsafe and
+       which Firefox ignores): its tags dropped, then its entities undone. -->
+  <xsl:template match="*" mode="text">
+    <xsl:choose>
+      <xsl:when test="@type = 'html'">
+        <xsl:call-template name="unescape">
+          <xsl:with-param name="text">
+            <xsl:call-template name="strip-tags">
+              <xsl:with-param name="text" select="."/>
+            </xsl:call-template>
+          </xsl:with-param>
+        </xsl:call-template>
+      </xsl:when>
+      <xsl:otherwise><xsl:value-of select="."/></xsl:otherwise>
+    </xsl:choose>
+  </xsl:template>
+
+  <!-- The HTML source without its tags (a literal < in HTML text is &lt;, not <). -->
+  <xsl:template name="strip-tags">
+    <xsl:param name="text"/>
+    <xsl:choose>
+      <xsl:when test="contains($text, '&lt;')">
+        <xsl:value-of select="substring-before($text, '&lt;')"/>
+        <xsl:call-template name="strip-tags">
+          <xsl:with-param name="text" select="substring-after(substring-after($text, '&lt;'), '&gt;')"/>
+        </xsl:call-template>
+      </xsl:when>
+      <xsl:otherwise><xsl:value-of select="$text"/></xsl:otherwise>
+    </xsl:choose>
   </xsl:template>
 
   <!-- Undo html.escape(quote=False): &lt; &gt; then &amp; (last), as plain text. -->
