@@ -83,7 +83,9 @@ if TYPE_CHECKING:
 
 DEFAULT_DIR = Path(".feeds-cache")
 DB_FILE = "cache.sqlite3"
-SCHEMA = 5
+SCHEMA = 6
+"""Raised whenever what is stored changes shape or meaning (6: topic keys treat hyphens and
+underscores as spaces), so that a cache written before is discarded."""
 RACY_SECONDS = 3
 """Files modified this recently when a run starts are read but not trusted next time."""
 BUSY_SECONDS = 10.0
