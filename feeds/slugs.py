@@ -33,9 +33,9 @@ _WINDOWS_RESERVED = frozenset(
 )
 _SEPARATORS = ("-", "_", "\u2010", "\u2011")
 """Hyphen-minus, underscore, hyphen and non-breaking hyphen: written as a space in keys."""
-_HASH_LIKE = re.compile(r"(?:^|-)[0-9a-f]{8,}$")
+_HASH_LIKE = re.compile(r"(?:^|-)[0-9a-f]{8,}\Z")
 """A slug ending like a hashed one: such a readable key is hashed too."""
-_LOSSLESS_DOMAIN = re.compile(r"^[^\W_]+(?:[-.][^\W_]+)*$")
+_LOSSLESS_DOMAIN = re.compile(r"[^\W_]+(?:[-.][^\W_]+)*")
 
 
 def group_key(name: str) -> str:
@@ -82,7 +82,9 @@ def slugify(key: str, *, domain: bool = False) -> str:
     if domain:
         key = unicodedata.normalize("NFC", key)
         readable = (
-            bool(_LOSSLESS_DOMAIN.match(key)) and key == key.lower() and len(key) <= MAX_READABLE
+            bool(_LOSSLESS_DOMAIN.fullmatch(key))
+            and key == key.lower()
+            and len(key) <= MAX_READABLE
         )
         slug = key
     else:
