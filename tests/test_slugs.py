@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from pathlib import Path
 
 import pytest
-from conftest import article, run_build
+from conftest import REPO, article, run_build
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -108,6 +109,26 @@ def test_hostile_names_are_apart_and_safe() -> None:
     assert len(slugs) == len(names)
     for slug in slugs:
         assert_path_safe(slug)
+
+
+def test_the_readme_table_is_what_slugify_does() -> None:
+    readme = (REPO / "README.md").read_text("utf-8")
+    table = readme.split("| topic (any of these spellings) | folder |\n|---|---|\n")[1]
+    rows = table.split("\n\n")[0].splitlines()
+    checked = 0
+    for row in rows:
+        names, folders = (
+            [re.findall(r"`([^`]*)`", part) for part in cell.split(" / ")]
+            for cell in row.strip("|").split(" | ")
+        )
+        if not all(names):
+            continue  # "a name over 60 characters": said in words
+        assert len(names) == len(folders), row
+        for spellings, (folder,) in zip(names, folders, strict=True):
+            for name in spellings:
+                assert f"topics/{slugify(group_key(name))}/" == folder, row
+                checked += 1
+    assert checked >= 25
 
 
 # -- properties ----------------------------------------------------------------------------
