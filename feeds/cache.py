@@ -84,8 +84,10 @@ if TYPE_CHECKING:
 DEFAULT_DIR = Path(".feeds-cache")
 DB_FILE = "cache.sqlite3"
 SCHEMA = 6
-"""Changed with the tables, and whenever the same inputs render to other output (a
-recorded output is current only under the version it was written by)."""
+"""Raised whenever what is stored changes shape or meaning, or the same inputs render to
+other output (a recorded output is current only under the version it was written by). 6:
+duplicates chosen among publishable copies, topic keys treating hyphens and underscores as
+spaces, run counts stored, bodies rendered as CommonMark + GFM."""
 RACY_SECONDS = 3
 """Files modified this recently when a run starts are read but not trusted next time."""
 BUSY_SECONDS = 10.0

@@ -236,10 +236,10 @@ class _Reader:
                 self.error(f"topics[{index}]", f"must be text, not {_kind(item)}", key="topics")
                 continue
             name = truncate(plain_text(item), 200)
-            if not name:
+            key = group_key(name)
+            if not key:  # nothing but spaces, hyphens and underscores
                 self.warn(f"topics[{index}]", "empty topic ignored", key="topics")
                 continue
-            key = group_key(name)
             seen.setdefault(key, Topic(key=key, name=name))
         return tuple(seen.values())
 
@@ -553,9 +553,10 @@ repeat: 46 ns for a value read before, against 150 ns for ``plain_text``."""
 def _topic(item: str) -> Topic | None:
     """The topic ``_Reader.topics`` reads from ``item``, or ``None`` when it is empty."""
     name = truncate(plain_text(item), 200)
-    if not name:
+    key = group_key(name)
+    if not key:
         return None
-    return Topic(key=group_key(name), name=name)
+    return Topic(key=key, name=name)
 
 
 class _Unusual:
