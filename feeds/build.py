@@ -387,8 +387,10 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         if found.unreadable and options.write:
             # A folder that cannot be listed is a fault, not a deletion: publishing
             # without its articles would remove their feeds. Keep the last output as is.
+            # Its problem is recorded beside the earlier ones, so --quiet says it once.
             return BuildResult(
                 problems=found.problems,
+                new_problems=_reported(options, found, found.problems, record=True, keep=True),
                 files_read=len(sources),
                 files_reread=0,
                 articles=0,
@@ -710,15 +712,21 @@ def _held_back(briefs: Iterable[Brief | None], selection: Selection) -> Counts:
 
 
 def _reported(
-    options: BuildOptions, found: Scan, problems: tuple[Problem, ...], *, record: bool
+    options: BuildOptions,
+    found: Scan,
+    problems: tuple[Problem, ...],
+    *,
+    record: bool,
+    keep: bool = False,
 ) -> tuple[Problem, ...] | None:
     """Of ``problems``, those the last writing run did not report for the same files
     (``None`` for a run that writes nothing: all of them); ``record``: note them all as
-    reported now (see :mod:`feeds.reported`)."""
+    reported now (see :mod:`feeds.reported`), ``keep``: beside those noted before (a run
+    that saw only part of the content)."""
     if not options.write:
         return None
     keys = problem_keys(problems, found)
     before = read_reported(options.output)
     if record:
-        save_reported(options.output, keys)
+        save_reported(options.output, [*before, *keys] if keep else keys)
     return tuple(p for p, key in zip(problems, keys, strict=True) if key not in before)
