@@ -1130,9 +1130,7 @@ def _connect(path: Path) -> sqlite3.Connection:
                 if statement.strip():
                     db.execute(statement)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('version', ?)", (VERSION,))
-        found = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-        if found is None or found[0] != VERSION:
-            raise sqlite3.DatabaseError(f"made by another version ({found and found[0]})")
+        _check_version(db)
     except BaseException:
         db.close()
         raise
@@ -1148,13 +1146,17 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
     uri = f"{path.absolute().as_uri()}?mode={mode}"
     db = sqlite3.connect(uri, uri=True, timeout=BUSY_SECONDS, isolation_level=None)
     try:
-        found = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-        if found is None or found[0] != VERSION:
-            raise sqlite3.DatabaseError(f"made by another version ({found and found[0]})")
+        _check_version(db)
     except BaseException:
         db.close()
         raise
     return db
+
+
+def _check_version(db: sqlite3.Connection) -> None:
+    found = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+    if found is None or found[0] != VERSION:
+        raise sqlite3.DatabaseError(f"made by another version ({found and found[0]})")
 
 
 @contextlib.contextmanager
