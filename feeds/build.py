@@ -18,6 +18,7 @@ import marshal
 import os
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -41,7 +42,7 @@ from feeds.group import (
     touched,
 )
 from feeds.lock import output_lock
-from feeds.model import Article, Brief, Counts, FeedKind, Site, micros
+from feeds.model import Article, Brief, Counts, FeedKind, Site
 from feeds.parallel import Workers
 from feeds.reported import problem_keys, read_reported, save_reported
 from feeds.sources import Scan, Source, Sources, Stamp, scan, stamp_of
@@ -697,18 +698,8 @@ def _published(records: Mapping[GroupKey, Record]) -> int:
 
 def _held_back(briefs: Iterable[Brief | None], selection: Selection) -> Counts:
     """The usable files held back from every feed, by why (``published`` left 0)."""
-    now = micros(selection.now)
-    drafts = future = removed = 0
-    for brief in briefs:
-        if brief is None:
-            continue
-        if brief.removed:
-            removed += 1
-        elif brief.draft and not selection.unpublished:
-            drafts += 1
-        elif brief.published > now and not selection.future:
-            future += 1
-    return Counts(drafts=drafts, future=future, removed=removed)
+    why = Counter(selection.held_back(brief) for brief in briefs if brief is not None)
+    return Counts(drafts=why["draft"], future=why["future"], removed=why["removed"])
 
 
 def _reported(

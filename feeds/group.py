@@ -15,7 +15,7 @@ import hashlib
 import heapq
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from feeds.errors import Problem, Severity
@@ -25,24 +25,32 @@ from feeds.slugs import slugify
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Selection:
-    """Which articles count as published at ``now``."""
+    """Which articles count as published at ``now``: the one publish rule."""
 
     now: datetime
     unpublished: bool = False
     """Include ``published: false`` articles (previews)."""
     future: bool = False
     """Include articles dated after ``now`` (previews)."""
+    _now: int = field(init=False, repr=False, compare=False)
+    """:func:`micros` of ``now``."""
 
-    def admits(self, article: Article, *, at_any_time: bool = False) -> bool:
-        """Whether ``article`` is published now (or, ``at_any_time``, once its time comes)."""
-        return self.admits_brief(Brief.of(article), at_any_time=at_any_time)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_now", micros(self.now))
 
-    def admits_brief(self, brief: Brief, *, at_any_time: bool = False) -> bool:
+    def held_back(self, brief: Brief) -> str | None:
+        """Why the article of ``brief`` is not published in this build (``"removed"``,
+        ``"draft"`` or ``"future"``), or ``None``: it is."""
         if brief.removed:
-            return False
+            return "removed"
         if brief.draft and not self.unpublished:
-            return False
-        return self.future or at_any_time or brief.published <= micros(self.now)
+            return "draft"
+        if brief.published > self._now and not self.future:
+            return "future"
+        return None
+
+    def publishes(self, brief: Brief) -> bool:
+        return self.held_back(brief) is None
 
 
 def order_key(article: Article) -> tuple[int, str]:
@@ -121,7 +129,6 @@ class Selector:
         self.selection = selection
         self.related_published_only = related_published_only
         """Hide related items that name any article not published now, not only removed ones."""
-        self.now = micros(selection.now)
         self.n = items_per_feed
         self.keep = MARGIN * items_per_feed
         """How many candidates each group holds: more than a feed shows (see GroupState)."""
@@ -198,7 +205,7 @@ class Selector:
         if index >= len(briefs):
             briefs.extend([None] * (index + 1 - len(briefs)))
         briefs[index] = brief
-        if not self._admitted(brief):
+        if not self.selection.publishes(brief):
             return
         ts = brief.published
         old = self.ids.get(brief.id)
@@ -237,11 +244,6 @@ class Selector:
             elif item > held[0]:  # newer than the oldest held (ties: the smaller id)
                 heapq.heapreplace(held, item)
 
-    def _admitted(self, brief: Brief) -> bool:
-        if brief.removed or (brief.draft and not self.selection.unpublished):
-            return False
-        return self.selection.future or brief.published <= self.now
-
     def _drop(self, index: int, brief: Brief) -> None:
         for pair in self._groups(brief):
             self._counts[pair] -= 1
@@ -264,9 +266,9 @@ class Selector:
         pending: list[int] = []
         briefs, selection, ids = self.briefs, self.selection, self.ids
         for brief in briefs:
-            if brief is None or self._admitted(brief):
+            if brief is None or self.selection.publishes(brief):
                 continue
-            if not brief.removed and (selection.unpublished or not brief.draft):
+            if selection.held_back(brief) == "future":
                 pending.append(brief.published)  # held back only until its time
             if (brief.removed or self.related_published_only) and brief.id not in ids:
                 hidden.add(brief.id)
@@ -403,17 +405,10 @@ def reselect(
     """
     n, keep = items_per_feed, MARGIN * items_per_feed
     topics, providers = "topics" in groupings, "providers" in groupings
-    now = micros(selection.now)
-
-    def published(brief: Brief) -> bool:
-        if brief.removed or (brief.draft and not selection.unpublished):
-            return False
-        return selection.future or brief.published <= now
-
     named: list[tuple[str, dict[_Group, str] | None, dict[_Group, str] | None, Change]] = []
     for change in changes:
         rel, before, after = change
-        if any(b is not None and not published(b) for b in (before, after)):
+        if any(b is not None and not selection.publishes(b) for b in (before, after)):
             return None
         named.append(
             (
