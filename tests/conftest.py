@@ -15,8 +15,10 @@ from feeds.config import Config
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-SCHEMAS = SHARED / "schemas"
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
+"""The RFC 4287 RELAX NG and JSON Feed schemas, kept with the tests (sources: SOURCES.md)."""
+SEED = REPO / "content" / "2021" / "000_944ab56ac52e7950.md"
+"""An article file straight from the source data, byte for byte."""
 
 
 def article(**fields: Any) -> str:
