@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,18 @@ from feeds.build import BuildOptions, BuildResult, build
 from feeds.config import Config
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
+"""``HYPOTHESIS_PROFILE=long pytest`` runs every property test with all its examples."""
+EXAMPLES_CAP = 100
+"""Examples each property test runs by default, whatever it asks for in a long run."""
+
+
+def examples(wanted: int) -> int:
+    """How many examples a property test that wants ``wanted`` runs in this session."""
+    return wanted if LONG else min(wanted, EXAMPLES_CAP)
+
+
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 """The RFC 4287 RELAX NG and JSON Feed schemas, kept with the tests (sources: SOURCES.md)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from unittest import mock
 from zoneinfo import ZoneInfo
 
-from conftest import SEED, article, write_tree
+from conftest import SEED, article, examples, write_tree
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -337,7 +337,7 @@ _FIELDS = {
 _SOURCE = Source(path="/c/a.md", rel="a.md", label="c/a.md")
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(1000), deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     st.fixed_dictionaries(
         {"title": _FIELDS["title"], "publishedDateTime": _DATE, "webUrl": _FIELDS["webUrl"]},
@@ -362,7 +362,7 @@ def test_quick_path_agrees_with_the_careful_path(
         assert careful.problems or careful.article is None
 
 
-@settings(max_examples=1000)
+@settings(max_examples=examples(1000))
 @given(_DATE, st.sampled_from([UTC, ZoneInfo("Asia/Tokyo")]))
 def test_parse_date_fast_path_agrees_with_to_utc(value: object, zone: tzinfo) -> None:
     if isinstance(value, datetime):
@@ -429,7 +429,7 @@ def _decoded_or_error(decode: Callable[[bytes], str], raw: bytes) -> object:
         return (type(e), e.start, e.end, e.reason, raw[e.start])
 
 
-@settings(max_examples=2000)
+@settings(max_examples=examples(2000))
 @given(
     st.sampled_from([b"", b"\xef\xbb\xbf", b"\xef\xbb", b"\xef\xbb\xbf\xef\xbb\xbf"]),
     st.lists(

@@ -15,6 +15,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from conftest import examples
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
@@ -555,7 +556,7 @@ def _documents(draw: st.DrawFn) -> str:
     return "\n".join(lines) + draw(st.sampled_from(["", "\n"]))
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(2000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_documents())
 @example("publishedDateTime: 2021-09-20T22:36:00Z\npublished: false\nquality: 33\n")
 @example("a: 2021-02-29\n")
@@ -580,13 +581,13 @@ _PIECES = st.sampled_from(
 )
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=examples(800), deadline=None)
 @given(st.lists(_PIECES, max_size=30).map("".join))
 def test_arbitrary_text(text: str) -> None:
     event("fast path" if check(text) is not None else "PyYAML")
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(1000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_documents(), st.lists(st.tuples(st.integers(0, 40), st.integers(-3, 3)), max_size=4))
 @example("a: 2001-12-14 21:59:43.10\n- 5", [])
 @example("a: 1\nb:\n  - x\n", [(2, 1)])
@@ -757,7 +758,7 @@ def _gate_lines(draw: st.DrawFn) -> str:
     return indent + items + body + draw(st.sampled_from([""] * len(tail) + tail))
 
 
-@settings(max_examples=5000, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(5000), deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     st.one_of(
         _gate_lines(),
@@ -843,7 +844,7 @@ _FENCED = st.builds(
 """Front matter and a body, most often split on the fast path, and near misses."""
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(st.one_of(st.lists(_FENCE_PIECES, max_size=20).map("".join), _FENCED))
 @example("---\n---\n")
 @example("---\n---\nbody")

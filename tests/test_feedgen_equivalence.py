@@ -7,7 +7,7 @@ from pathlib import Path
 import feedgen_reference
 import pytest
 import yaml
-from conftest import NOW, REPO, article, write_tree
+from conftest import NOW, REPO, article, examples, write_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -49,7 +49,7 @@ def test_same_bytes_as_feedgen(content: Path) -> None:
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=30)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     st.lists(
         st.fixed_dictionaries(

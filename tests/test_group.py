@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from conftest import NOW
+from conftest import NOW, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -117,7 +117,7 @@ def corpora(draw: st.DrawFn) -> list[Article]:
     return out
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(corpora(), st.integers(1, 7))
 def test_property_every_feed_holds_exactly_the_newest_published_of_its_group(
     articles: list[Article], n: int
@@ -141,7 +141,7 @@ def test_property_every_feed_holds_exactly_the_newest_published_of_its_group(
     assert {f.key for f in site.feeds if f.kind is FeedKind.TOPIC} == topic_keys
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.lists(st.integers(0, 30), max_size=30, unique=True), st.randoms())
 def test_property_grouping_ignores_input_order(ns: list[int], rnd) -> None:
     articles = [make(n, topics=("AI", "Space")[: n % 3]) for n in ns]
@@ -169,7 +169,7 @@ def _naive(articles: list[Article], n: int) -> dict[tuple[str, str], tuple[str, 
     return {g: tuple(a.title for a in sorted(m, key=order_key)[:n]) for g, m in groups.items()}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.lists(
         st.tuples(
@@ -239,7 +239,7 @@ def _states(briefs: list[Brief | None], n: int) -> dict:
     return selector.states
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.data(), st.integers(1, 4))
 def test_property_reselect_gives_what_choosing_from_every_article_gives(data, n) -> None:
     before = data.draw(_briefs(data.draw(st.integers(0, 25))))

@@ -12,7 +12,7 @@ from pathlib import Path
 import feedparser
 import pytest
 import yaml
-from conftest import NOW, article, run_build, write_tree
+from conftest import NOW, article, examples, run_build, write_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -446,7 +446,7 @@ FIELDS = {
 }
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     st.lists(st.fixed_dictionaries({}, optional=FIELDS), min_size=1, max_size=4),
     st.text(max_size=30),

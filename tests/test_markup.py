@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import article, load_json, run_build
+from conftest import article, examples, load_json, run_build
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
@@ -47,7 +47,7 @@ def check(body: str) -> bool:
     return _PLAIN_BODY.fullmatch(body) is not None
 
 
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(3000), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_bodies())
 @example("")
 @example("\n")
@@ -64,7 +64,7 @@ def test_plain_bodies_render_as_markdown_does(body: str) -> None:
     event("fast path" if check(body) else "Markdown")
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(st.text(alphabet=st.characters(codec="ascii"), max_size=60))
 def test_arbitrary_ascii_bodies(body: str) -> None:
     event("fast path" if check(body) else "Markdown")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NOW, article, write_tree
+from conftest import NOW, article, examples, write_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -301,7 +301,7 @@ def _apply(tree: Tree, edit: tuple[str, int, dict[str, Any]], serial: int) -> No
 
 
 @settings(
-    max_examples=int(os.environ.get("FEEDS_PUBLICATION_EXAMPLES", "40")),
+    max_examples=examples(40),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

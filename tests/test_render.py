@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import feedparser
 import pytest
-from conftest import SCHEMAS, article, load_json, run_build
+from conftest import SCHEMAS, article, examples, load_json, run_build
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -422,7 +422,7 @@ def _reference_json_item(article: Article, context: Context) -> dict[str, Any]:
     return item
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(ARTICLES, min_size=1, max_size=3), GROUPINGS)
 def test_property_json_item_is_json_dumps_of_the_item(
     articles: list[Article], groupings: tuple[str, ...]
@@ -480,7 +480,7 @@ def test_entries_follow_a_new_configuration() -> None:
                 assert not any(other in text for other in bases if other != base)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.text())
 def test_property_xml_escaping_is_the_replace_chain(value: str) -> None:
     text = (
@@ -493,7 +493,7 @@ def test_property_xml_escaping_is_the_replace_chain(value: str) -> None:
     assert xml._html_text(value) == xml.text(html)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(
     st.datetimes(
         timezones=st.one_of(
@@ -526,7 +526,7 @@ def _reference_json_document(feed: Feed, context: Context, items: list[str]) -> 
     return text.encode("utf-8")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.sampled_from(FeedKind),
     SOME_TEXT,

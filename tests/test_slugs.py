@@ -8,7 +8,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from conftest import REPO, article, run_build
+from conftest import REPO, article, examples, run_build
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -147,7 +147,7 @@ def assert_path_safe(slug: str) -> None:
     assert slug.split(".")[0].casefold() not in _RESERVED
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.text())
 @example("../../etc/passwd")
 @example("..\\..\\win")
@@ -166,7 +166,7 @@ def test_property_slugs_are_path_safe_and_stable(text: str) -> None:
         assert slugify.__wrapped__(key, domain=domain) == slug  # a pure function of the key
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text())
 def test_property_a_slug_is_the_key_itself_or_hashed(text: str) -> None:
     key = group_key(text)
@@ -211,7 +211,7 @@ def assert_apart_unless_one_key(a: str, b: str) -> None:
     )
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(_NEAR | st.text(), _NEAR | st.text())
 def test_property_distinct_keys_get_distinct_slugs(a: str, b: str) -> None:
     assert_apart_unless_one_key(a, b)
@@ -223,7 +223,7 @@ def test_near_collisions_stay_apart(a: str, b: str) -> None:
     assert_apart_unless_one_key(a, b)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(_NEAR, max_size=40))
 def test_property_many_keys_many_slugs(names: list[str]) -> None:
     keys = {group_key(n) for n in names}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,7 @@ def full(raw: str) -> str:
     return text._SPACE.sub(" ", text.xml_safe(text.fix_mojibake(unescaped))).strip()
 
 
-@settings(max_examples=2000)
+@settings(max_examples=examples(2000))
 @given(
     st.text(
         alphabet=st.sampled_from(list(" !\"#$%&'()*+-./09:;<=>?@AZ[\\]^_`az{|}~\t\n\x7fé&")),
@@ -34,7 +35,7 @@ def test_examples() -> None:
     assert text.truncate("word " * 10, 12) == "word word…"
 
 
-@settings(max_examples=2000)
+@settings(max_examples=examples(2000))
 @given(st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=12))
 def test_property_xml_safe_fast_path_agrees(raw: str) -> None:
     assert text.xml_safe(raw) == text._ILLEGAL.sub("", raw)
@@ -49,7 +50,7 @@ _ALREADY_PLAIN_REFERENCE = re.compile(r"[!-%'-\[\]-~]+(?: [!-%'-\[\]-~]+)*")
 """The pattern of plain_text's fast path as first written, without possessive quantifiers."""
 
 
-@settings(max_examples=2000)
+@settings(max_examples=examples(2000))
 @given(
     st.lists(st.sampled_from(["a", "Z", "9", " ", "  ", "&", "\\", "~", "!", "\t", "é", "-"])).map(
         "".join

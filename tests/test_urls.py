@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import examples
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -65,7 +66,7 @@ URLISH = st.one_of(
 )
 
 
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(URLISH)
 def test_property_fast_path_agrees_with_full_normalisation(raw: str) -> None:
     try:
@@ -132,7 +133,7 @@ _FAST_SHAPED = st.builds(
 )
 
 
-@settings(max_examples=3000)
+@settings(max_examples=examples(3000))
 @given(st.one_of(_FAST_SHAPED, URLISH))
 def test_fast_path_pattern_agrees_with_its_reference(raw: str) -> None:
     got = _ALREADY_NORMAL.fullmatch(raw) is not None
