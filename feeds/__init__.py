@@ -17,4 +17,19 @@ command line on top; ``collect.collect`` and ``group.group_articles`` do the sam
 every article in memory, for tests and small tools.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # before the imports below: modules they import read it
+
+from feeds.build import BuildOptions, BuildResult, build
+from feeds.config import Config, load_config
+from feeds.errors import FeedsError, Problem
+
+__all__ = [
+    "BuildOptions",
+    "BuildResult",
+    "Config",
+    "FeedsError",
+    "Problem",
+    "__version__",
+    "build",
+    "load_config",
+]

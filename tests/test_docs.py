@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import fields
+from pathlib import Path
 
+import pytest
 from conftest import REPO
 
 from feeds.cli import _parser
@@ -44,3 +47,25 @@ def test_extension_doc_names_every_element_and_key_we_write() -> None:
     for key in set(re.findall(r'(?:out|extension)\["(\w+)"\]', json_source)):
         assert f"`{key}`" in EXTENSION, key
     assert xml.EXTENSION_NS in EXTENSION and jsonfeed.EXTENSION_VERSION in EXTENSION
+
+
+def test_the_readme_library_example_runs_on_the_bundled_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    section = README.split("## As a library", 1)[1].split("\n## ", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    shutil.copytree(REPO / "content", tmp_path / "content")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-1].endswith("feeds") and "articles published in" in printed[-1]
+    assert int(printed[-1].split()[0]) > 20
+    assert (tmp_path / "public" / "feed.json").is_file()
+
+
+def test_the_package_exports_the_library_api() -> None:
+    import feeds
+
+    for name in ("build", "BuildOptions", "BuildResult", "Config", "load_config"):
+        assert hasattr(feeds, name), name
+    assert issubclass(feeds.FeedsError, Exception) and feeds.Problem is not None
