@@ -42,7 +42,7 @@ from feeds.group import (
     touched,
 )
 from feeds.lock import output_lock
-from feeds.model import Article, Brief, Counts, FeedKind, Site
+from feeds.model import Article, Brief, Counts, FeedKind, Site, from_micros, micros
 from feeds.parallel import Workers
 from feeds.reported import problem_keys, read_reported, save_reported
 from feeds.sources import Scan, Source, Sources, Stamp, scan, stamp_of
@@ -609,8 +609,8 @@ def _update(
     """Update the last run's choice from the files that changed, or ``None``: choose again.
 
     Only the changed files are read, and only the groups they were or are in are looked
-    at (:func:`~feeds.group.reselect`); duplicates and articles that are not published
-    now are left to a full choice.
+    at (:func:`~feeds.group.reselect`). Drafts and future articles take part as what they
+    are to the groups: nothing (see :func:`_held_after` for what is left to a full choice).
     """
     previous = cache.previous(options.content, found, selection)
     if previous is None:
@@ -631,19 +631,20 @@ def _update(
     for rel, index in changed:
         after, _ = fresh[index] if index is not None else (None, ())
         changes.append((rel, before[rel], after))
-    # A duplicate (an id in two files, before or after) is left to a full choice.
-    ids = {b.id for _, old, new in changes for b in (old, new) if b is not None}
-    files = cache.files_of(ids)
-    moved = {rel for rel, _, _ in changes}
-    for id_ in ids:
-        others = [rel for rel in files[id_] if rel not in moved]
-        mine = [rel for rel, _, new in changes if new is not None and new.id == id_]
-        if len(others) + len(mine) > 1 or len(files[id_]) > 1:
-            return None
+    held = _held_after(changes, previous.counts, previous.until, selection, cache, config)
+    if held is None:
+        return None
+    counts, until = held
+
+    # Groups hold published articles only: a draft, removed or future copy (before or
+    # after the change) is no article to them.
+    def published(brief: Brief | None) -> Brief | None:
+        return brief if brief is not None and selection.publishes(brief) else None
+
+    shown: list[Change] = [(rel, published(old), published(new)) for rel, old, new in changes]
     states = reselect(
-        cache.group_states(touched(changes, config.groupings)),
-        changes,
-        selection,
+        cache.group_states(touched(shown, config.groupings)),
+        shown,
         items_per_feed=config.items_per_feed,
         groupings=config.groupings,
     )
@@ -673,12 +674,10 @@ def _update(
         states=states,
         full=False,
         hidden=previous.hidden,
-        until=previous.until,
+        until=until,
         duplicates=previous.duplicates,
         articles=articles,
-        # Every article held back is as it was: a change that involves one (before or
-        # after) is left to a full choice, and so is an article coming due.
-        counts=previous.counts._replace(published=_published(records)),
+        counts=counts._replace(published=_published(records)),
     )
     return _Chosen(
         site=site,
@@ -688,6 +687,65 @@ def _update(
         files_reread=len(indexes),
         incremental=True,
     )
+
+
+def _held_after(
+    changes: list[Change],
+    counts: Counts,
+    until: datetime | None,
+    selection: Selection,
+    cache: Cache,
+    config: Config,
+) -> tuple[Counts, datetime | None] | None:
+    """The counts of articles held back and the moment the next one comes due after
+    ``changes``, or ``None`` when only a full choice can tell:
+
+    * an id that two copies the build may publish share (before or after): which copy
+      is shown, and its warning, are the Selector's to decide;
+    * a removed copy of a changed id, before or after (it hides related items while no
+      copy is published), or, with ``related_published_only``, any copy not published;
+    * the article that was to come due next left the future (the next one is not known).
+    """
+    ids = {b.id for _, old, new in changes for b in (old, new) if b is not None}
+    files = cache.files_of(ids)
+    moved = {rel for rel, _, _ in changes}
+    others = cache.briefs_of({rel for i in ids for rel in files[i] if rel not in moved})
+    for id_ in ids:
+        kept = [b for rel in files[id_] if rel not in moved and (b := others[rel]) is not None]
+        was = kept + [old for _, old, _ in changes if old is not None and old.id == id_]
+        now = kept + [new for _, _, new in changes if new is not None and new.id == id_]
+        for copies in (was, now):
+            if sum(map(selection.publishes, copies)) > 1 or any(b.removed for b in copies):
+                return None
+            if config.related_published_only and len(copies) > 1:
+                return None
+    why = Counter[str | None]()
+    next_due = micros(until) if until is not None else None
+    left = False  # the article next due left the future (or the content)
+    coming: list[int] = []
+    for _, old, new in changes:
+        for brief, step in ((old, -1), (new, 1)):
+            if brief is None:
+                continue
+            reason = selection.held_back(brief)
+            if config.related_published_only and reason is not None:
+                return None
+            if reason == "future":
+                if step < 0:
+                    left = left or brief.published == next_due
+                else:
+                    coming.append(brief.published)
+            why[reason] += step
+    if left and not (coming and next_due is not None and min(coming) <= next_due):
+        return None  # which article comes due next is not known here
+    if coming and (next_due is None or min(coming) < next_due):
+        until = from_micros(min(coming))
+    counts = counts._replace(
+        drafts=counts.drafts + why["draft"],
+        future=counts.future + why["future"],
+        removed=counts.removed + why["removed"],
+    )
+    return counts, until
 
 
 def _published(records: Mapping[GroupKey, Record]) -> int:

@@ -388,7 +388,6 @@ def _rank(item: tuple[int, str, str]) -> tuple[int, str]:
 def reselect(
     states: Mapping[GroupKey, GroupState | None],
     changes: Sequence[Change],
-    selection: Selection,
     *,
     items_per_feed: int,
     groupings: tuple[str, ...] = ("topics", "providers"),
@@ -397,19 +396,17 @@ def reselect(
 
     ``states`` holds the previous state of every group any change touches (``None``: no
     such group yet); the result maps each to its new state (``None``: the group is gone).
-    Returns ``None`` when the change cannot be made this way and every brief must be
-    chosen from again: an article that is not published now (before or after: the set of
-    hidden articles changes), or a group left with fewer known candidates than its feed
-    shows. Duplicates are the caller's to rule out. Property-tested against
-    :meth:`Selector.finish` on the whole corpus.
+    ``changes`` name published articles only (a draft, removed or future article, before
+    or after, is ``None``: no article to any group), and no id published twice. Returns ``None``
+    when a group is left with fewer known candidates than its feed shows: every brief
+    must be chosen from again. Property-tested against :meth:`Selector.finish` on the
+    whole corpus.
     """
     n, keep = items_per_feed, MARGIN * items_per_feed
     topics, providers = "topics" in groupings, "providers" in groupings
     named: list[tuple[str, dict[_Group, str] | None, dict[_Group, str] | None, Change]] = []
     for change in changes:
         rel, before, after = change
-        if any(b is not None and not selection.publishes(b) for b in (before, after)):
-            return None
         named.append(
             (
                 rel,

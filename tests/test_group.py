@@ -265,7 +265,6 @@ def test_property_reselect_gives_what_choosing_from_every_article_gives(data, n)
     result = reselect(
         {g: old_states.get(g) for g in affected},
         change_list,
-        Selection(now=NOW),
         items_per_feed=n,
     )
     new_states = _states(after, n)
@@ -293,10 +292,8 @@ def test_reselect_refuses_what_it_cannot_know() -> None:
     states = _states(briefs, 1)  # keeps 2 candidates of 6
     site = (FeedKind.SITE, "")
     drop = [(f"{i:03d}.md", briefs[i], None) for i in (5, 4)]
-    assert reselect({site: states[site]}, drop[:1], Selection(now=NOW), items_per_feed=1)
-    assert reselect({site: states[site]}, drop, Selection(now=NOW), items_per_feed=1) is None
-    draft = [("005.md", briefs[5], briefs[5]._replace(draft=True))]
-    assert reselect({site: states[site]}, draft, Selection(now=NOW), items_per_feed=1) is None
+    assert reselect({site: states[site]}, drop[:1], items_per_feed=1)
+    assert reselect({site: states[site]}, drop, items_per_feed=1) is None
 
 
 _WORDS = st.sampled_from(["a", "b", "c", "A", "B"])

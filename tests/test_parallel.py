@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 import shutil
@@ -9,6 +10,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import NOW
@@ -20,6 +22,9 @@ from feeds.build import BuildOptions, BuildResult, build
 from feeds.config import Config
 from feeds.errors import BuildError
 from feeds.parallel import Workers
+
+build_module = importlib.import_module("feeds.build")
+"""The module, not the function ``feeds.build`` that the package exports."""
 
 
 @pytest.fixture(autouse=True)
@@ -79,20 +84,19 @@ def _files_of_build(
 def test_entries_parked_between_feeds_give_the_same_bytes_in_a_file_or_in_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import feeds.build
     import feeds.render
 
     content = tmp_path / "content"
     generate(content, 300, seed=5)
     parked: list[int] = []
-    real_park = feeds.build._Parking.park
+    real_park = build_module._Parking.park
 
-    def counting_park(self: feeds.build._Parking, texts: tuple[str, ...]) -> int:
+    def counting_park(self: Any, texts: tuple[str, ...]) -> int:
         parked.append(len(texts))
         return real_park(self, texts)
 
-    monkeypatch.setattr(feeds.build._Parking, "park", counting_park)
-    monkeypatch.setattr(feeds.build, "PARKING_MEMORY", 20_000)  # a few in memory, most in a file
+    monkeypatch.setattr(build_module._Parking, "park", counting_park)
+    monkeypatch.setattr(build_module, "PARKING_MEMORY", 20_000)  # a few in memory, most in a file
     in_a_file = _files_of_build(content, tmp_path / "file", jobs=2, cache=None)
     assert len(parked) > 20  # articles shared by a topic feed and a later provider feed
     in_file_count = len(parked)
@@ -100,7 +104,7 @@ def test_entries_parked_between_feeds_give_the_same_bytes_in_a_file_or_in_memory
     def no_temporary_file(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(feeds.build.tempfile, "TemporaryFile", no_temporary_file)
+    monkeypatch.setattr(build_module.tempfile, "TemporaryFile", no_temporary_file)
     in_memory = _files_of_build(content, tmp_path / "memory", jobs=1, cache=None)
     assert len(parked) == 2 * in_file_count
     assert in_memory == in_a_file
@@ -112,7 +116,7 @@ def test_entries_parked_between_feeds_give_the_same_bytes_in_a_file_or_in_memory
         kwargs["parking"] = None
         return real_stream(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(feeds.build, "render_stream", unparked, raising=False)
+    monkeypatch.setattr(build_module, "render_stream", unparked, raising=False)
     monkeypatch.setattr(feeds.render, "render_stream", unparked)
     assert _files_of_build(content, tmp_path / "held", jobs=1, cache=None) == in_a_file
     assert len(parked) == 2 * in_file_count  # nothing parked this time

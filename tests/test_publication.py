@@ -329,3 +329,65 @@ def test_property_every_feed_matches_the_model_cold_and_after_edits(
     cold = root / "cold"
     tree.check(tree.build(cache=False, output=cold), cold)
     assert every_file(tree.output) == every_file(cold)
+
+
+# -- which edits update the last choice from the changed file alone -------------------------
+
+
+def _newsroom(tmp_path: Path) -> Tree:
+    """Live stories, a draft, a future story and a draft copy beside a live one."""
+    tree = Tree(tmp_path, Config(items_per_feed=3))
+    for i in range(8):
+        tree.put(
+            Copy(
+                f"s{i}.md",
+                f"https://news.example.com/s/{i}",
+                f"Story {i}",
+                -10 * i - 1,
+                topics=("AI",) if i % 2 else ("Space",),
+            )
+        )
+    tree.put(Copy("draft.md", URLS[0], "A draft", -2, draft=True, topics=("AI",)))
+    tree.put(Copy("later.md", URLS[1], "Later", 48, topics=("Space",)))
+    tree.put(Copy("soon.md", URLS[2], "Soon", 5, topics=("AI",)))
+    tree.put(replace(tree.copies["s3.md"], name="s3-draft.md", title="Draft of 3", draft=True))
+    tree.check(tree.build())
+    return tree
+
+
+@pytest.mark.parametrize(
+    ("edit", "incremental"),
+    [
+        (lambda t: t.put(replace(t.copies["draft.md"], title="Still a draft")), True),
+        (lambda t: t.put(replace(t.copies["draft.md"], draft=False)), True),
+        (lambda t: t.put(replace(t.copies["s1.md"], draft=True)), True),
+        (lambda t: t.delete("draft.md"), True),
+        (lambda t: t.put(replace(t.copies["later.md"], hours=72, title="Later still")), True),
+        (lambda t: t.put(replace(t.copies["later.md"], hours=-3)), True),
+        (lambda t: t.put(Copy("new-future.md", URLS[3], "New future", 2)), True),
+        (lambda t: t.put(replace(t.copies["s3-draft.md"], title="Draft of 3, again")), True),
+        (lambda t: t.put(replace(t.copies["s5.md"], name="s5-copy.md", draft=True)), True),
+        (lambda t: t.put(replace(t.copies["s5.md"], name="s5-later.md", hours=30)), True),
+        (lambda t: t.put(replace(t.copies["soon.md"], title="Soon, retitled")), True),
+        (lambda t: t.put(replace(t.copies["soon.md"], hours=3)), True),
+        # Decided by the full choice: two publishable copies of one article, a removed copy
+        # (it hides related items), and the article that was to come due next leaving.
+        (lambda t: t.put(replace(t.copies["s3-draft.md"], draft=False)), False),
+        (lambda t: t.put(replace(t.copies["s5.md"], name="s5-gone.md", removed=True)), False),
+        (lambda t: t.put(replace(t.copies["soon.md"], hours=-1)), False),
+        (lambda t: t.put(replace(t.copies["soon.md"], hours=10)), False),
+    ],
+)
+def test_edits_of_drafts_future_articles_and_copies_update_the_last_choice(
+    tmp_path: Path, edit: Any, incremental: bool
+) -> None:
+    tree = _newsroom(tmp_path)
+    edit(tree)
+    result = tree.build()
+    tree.check(result)
+    assert result.incremental is incremental
+    assert result.files_reread <= 1
+    cold = tmp_path / "cold"
+    tree.check(tree.build(cache=False, output=cold), cold)
+    assert every_file(tree.output) == every_file(cold)
+    assert result.counts == tree.build(cache=False, output=tmp_path / "again").counts
