@@ -37,7 +37,9 @@ from feeds.group import (
     Selection,
     Selector,
     hide_related,
+    problem_order,
     reselect,
+    shown_copy,
     site_of,
     touched,
 )
@@ -609,8 +611,9 @@ def _update(
     """Update the last run's choice from the files that changed, or ``None``: choose again.
 
     Only the changed files are read, and only the groups they were or are in are looked
-    at (:func:`~feeds.group.reselect`). Drafts and future articles take part as what they
-    are to the groups: nothing (see :func:`_held_after` for what is left to a full choice).
+    at (:func:`~feeds.group.reselect`), which see each touched article's shown copy
+    before and after: drafts, future and duplicate copies are updated this way too (see
+    :func:`_shown_after` and :func:`_held_after` for what is left to a full choice).
     """
     previous = cache.previous(options.content, found, selection)
     if previous is None:
@@ -631,17 +634,12 @@ def _update(
     for rel, index in changed:
         after, _ = fresh[index] if index is not None else (None, ())
         changes.append((rel, before[rel], after))
-    held = _held_after(changes, previous.counts, previous.until, selection, cache, config)
-    if held is None:
+    copies = _shown_after(changes, previous.duplicates, selection, cache, config, sources.prefix)
+    held = _held_after(changes, previous.counts, previous.until, selection, config)
+    if copies is None or held is None:
         return None
+    shown, duplicates = copies
     counts, until = held
-
-    # Groups hold published articles only: a draft, removed or future copy (before or
-    # after the change) is no article to them.
-    def published(brief: Brief | None) -> Brief | None:
-        return brief if brief is not None and selection.publishes(brief) else None
-
-    shown: list[Change] = [(rel, published(old), published(new)) for rel, old, new in changes]
     states = reselect(
         cache.group_states(touched(shown, config.groupings)),
         shown,
@@ -666,8 +664,10 @@ def _update(
     by_file = cache.problems
     problems = tuple(p for rel in sorted(by_file, key=lambda r: r.split("/")) for p in by_file[rel])
     show("reading", len(sources), len(sources))
-    articles = previous.articles + sum(
-        (new is not None) - (old is not None) for _, old, new in changes
+    articles = (
+        previous.articles
+        + sum((new is not None) - (old is not None) for _, old, new in changes)
+        - (len(duplicates) - len(previous.duplicates))
     )
     choice = Choice(
         records=records,
@@ -675,13 +675,13 @@ def _update(
         full=False,
         hidden=previous.hidden,
         until=until,
-        duplicates=previous.duplicates,
+        duplicates=duplicates,
         articles=articles,
         counts=counts._replace(published=_published(records)),
     )
     return _Chosen(
         site=site,
-        problems=problems + previous.duplicates,
+        problems=problems + duplicates,
         choice=choice,
         briefs=fresh_briefs.get,
         files_reread=len(indexes),
@@ -689,36 +689,72 @@ def _update(
     )
 
 
+def _shown_after(
+    changes: list[Change],
+    duplicates: tuple[Problem, ...],
+    selection: Selection,
+    cache: Cache,
+    config: Config,
+    prefix: str,
+) -> tuple[list[Change], tuple[Problem, ...]] | None:
+    """What the groups see of ``changes``: for each id a change touches, its shown copy
+    before and after (:func:`~feeds.group.shown_copy` over every file holding the id), and
+    the duplicate warnings after. ``None`` when only a full choice can tell: a removed
+    copy of a changed id, before or after (it hides related items while no copy is
+    published), or, with ``related_published_only``, an id held by several files."""
+    ids = {b.id for _, old, new in changes for b in (old, new) if b is not None}
+    files = cache.files_of(ids)
+    moved = {rel for rel, _, _ in changes}
+    others = cache.briefs_of({rel for i in ids for rel in files[i] if rel not in moved})
+
+    def label(rel: str) -> str:
+        return prefix + rel
+
+    def in_order(copies: list[tuple[str, Brief]]) -> list[tuple[str, Brief]]:
+        return sorted(copies, key=lambda copy: copy[0].split("/"))  # source order
+
+    shown: list[Change] = []
+    gone: set[Problem] = set()
+    added: list[Problem] = []
+    for id_ in sorted(ids):
+        kept = [(rel, b) for rel in files[id_] if rel not in moved and (b := others[rel])]
+        was = in_order(kept + [(r, b) for r, b, _ in changes if b is not None and b.id == id_])
+        now = in_order(kept + [(r, b) for r, _, b in changes if b is not None and b.id == id_])
+        for copies in (was, now):
+            if any(b.removed for _, b in copies):
+                return None
+            if config.related_published_only and len(copies) > 1:
+                return None
+        before, old_warnings = shown_copy(was, selection, label)
+        after, new_warnings = shown_copy(now, selection, label)
+        gone.update(old_warnings)
+        added.extend(new_warnings)
+        if before is not None and after is not None and before[0] == after[0]:
+            if before[1] != after[1]:
+                shown.append((before[0], before[1], after[1]))
+            continue
+        if before is not None:
+            shown.append((before[0], before[1], None))
+        if after is not None:
+            shown.append((after[0], None, after[1]))
+    if not gone <= set(duplicates):
+        return None  # not the warnings the last choice gave: choose again
+    remaining = [p for p in duplicates if p not in gone]
+    return shown, tuple(sorted(remaining + added, key=problem_order))
+
+
 def _held_after(
     changes: list[Change],
     counts: Counts,
     until: datetime | None,
     selection: Selection,
-    cache: Cache,
     config: Config,
 ) -> tuple[Counts, datetime | None] | None:
     """The counts of articles held back and the moment the next one comes due after
-    ``changes``, or ``None`` when only a full choice can tell:
-
-    * an id that two copies the build may publish share (before or after): which copy
-      is shown, and its warning, are the Selector's to decide;
-    * a removed copy of a changed id, before or after (it hides related items while no
-      copy is published), or, with ``related_published_only``, any copy not published;
-    * the article that was to come due next left the future (the next one is not known).
-    """
-    ids = {b.id for _, old, new in changes for b in (old, new) if b is not None}
-    files = cache.files_of(ids)
-    moved = {rel for rel, _, _ in changes}
-    others = cache.briefs_of({rel for i in ids for rel in files[i] if rel not in moved})
-    for id_ in ids:
-        kept = [b for rel in files[id_] if rel not in moved and (b := others[rel]) is not None]
-        was = kept + [old for _, old, _ in changes if old is not None and old.id == id_]
-        now = kept + [new for _, _, new in changes if new is not None and new.id == id_]
-        for copies in (was, now):
-            if sum(map(selection.publishes, copies)) > 1 or any(b.removed for b in copies):
-                return None
-            if config.related_published_only and len(copies) > 1:
-                return None
+    ``changes``, or ``None`` when only a full choice can tell: with
+    ``related_published_only``, a change involving an article not published (the
+    related items it hides change), or the article that was to come due next leaving
+    the future (which one comes next is not known here)."""
     why = Counter[str | None]()
     next_due = micros(until) if until is not None else None
     left = False  # the article next due left the future (or the content)

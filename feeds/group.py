@@ -103,6 +103,49 @@ def _common_name(names: Counter[str]) -> str:
     return min(names.items(), key=lambda item: (-item[1], item[0]))[0]
 
 
+def replaces(new: Brief, kept: Brief) -> bool:
+    """The duplicate rule: of two copies of one article that a build may publish, whether
+    ``new`` (found later in source order) is shown instead of ``kept``: the newer date
+    wins; on a tie, the copy found first stays."""
+    return new.published > kept.published
+
+
+def same_article(loser: str, keeper: str, article_id: str) -> Problem:
+    """The warning for a copy of an article that another, shown copy hides."""
+    return Problem(
+        path=loser,
+        line=0,
+        field="id",
+        message=f"same article (URL {article_id}) as {keeper}, which is kept",
+        severity=Severity.WARNING,
+    )
+
+
+def problem_order(problem: Problem) -> list[str]:
+    """Duplicate warnings are listed in the order of the files they name (source order)."""
+    return problem.path.split("/")
+
+
+def shown_copy(
+    copies: Iterable[tuple[str, Brief]], selection: Selection, label: Callable[[str], str]
+) -> tuple[tuple[str, Brief] | None, list[Problem]]:
+    """Which of one article's copies (rel and brief, in source order) is shown, and the
+    warnings for the others: what :meth:`Selector.add` decides for them, one id alone."""
+    shown: tuple[str, Brief] | None = None
+    problems: list[Problem] = []
+    for rel, brief in copies:
+        if not selection.publishes(brief):
+            continue
+        if shown is None:
+            shown = (rel, brief)
+        elif replaces(brief, shown[1]):
+            problems.append(same_article(label(shown[0]), label(rel), brief.id))
+            shown = (rel, brief)
+        else:
+            problems.append(same_article(label(rel), label(shown[0]), brief.id))
+    return shown, problems
+
+
 class Selector:
     """Streams article briefs into feeds, holding per feed only its newest candidates.
 
@@ -207,31 +250,21 @@ class Selector:
         briefs[index] = brief
         if not self.selection.publishes(brief):
             return
-        ts = brief.published
         old = self.ids.get(brief.id)
         if old is not None:
             kept = briefs[old]
             assert kept is not None
-            if ts > kept.published:
+            if replaces(brief, kept):
                 loser, keeper = old, index
                 self._drop(old, kept)
             else:
                 loser, keeper = index, old
-            self.problems.append(
-                Problem(
-                    path=self._label(loser),
-                    line=0,
-                    field="id",
-                    message=f"same article (URL {brief.id}) as {self._label(keeper)}, "
-                    "which is kept",
-                    severity=Severity.WARNING,
-                )
-            )
+            self.problems.append(same_article(self._label(loser), self._label(keeper), brief.id))
             if loser == index:
                 return
         self.ids[brief.id] = index
         n = self.keep
-        item = (ts, _Descending(brief.id), index)
+        item = (brief.published, _Descending(brief.id), index)
         held_by, counts = self.held, self._counts
         for pair in self._groups(brief):
             counts[pair] = counts.get(pair, 0) + 1
@@ -261,6 +294,7 @@ class Selector:
 
         Also sets :attr:`hidden`, :attr:`next_change` and :attr:`states`.
         """
+        self.problems.sort(key=problem_order)
         hidden: set[str] = set()
         members: dict[_Group, list[tuple[int, str, int]]] = {g: [] for g in self.dirty}
         pending: list[int] = []
