@@ -25,3 +25,31 @@ def test_floor_reads_every_file_and_times_cat_beside_it(
     assert floor.main([str(tmp_path), "--jobs", str(jobs), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["files"] == len(files) and printed["ratio"] > 0
+
+
+def test_every_everyday_change_is_found_and_undone_exactly(tmp_path: Path) -> None:
+    from benchmarks import run
+
+    corpus = tmp_path / "corpus"
+    generate(corpus, 600, seed=3)
+
+    def files() -> dict[str, bytes]:
+        return {p.relative_to(corpus).as_posix(): p.read_bytes() for p in corpus.rglob("*.md")}
+
+    before = files()
+    changes = run.everyday_changes(corpus, tmp_path / "no-output", 600)
+    assert [key for key, _, _ in changes] == [
+        "edit",
+        "edit-old",
+        "edit-draft",
+        "edit-future",
+        "edit-duplicate",
+        "add",
+        "delete",
+        "rename",
+    ]
+    for key, _, change in changes:
+        undo = change(corpus)
+        assert files() != before, key
+        undo()
+        assert files() == before, key
