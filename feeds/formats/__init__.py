@@ -1,8 +1,10 @@
 """The registry of output formats: one module each, one line here to add one.
 
 *Feed formats* render one :class:`~feeds.model.Feed` into one file in the feed's
-folder. *Site pages* render the whole :class:`~feeds.model.Site` into files at the top
-of the output (the index page, the OPML list).
+folder; the *group page* is rendered the same way (an entry per article, spliced into a
+document), into ``index.html`` in the folder of every topic and provider feed. *Site
+pages* render the whole :class:`~feeds.model.Site` into files at the top of the output
+(the index page, the OPML list).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from feeds.formats.common import Context, FormatInfo
 from feeds.formats.index import render_index
 from feeds.formats.jsonfeed import json_item, render_json
 from feeds.formats.opml import render_opml
+from feeds.formats.page import PAGE, page_entry, render_page
 from feeds.formats.stylesheet import render_stylesheet
 from feeds.formats.xml import atom_entry, render_atom, render_rss, rss_item
 from feeds.model import Article, Feed, Site
@@ -45,6 +48,10 @@ FEED_FORMATS: dict[str, FeedFormat] = {
         ),
     )
 }
+
+GROUP_PAGE = FeedFormat(PAGE, page_entry, render_page)
+"""Written beside the feed files of every topic and provider (not the site feed, whose
+page is the index), whatever ``formats`` says."""
 
 SITE_PAGES: tuple[Callable[[Site, Context], dict[str, bytes]], ...] = (
     render_index,

@@ -11,6 +11,7 @@ from typing import Any
 
 from feeds.formats.common import EPOCH, Context
 from feeds.formats.opml import FILENAME as OPML_FILENAME
+from feeds.formats.page import PAGE
 from feeds.model import Feed, FeedKind, Site
 
 FILENAME = "index.html"
@@ -22,6 +23,7 @@ def _entry(feed: Feed, context: Context) -> dict[str, Any]:
         "title": context.title(feed),
         "description": context.description(feed),
         "anchor": context.anchor(feed),
+        "page_href": _relative(context.file_url(feed, PAGE.filename), context.config.base_url),
         "count": feed.total,
         "newest": feed.updated,
         "links": [
