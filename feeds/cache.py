@@ -898,6 +898,13 @@ class Cache:
                 if self._racy(stamp):
                     return ""
                 parts.append((path, stamp))
+        for key in ("icon", "favicon"):  # a configured file is copied with the pages
+            value = getattr(self.config, key)
+            if value is not None and not value.startswith(("http://", "https://")):
+                stamp = _stamp(Path(value))
+                if self._racy(stamp):
+                    return ""
+                parts.append((value, stamp))
         parts.extend(
             (f.kind.value, f.key, f.name, f.slug, f.total, str(f.updated)) for f in site.feeds
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
+from dataclasses import replace
 from typing import Protocol
 
 from feeds.config import Config
@@ -21,7 +22,8 @@ from feeds.model import Article, Feed, FeedKind, Site
 
 Entries = tuple[str, ...]
 """One article's entry in each configured format, in ``Context.formats`` order, then its
-entry on a group page."""
+entry on a group page, then its provider's logo URL (``""``: none), which a provider
+feed takes as its icon."""
 
 
 def context_for(site: Site, config: Config) -> Context:
@@ -51,19 +53,25 @@ def is_kept(feed: Feed, context: Context, keep: Collection[str]) -> bool:
 
 def entries(article: Article, context: Context) -> Entries:
     """``article``'s entry in every configured format, and on a group page."""
+    provider = article.provider
+    logo = provider.image.url if provider is not None and provider.image is not None else ""
     return tuple(
         [FEED_FORMATS[info.name].entry(article, context) for info in context.formats]
-        + [GROUP_PAGE.entry(article, context)]
+        + [GROUP_PAGE.entry(article, context), logo]
     )
 
 
 def documents(feed: Feed, context: Context, texts: list[Entries]) -> Iterator[tuple[str, bytes]]:
     """The files of one feed, given the entries of its articles in feed order."""
+    page = len(context.formats)
+    if feed.kind is FeedKind.PROVIDER:
+        logo = next((text[page + 1] for text in texts if text[page + 1]), None)
+        feed = replace(feed, icon=logo)
     for position, info in enumerate(context.formats):
         items = [text[position] for text in texts]
         yield _path(feed, info), FEED_FORMATS[info.name].document(feed, context, items)
     if _has_page(feed):
-        items = [text[-1] for text in texts]
+        items = [text[page] for text in texts]
         yield _path(feed, GROUP_PAGE.info), GROUP_PAGE.document(feed, context, items)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from feeds.formats.common import Context, FormatInfo
+from feeds.formats.icons import render_icons
 from feeds.formats.index import render_index
 from feeds.formats.jsonfeed import json_item, render_json
 from feeds.formats.opml import render_opml
@@ -57,9 +58,11 @@ SITE_PAGES: tuple[Callable[[Site, Context], dict[str, bytes]], ...] = (
     render_index,
     render_opml,
     render_stylesheet,
+    render_icons,
 )
 """Renderers of files at the top of the output, each returning {file name: bytes}
-(``render_stylesheet`` returns nothing unless ``stylesheet: true``)."""
+(``render_stylesheet`` returns nothing unless ``stylesheet: true``, ``render_icons``
+nothing unless ``icon`` or ``favicon`` names a file)."""
 
 MEDIA_TYPES: dict[str, str] = {
     ".xml": "application/xml",
@@ -67,5 +70,12 @@ MEDIA_TYPES: dict[str, str] = {
     ".opml": "text/x-opml",
     ".html": "text/html; charset=utf-8",
     ".xsl": "text/xsl",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".svg": "image/svg+xml",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
 } | {f.info.filename: f.info.media_type for f in FEED_FORMATS.values()}
 """Media types by file name (feed files) or extension (everything else), for servers."""

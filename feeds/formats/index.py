@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from feeds.formats.common import EPOCH, Context
+from feeds.formats.icons import favicon_href
 from feeds.formats.opml import FILENAME as OPML_FILENAME
 from feeds.formats.page import PAGE
 from feeds.model import Feed, FeedKind, Site
@@ -57,5 +58,6 @@ def render_index(site: Site, context: Context) -> dict[str, bytes]:
         opml_url=context.config.base_url + OPML_FILENAME,
         opml_href=OPML_FILENAME,
         updated=site.site_feed.updated or EPOCH,
+        favicon_href=favicon_href(context.config),
     )
     return {FILENAME: page}

@@ -14,6 +14,7 @@ import html
 from typing import TYPE_CHECKING
 
 from feeds.formats.common import EPOCH, Context, FormatInfo, per_config
+from feeds.formats.icons import favicon_href
 from feeds.model import Article, Feed, Image, RelatedItem
 
 if TYPE_CHECKING:
@@ -108,4 +109,5 @@ def render_page(feed: Feed, context: Context, entries: list[str]) -> bytes:
         index_href=TO_ROOT + "index.html",
         root_href=TO_ROOT,
         updated=feed.updated or EPOCH,
+        favicon_href=favicon_href(context.config, TO_ROOT),
     )
