@@ -161,3 +161,31 @@ def test_editing_the_group_template_rewrites_the_group_pages(tmp_path: Path) -> 
         "topics/ai/index.html",
         "providers/news.example.com/index.html",
     }
+
+
+def test_a_group_that_disappears_removes_its_page_and_stays_gone(tmp_path: Path) -> None:
+    from feeds.write import GONE_NGINX, read_gone
+
+    config = Config(base_url="https://feeds.example.com/news/")
+    both = {"a.md": article(n=1, topics=["Kept"]), "b.md": article(n=2, topics=["Old 京都"])}
+    first, output = run_build(tmp_path, both, config)
+    assert first.report is not None and first.report.gone == ()
+    (tmp_path / "content/b.md").unlink()
+    result, _ = run_build(tmp_path, {"a.md": both["a.md"]}, config)
+    old = [f"topics/old-京都/{name}" for name in ("atom.xml", "feed.json", "index.html", "rss.xml")]
+    assert result.report is not None and list(result.report.removed) == old
+    assert not (output / "topics/old-京都").exists()
+    assert read_gone(output) == set(old) and list(result.report.gone) == old
+    include = (output / GONE_NGINX).read_text("utf-8")
+    assert 'location = "/news/topics/old-京都/rss.xml" { return 410; }' in include
+    assert 'location = "/news/topics/old-京都/" { return 410; }' in include  # the page's folder
+    # Remembered across runs; a run that changes nothing writes nothing, the include neither.
+    before = {p: p.stat().st_mtime_ns for p in output.rglob("*") if p.is_file()}
+    again, _ = run_build(tmp_path, {"a.md": both["a.md"]}, config)
+    assert again.report is not None and again.report.written == () and again.report.removed == ()
+    assert {p: p.stat().st_mtime_ns for p in output.rglob("*") if p.is_file()} == before
+    assert read_gone(output) == set(old)
+    # Produced again: no longer gone.
+    back, _ = run_build(tmp_path, both, config)
+    assert back.report is not None and back.report.gone == () and read_gone(output) == set()
+    assert "location" not in (output / GONE_NGINX).read_text("utf-8")
