@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from feeds import fastyaml
 from feeds.cache import Cache, Choice, Damaged, RunFacts
@@ -501,7 +502,13 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             )
         show("writing", 0, len(paths))
         if plan is not None:
-            report = write_output(options.output, files, keep, paths)
+            report = write_output(
+                options.output,
+                files,
+                keep,
+                paths,
+                base_path=unquote(urlsplit(config.base_url).path),
+            )
         else:
             report = None
             for _ in files:  # check renders everything, to find what would fail

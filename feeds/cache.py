@@ -837,7 +837,7 @@ class Cache:
             self.discard(f"unreadable ({e})")
             return FeedPlan(fingerprints={})
         manifest = read_manifest(root)
-        settings = _sha256(repr(self.config), VERSION, extra)
+        settings = _sha256(repr(self.config), VERSION, extra, self._templates_part())
         fingerprints: dict[str, str] = {}
         keep: set[str] = set()
         kept_feeds = 0
@@ -878,6 +878,17 @@ class Cache:
             pages_kept=pages_kept,
         )
 
+    def _templates_part(self) -> str:
+        """The template files' stamps, which group pages are rendered from; a template
+        changed just now is marked, so that the next run renders the pages again."""
+        if self.config.templates is None:
+            return ""
+        parts: list[Any] = []
+        for path in template_files(self.config.templates):
+            stamp = _stamp(Path(path))
+            parts.append((path, stamp, self._racy(stamp)))
+        return hashlib.sha256(_canonical(parts)).hexdigest()
+
     def _pages_fingerprint(self, site: Site, settings: str) -> str:
         """What the site pages are rendered from (``""``: a template changed just now)."""
         parts: list[Any] = [settings]
@@ -887,13 +898,21 @@ class Cache:
                 if self._racy(stamp):
                     return ""
                 parts.append((path, stamp))
+        for key in ("icon", "favicon"):  # a configured file is copied with the pages
+            value = getattr(self.config, key)
+            if value is not None and not value.startswith(("http://", "https://")):
+                stamp = _stamp(Path(value))
+                if self._racy(stamp):
+                    return ""
+                parts.append((value, stamp))
         parts.extend(
             (f.kind.value, f.key, f.name, f.slug, f.total, str(f.updated)) for f in site.feeds
         )
         return hashlib.sha256(_canonical(parts)).hexdigest()
 
     def _fingerprint(self, feed: Feed, settings: str) -> str | None:
-        """Everything a feed file is rendered from, or ``None`` when an input is not stable."""
+        """Everything a feed file is rendered from, or ``None`` when an input is not stable
+        (the group's ``total`` too: its page shows it)."""
         if self._rels is None:
             assert self._scan is not None
             self._rels = self._scan.rels
@@ -901,14 +920,16 @@ class Cache:
                 self._unstable = self._scan.stamps.since(self._trusted_before)
         members = feed.members
         if not members:
-            identity: tuple[Any, ...] = (settings, feed.kind.value, feed.key, feed.name, feed.slug)
+            identity: tuple[Any, ...] = (
+                settings, feed.kind.value, feed.key, feed.name, feed.slug, feed.total
+            )  # fmt: skip
         elif self._unstable and not self._unstable.isdisjoint(members):
             return None
         else:
             assert self._scan is not None
             pick = itemgetter(*members, members[0])  # always a tuple, even for one member
             identity = (
-                settings, feed.kind.value, feed.key, feed.name, feed.slug,
+                settings, feed.kind.value, feed.key, feed.name, feed.slug, feed.total,
                 pick(self._rels), self._scan.stamps.select(members),
             )  # fmt: skip
         return hashlib.sha256(_canonical(identity)).hexdigest()

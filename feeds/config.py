@@ -44,6 +44,11 @@ class Config:
     """Reference an XSL stylesheet from RSS and Atom so browsers show a readable page."""
     templates: str | None = None
     """A folder whose templates override the built-in ones (relative to the config file)."""
+    icon: str | None = None
+    """The site's icon: an absolute http(s) URL, or a file (relative to the config file)
+    that the build copies into the output."""
+    favicon: str | None = None
+    """The site's favicon, like ``icon``."""
     max_removed_share: float = 0.5
     """The largest share of the topic and provider feeds published last time that one
     ``feeds build`` may remove without ``--allow-removal`` (1 turns the guard off)."""
@@ -106,6 +111,21 @@ def _choices(allowed: tuple[str, ...]) -> Callable[[Any], tuple[str, ...]]:
     return check
 
 
+def _icon(value: Any) -> str:
+    """An absolute http(s) URL (normalised), or a file's path (checked by load_config)."""
+    text = _text(value)
+    if "://" in text:
+        from feeds.urls import normalize_url
+
+        url = normalize_url(text)
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"not an http(s) URL: {text!r}")
+        return url
+    if not text.strip():
+        raise ValueError("name a file or an http(s) URL")
+    return text
+
+
 def _share(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise ValueError("must be a number from 0 to 1 (0.5: half)")
@@ -131,6 +151,8 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "groupings": _choices(GROUPINGS),
     "stylesheet": _flag,
     "templates": _text,
+    "icon": _icon,
+    "favicon": _icon,
     "max_removed_share": _share,
 }
 assert set(_CHECKS) == {f.name for f in fields(Config)}
@@ -183,4 +205,18 @@ def load_config(path: Path | None) -> Config:
         if not folder.is_dir():
             raise ConfigError(str(path), (f"templates: no such folder: {folder}",))
         config = replace(config, templates=str(folder))
-    return config
+    return replace(
+        config,
+        icon=_icon_file(path, "icon", config.icon),
+        favicon=_icon_file(path, "favicon", config.favicon),
+    )
+
+
+def _icon_file(path: Path, key: str, value: str | None) -> str | None:
+    """A URL as it is; a file's path made absolute (relative to the config file)."""
+    if value is None or value.startswith(("http://", "https://")):
+        return value
+    file = (path.parent / value).resolve()
+    if not file.is_file():
+        raise ConfigError(str(path), (f"{key}: no such file: {file}",))
+    return str(file)

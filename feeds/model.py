@@ -202,6 +202,9 @@ class Feed:
     members: tuple[int, ...] = ()
     """The source numbers of its articles, newest first: a build chooses feeds from
     briefs and leaves ``articles`` empty; the renderer reads the members it needs."""
+    icon: str | None = None
+    """A provider feed's icon: its provider's logo (``Provider.image``) as the newest
+    article that has one gives it; set by the renderer from the entries."""
 
     @property
     def folder(self) -> str:

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
+from dataclasses import replace
 from typing import Protocol
 
 from feeds.config import Config
-from feeds.formats import FEED_FORMATS, SITE_PAGES
+from feeds.formats import FEED_FORMATS, GROUP_PAGE, SITE_PAGES
 from feeds.formats.common import Context, FormatInfo
-from feeds.model import Article, Feed, Site
+from feeds.model import Article, Feed, FeedKind, Site
 
 Entries = tuple[str, ...]
-"""One article's entry in each configured format, in ``Context.formats`` order."""
+"""One article's entry in each configured format, in ``Context.formats`` order, then its
+entry on a group page, then its provider's logo URL (``""``: none), which a provider
+feed takes as its icon."""
 
 
 def context_for(site: Site, config: Config) -> Context:
@@ -29,8 +32,14 @@ def context_for(site: Site, config: Config) -> Context:
 
 
 def feed_files(feed: Feed, context: Context) -> tuple[str, ...]:
-    """The output paths of one feed, one per format."""
-    return tuple(_path(feed, info) for info in context.formats)
+    """The output paths of one feed, one per format, then its group page (if it has one)."""
+    paths = tuple(_path(feed, info) for info in context.formats)
+    return (*paths, _path(feed, GROUP_PAGE.info)) if _has_page(feed) else paths
+
+
+def _has_page(feed: Feed) -> bool:
+    """Topic and provider feeds have a page; the site feed's page is the index."""
+    return feed.kind is not FeedKind.SITE
 
 
 def _path(feed: Feed, info: FormatInfo) -> str:
@@ -43,15 +52,27 @@ def is_kept(feed: Feed, context: Context, keep: Collection[str]) -> bool:
 
 
 def entries(article: Article, context: Context) -> Entries:
-    """``article``'s entry in every configured format."""
-    return tuple(FEED_FORMATS[info.name].entry(article, context) for info in context.formats)
+    """``article``'s entry in every configured format, and on a group page."""
+    provider = article.provider
+    logo = provider.image.url if provider is not None and provider.image is not None else ""
+    return tuple(
+        [FEED_FORMATS[info.name].entry(article, context) for info in context.formats]
+        + [GROUP_PAGE.entry(article, context), logo]
+    )
 
 
 def documents(feed: Feed, context: Context, texts: list[Entries]) -> Iterator[tuple[str, bytes]]:
     """The files of one feed, given the entries of its articles in feed order."""
+    page = len(context.formats)
+    if feed.kind is FeedKind.PROVIDER:
+        logo = next((text[page + 1] for text in texts if text[page + 1]), None)
+        feed = replace(feed, icon=logo)
     for position, info in enumerate(context.formats):
         items = [text[position] for text in texts]
         yield _path(feed, info), FEED_FORMATS[info.name].document(feed, context, items)
+    if _has_page(feed):
+        items = [text[page] for text in texts]
+        yield _path(feed, GROUP_PAGE.info), GROUP_PAGE.document(feed, context, items)
 
 
 def to_render(site: Site, context: Context, keep: Collection[str]) -> list[Feed]:
@@ -100,6 +121,9 @@ def render_stream(
     """
     context = context_for(site, config)
     rendered = to_render(site, context, keep)
+    probe = next((feed for feed in rendered if _has_page(feed)), None)
+    if probe is not None:  # a broken group template fails the build before anything is written
+        GROUP_PAGE.document(probe, context, [])
     site_pages: dict[str, bytes] = {}
     for page in SITE_PAGES if pages else ():
         _merge(site_pages, page(site, context))

@@ -7,8 +7,10 @@ whenever a content file, a template or the configuration file changes.
 
 The server answers GET and HEAD for the files the last build published only (those its
 manifest lists, each a regular file inside the output folder, not reached through a
-symbolic link): no listings, no hidden files (the manifest, the lock), nothing outside the
-folder however the path is spelt. A client silent for :data:`CLIENT_TIMEOUT` seconds is
+symbolic link), and ``410 Gone`` for the files builds removed and have not written again
+(the manifest lists them too: feed readers stop polling on 410); no listings, no hidden
+files (the manifest, the lock), nothing outside the folder however the path is spelt. A
+client silent for :data:`CLIENT_TIMEOUT` seconds is
 dropped, and a client that goes away is one line on stderr, not a traceback.
 
 Feeds get their registered media types (:data:`feeds.formats.MEDIA_TYPES`) and
@@ -48,7 +50,7 @@ from feeds.build import BuildOptions, BuildResult, build
 from feeds.config import Config, load_config
 from feeds.errors import BuildError, FeedsError, UsageError
 from feeds.formats import FEED_FORMATS, MEDIA_TYPES
-from feeds.write import MANIFEST, read_manifest
+from feeds.write import MANIFEST, read_gone, read_manifest
 
 HOST = "127.0.0.1"
 CLIENT_TIMEOUT = 10.0
@@ -82,7 +84,11 @@ class PreviewHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, root: Path, port: int = 0) -> None:
         self.root = root.resolve()
-        self._published: tuple[tuple[int, int, int] | None, frozenset[str]] = (None, frozenset())
+        self._published: tuple[tuple[int, int, int] | None, frozenset[str], frozenset[str]] = (
+            None,
+            frozenset(),
+            frozenset(),
+        )
         self._published_lock = threading.Lock()
         super().__init__((HOST, port), _Handler)
 
@@ -93,6 +99,13 @@ class PreviewHTTPServer(ThreadingHTTPServer):
     def published(self) -> frozenset[str]:
         """The files the last build wrote, as its manifest lists them (read again only
         when the manifest file changed)."""
+        return self._manifest()[1]
+
+    def gone(self) -> frozenset[str]:
+        """The files the builds removed and have not written again (answered 410)."""
+        return self._manifest()[2]
+
+    def _manifest(self) -> tuple[tuple[int, int, int] | None, frozenset[str], frozenset[str]]:
         try:
             st = os.stat(self.root / MANIFEST)
             stamp: tuple[int, int, int] | None = (st.st_ino, st.st_size, st.st_mtime_ns)
@@ -100,8 +113,9 @@ class PreviewHTTPServer(ThreadingHTTPServer):
             stamp = None
         with self._published_lock:
             if stamp is None or stamp != self._published[0]:
-                self._published = (stamp, frozenset(read_manifest(self.root)))
-            return self._published[1]
+                files = frozenset(read_manifest(self.root))
+                self._published = (stamp, files, read_gone(self.root))
+            return self._published
 
     def handle_error(
         self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
@@ -192,6 +206,9 @@ class _Handler(BaseHTTPRequestHandler):
         if rel not in published:
             rel = f"{rel}/index.html" if rel else "index.html"
             if rel not in published:
+                gone = self.server.gone()
+                if "/".join(names) in gone or rel in gone:  # feed readers stop asking
+                    return None, HTTPStatus.GONE
                 return None, HTTPStatus.NOT_FOUND
         root = self.server.root
         try:

@@ -10,6 +10,10 @@
   files we wrote before and no longer produce are removed, nothing else is touched.
   Before a run creates a file the manifest does not know yet, the manifest is updated
   to name it, so a file created by a killed run is still ours to remove later.
+* The manifest also lists the files we removed (``gone``), across runs, until one is
+  produced again; ``feeds serve`` answers ``410 Gone`` for them, and
+  ``.feeds-gone.nginx.conf`` (beside the manifest, hidden like it) holds an nginx
+  ``location`` per gone path that answers 410, for a server block to ``include``.
 * Temporary files left by a killed run are removed by the next one.
 * Every path is checked after resolving links: nothing is written outside the folder.
 
@@ -31,6 +35,7 @@ from pathlib import Path
 from feeds.errors import BuildError, DuplicateOutputError
 
 MANIFEST = ".feeds-manifest.json"
+GONE_NGINX = ".feeds-gone.nginx.conf"
 MANIFEST_VERSION = 1
 TMP_SUFFIX = ".feeds-tmp"
 
@@ -43,6 +48,8 @@ class WriteReport:
     removed: tuple[str, ...]
     digests: Mapping[str, str]
     """sha256 of every file the output now holds for us, by path."""
+    gone: tuple[str, ...] = ()
+    """Every file we removed, in this run or before, and have not produced again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +95,41 @@ def _read_bytes(path: Path) -> bytes:
         return b""
 
 
+def read_gone(output: Path) -> frozenset[str]:
+    """The paths the manifest lists as gone (removed and not produced again)."""
+    return _load_gone(_read_bytes(output / MANIFEST))
+
+
+def _load_gone(raw: bytes) -> frozenset[str]:
+    try:
+        doc = json.loads(raw)
+        if doc.get("version") != MANIFEST_VERSION:
+            return frozenset()
+        return frozenset(path for path in doc.get("gone", ()) if isinstance(path, str))
+    except (ValueError, TypeError, AttributeError):
+        return frozenset()
+
+
+def gone_nginx(gone: Collection[str], base_path: str = "/") -> bytes:
+    """The nginx include that answers 410 for every gone path under ``base_path`` (the
+    path of ``base_url``): one exact ``location`` each, and one for the folder of a gone
+    ``index.html``, which is the address its links use."""
+    lines = [
+        "# Written by feeds build: what it published once and has removed since answers\n",
+        "# 410 Gone, so feed readers stop asking. Include it in the server block.\n",
+    ]
+    for rel in sorted(gone):
+        urls = [base_path + rel]
+        if rel == "index.html" or rel.endswith("/index.html"):
+            urls.append(base_path + rel.removesuffix("index.html"))
+        for url in urls:
+            quoted = url.replace("\\", "\\\\").replace('"', '\\"')
+            if any(c in quoted for c in "\n\r{};") or not quoted.isprintable():
+                continue  # not a path nginx could be told about safely
+            lines.append(f'location = "{quoted}" {{ return 410; }}\n')
+    return "".join(lines).encode("utf-8")
+
+
 def _load_manifest(raw: bytes) -> dict[str, ManifestEntry]:
     try:
         doc = json.loads(raw)
@@ -102,12 +144,15 @@ def _load_manifest(raw: bytes) -> dict[str, ManifestEntry]:
         return {}
 
 
-def _dump_manifest(entries: Mapping[str, ManifestEntry]) -> bytes:
+def _dump_manifest(entries: Mapping[str, ManifestEntry], gone: Collection[str] = ()) -> bytes:
     files = {
         rel: {"sha256": e.sha256, "size": e.size, "mtime_ns": e.mtime_ns}
         for rel, e in sorted(entries.items())
     }
-    return json.dumps({"version": MANIFEST_VERSION, "files": files}, indent=0).encode("utf-8")
+    doc: dict[str, object] = {"version": MANIFEST_VERSION, "files": files}
+    if gone:
+        doc["gone"] = sorted(gone)
+    return json.dumps(doc, indent=0).encode("utf-8")
 
 
 def is_intact(output: Path, rel: str, entry: ManifestEntry | None) -> bool:
@@ -282,6 +327,8 @@ def write_output(
     files: Mapping[str, bytes] | Iterable[tuple[str, bytes]],
     keep: Collection[str] = (),
     paths: Collection[str] | None = None,
+    *,
+    base_path: str = "/",
 ) -> WriteReport:
     """Make ``output`` hold exactly ``files`` and ``keep`` among the files this tool manages.
 
@@ -290,6 +337,8 @@ def write_output(
     stream will give: a stream is written as it comes, so memory never holds the site.
     ``keep`` names files not rendered this run because they are known to be current
     (see :func:`is_intact`); they are left as they are and stay in the manifest.
+    ``base_path`` is the path of ``base_url``, which the nginx include of gone paths
+    (:func:`gone_nginx`) puts before each.
     """
     if isinstance(files, Mapping):
         paths = list(files)
@@ -303,7 +352,7 @@ def write_output(
     try:
         output.mkdir(parents=True, exist_ok=True)
         root = output.resolve()
-        return _write(root, items, paths, keep)
+        return _write(root, items, paths, keep, base_path)
     except OSError as e:
         where = e.filename or output
         if e.errno == errno.ENOSPC:
@@ -312,17 +361,22 @@ def write_output(
 
 
 def _write(
-    root: Path, items: Iterable[tuple[str, bytes]], paths: Collection[str], keep: Collection[str]
+    root: Path,
+    items: Iterable[tuple[str, bytes]],
+    paths: Collection[str],
+    keep: Collection[str],
+    base_path: str,
 ) -> WriteReport:
     manifest_bytes = _read_bytes(root / MANIFEST)
     old = _load_manifest(manifest_bytes)
+    old_gone = _load_gone(manifest_bytes)
     clean_temporaries(root)
     entries: dict[str, ManifestEntry] = {rel: old[rel] for rel in keep if rel in old}
     new_paths = [rel for rel in paths if rel not in old]
     if new_paths:
         # Name the files we are about to create before creating them (see the docstring).
         pending = old | dict.fromkeys(new_paths, _PENDING)
-        atomic_write(root / MANIFEST, _dump_manifest(pending))
+        atomic_write(root / MANIFEST, _dump_manifest(pending, old_gone))
     written: list[str] = []
     unchanged: list[str] = list(entries)
     touched: set[Path] = set()
@@ -361,14 +415,21 @@ def _write(
         for _, _, tmp, _ in staged:  # a failure part-way: no temporary file stays behind
             with contextlib.suppress(OSError):
                 tmp.unlink()
-    removed = _remove_stale(root, set(old) - set(entries), touched)
+    stale = set(old) - set(entries)
+    removed = _remove_stale(root, stale, touched)
     _sync_folders(root, touched)
-    new_manifest = _dump_manifest(entries)
+    gone = (old_gone | stale) - set(entries)
+    include = gone_nginx(gone, base_path)
+    if _read_bytes(root / GONE_NGINX) != include:
+        atomic_write(root / GONE_NGINX, include)
+    new_manifest = _dump_manifest(entries, gone)
     if new_manifest != manifest_bytes:
         atomic_write(root / MANIFEST, new_manifest)
         _sync_dir(root)
     digests = {rel: e.sha256 for rel, e in entries.items()}
-    return WriteReport(tuple(written), tuple(sorted(unchanged)), tuple(removed), digests)
+    return WriteReport(
+        tuple(written), tuple(sorted(unchanged)), tuple(removed), digests, tuple(sorted(gone))
+    )
 
 
 def _remove_stale(root: Path, stale: set[str], touched: set[Path]) -> list[str]:

@@ -9,6 +9,7 @@ write media, provider, related links and our extension in a feedgen extension.
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from typing import Any
 
 from feedgen.entry import FeedEntry
@@ -29,7 +30,8 @@ from feeds.formats.common import (
     Context,
     item_content,
 )
-from feeds.model import Article, Feed, Image, Provider, RelatedItem
+from feeds.formats.icons import feed_icons
+from feeds.model import Article, Feed, FeedKind, Image, Provider, RelatedItem
 from feeds.slugs import slugify
 from feeds.text import looks_like_markup
 
@@ -156,6 +158,14 @@ def _generator(feed: Feed, context: Context, filename: str) -> FeedGenerator:
     fg.updated(feed.updated or EPOCH)
     fg.link(href=context.file_url(feed, filename), rel="self")
     fg.link(href=context.home_url(feed), rel="alternate")
+    if feed.kind is FeedKind.PROVIDER:  # the provider's logo, from its newest article
+        logos = [a.provider.image.url for a in feed.articles if a.provider and a.provider.image]
+        feed = replace(feed, icon=logos[0] if logos else None)
+    icon, favicon = feed_icons(feed, context)
+    if icon:
+        fg.image(url=icon, title=context.title(feed), link=context.home_url(feed))
+    if favicon:
+        fg.icon(favicon)
     return fg
 
 

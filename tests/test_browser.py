@@ -74,11 +74,11 @@ def chromium(tmp_path: Path, url: str, *action: str) -> str:
     return result.stdout
 
 
-def render(tmp_path: Path, url: str, screenshot: str) -> lxml.html.HtmlElement:
+def render(tmp_path: Path, url: str, screenshot: str, width: int = 1280) -> lxml.html.HtmlElement:
     """The DOM Chromium builds for ``url``; also saves a screenshot as a test artifact."""
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / screenshot
-    chromium(tmp_path, url, f"--screenshot={shot}", "--window-size=1280,2000")
+    chromium(tmp_path, url, f"--screenshot={shot}", f"--window-size={width},2000")
     assert shot.is_file() and shot.stat().st_size > 10_000, "blank or missing screenshot"
     return lxml.html.fromstring(chromium(tmp_path, url, "--dump-dom"))
 
@@ -93,6 +93,70 @@ def test_index_page_shows_every_feed(preview: Preview, tmp_path: Path) -> None:
         assert preview.url + path in hrefs
     assert preview.url + "providers/news.example.com/atom.xml" in hrefs
     assert doc.xpath("//body//script") == []  # the hostile topic stayed text
+
+
+LONG = (
+    "A very long headline about the quarterly results of an international consortium "
+    "of renewable energy cooperatives that keeps going well past one line"
+)
+GROUP_STORIES = [
+    # (title, provider, topics, has an image)
+    (LONG, ("Example News", "news.example.com"), ["AI"], True),
+    (
+        "الذكاء الاصطناعي يغير طريقة عمل غرف الأخبار",
+        ("أخبار اليوم", "akhbar.example.com"),
+        ["AI"],
+        True,
+    ),
+    (
+        "בינה מלאכותית בחדר החדשות: מה השתנה השנה",
+        ("חדשות", "hadashot.example.co.il"),
+        ["AI"],
+        False,
+    ),
+    ("人工知能が変える京都の伝統工芸と観光の未来", ("京都日報", "kyoto.example.jp"), ["AI"], False),
+    ("Short one", ("أخبار اليوم", "akhbar.example.com"), ["AI"], False),
+]
+
+
+@pytest.fixture(scope="module")
+def group_preview(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Preview]:
+    root = tmp_path_factory.mktemp("groups")
+    files: dict[str, str | bytes] = {"feeds.yaml": "title: Browser News\n"}
+    for i, (title, (name, domain), topics, image) in enumerate(GROUP_STORIES, start=1):
+        files[f"content/{i}.md"] = article(
+            n=i,
+            title=title,
+            topics=topics,
+            provider={"name": name, "domain": domain},
+            excerpt=f"{title}. " * 3,
+            related=[{"webUrl": f"https://other.example.org/{i}", "title": f"Related to {title}"}],
+            **({} if image else {"images": None}),
+        )
+    write_tree(root, files)
+    options = PreviewOptions(content=root / "content", config=root / "feeds.yaml", port=0)
+    with Preview(options) as running:
+        yield running
+
+
+@pytest.mark.parametrize("width", [1280, 390], ids=["desktop", "phone"])
+@pytest.mark.parametrize(
+    ("path", "name", "count"),
+    [("topics/ai/", "AI", 5), ("providers/akhbar.example.com/", "أخبار اليوم", 2)],
+    ids=["topic", "provider"],
+)
+def test_group_page_reads_well(
+    group_preview: Preview, tmp_path: Path, path: str, name: str, count: int, width: int
+) -> None:
+    kind = path.split("/")[0].rstrip("s")
+    shot = f"{kind}-page-{'desktop' if width > 800 else 'phone'}.png"
+    doc = render(tmp_path, group_preview.url + path, shot, width)
+    assert doc.findtext(".//h1") == name
+    assert len(doc.xpath("//article")) == count
+    assert all(h.get("dir") == "auto" for h in doc.xpath("//article//h3"))
+    hrefs = {urljoin(group_preview.url + path, href) for href in doc.xpath("//a/@href")}
+    assert group_preview.url + path + "rss.xml" in hrefs
+    assert group_preview.url + "index.html" in hrefs
 
 
 @pytest.mark.parametrize(("path", "kind"), [("topics/ai/rss.xml", "RSS 2.0"), ("atom.xml", "Atom")])

@@ -189,11 +189,12 @@ def test_editing_one_article_rewrites_only_the_feeds_that_hold_it(tmp_path: Path
     assert result.files_reread == 1
     assert result.feeds_rendered == 4  # site, topic-2, all, p1
     changed = {p for p, t in site.mtimes().items() if t != before[p]}
+    groups = ("topics/topic-2/", "topics/all/", "providers/p1.example/")
     assert changed == {
         f"{folder}{name}"
-        for folder in ("", "topics/topic-2/", "topics/all/", "providers/p1.example/")
+        for folder in ("", *groups)
         for name in ("rss.xml", "atom.xml", "feed.json")
-    }
+    } | {f"{folder}index.html" for folder in groups}  # only the pages of the changed groups
     assert outputs(site.output) == site.cold()
 
 
@@ -207,7 +208,8 @@ def test_removing_every_article_of_a_provider_removes_its_feeds(tmp_path: Path) 
     result = site.build()
     assert result.report is not None
     assert result.report.removed == tuple(
-        f"providers/p2.example/{name}" for name in ("atom.xml", "feed.json", "rss.xml")
+        f"providers/p2.example/{name}"
+        for name in ("atom.xml", "feed.json", "index.html", "rss.xml")
     )
     assert not (site.output / "providers" / "p2.example").exists()
     assert (site.output / "robots.txt").exists() and (site.output / "CNAME").exists()

@@ -44,13 +44,13 @@ def test_the_summary_says_what_was_read_and_written() -> None:
     assert re.fullmatch(
         r"feeds build: 6 articles published \(held back: 0 drafts, 0 future, 0 removed\); "
         r"0 files skipped, 0 warnings; 5 feeds \(5 rendered\); "
-        r"output files: 17 written, 0 unchanged, 0 removed; "
+        r"output files: 21 written, 0 unchanged, 0 removed; "
         r"6 content files \(6 read, 0 from cache\) in \d+\.\d\d s\n",
         out,
     ), out
     code, out, err = run("build")
     assert "6 content files (0 read, 6 from cache)" in out and "(0 rendered)" in out
-    assert "output files: 0 written, 17 unchanged, 0 removed" in out
+    assert "output files: 0 written, 21 unchanged, 0 removed" in out
 
 
 def test_removed_files_are_listed(tmp_path: Path) -> None:
@@ -58,10 +58,10 @@ def test_removed_files_are_listed(tmp_path: Path) -> None:
     for n in (0, 3):
         (tmp_path / "content" / f"{n}.md").unlink()
     out = run("build")[1]
-    assert out.splitlines()[:3] == [
-        f"removed topics/t0/{name}" for name in ("atom.xml", "feed.json", "rss.xml")
+    assert out.splitlines()[:4] == [
+        f"removed topics/t0/{name}" for name in ("atom.xml", "feed.json", "index.html", "rss.xml")
     ]
-    assert "3 removed" in out
+    assert "4 removed" in out
     assert run("build", "--quiet") == (EXIT_OK, "", "")
 
 
@@ -95,7 +95,7 @@ def test_json_logs_one_object_per_line(tmp_path: Path) -> None:
     assert {k: summary[k] for k in ("files_read", "files_reread", "written", "removed")} == {
         "files_read": 7,
         "files_reread": 7,
-        "written": 17,
+        "written": 21,
         "removed": 0,
     }
 
@@ -110,7 +110,7 @@ def test_no_cache_leaves_no_cache(tmp_path: Path) -> None:
     assert run("build", "--quiet", "--no-cache") == (EXIT_OK, "", "")
     assert not (tmp_path / ".feeds-cache").exists()
     out = run("build", "--no-cache")[1]
-    assert "6 content files (6 read, 0 from cache)" in out and "0 written, 17 unchanged" in out
+    assert "6 content files (6 read, 0 from cache)" in out and "0 written, 21 unchanged" in out
 
 
 def test_cache_folder_option(tmp_path: Path) -> None:
@@ -160,7 +160,7 @@ def test_the_summary_counts_in_plain_words(tmp_path: Path) -> None:
     assert re.fullmatch(
         r"feeds build: 3 articles published \(held back: 1 draft, 1 future, 1 removed\); "
         r"1 file skipped, 1 warning; 4 feeds \(4 rendered\); "
-        r"output files: 14 written, 0 unchanged, 0 removed; "
+        r"output files: 17 written, 0 unchanged, 0 removed; "
         r"7 content files \(7 read, 0 from cache\) in \d+\.\d\d s\n",
         out,
     ), out
@@ -176,14 +176,16 @@ def test_the_summary_counts_in_plain_words(tmp_path: Path) -> None:
     code, out, _ = run("build")
     assert code == EXIT_PROBLEMS
     lines = out.splitlines()
-    assert lines[:3] == [f"removed topics/solo/{n}" for n in ("atom.xml", "feed.json", "rss.xml")]
+    assert lines[:4] == [
+        f"removed topics/solo/{n}" for n in ("atom.xml", "feed.json", "index.html", "rss.xml")
+    ]
     assert re.fullmatch(
         r"feeds build: 2 articles published \(held back: 2 drafts, 1 future, 1 removed\); "
         r"2 files skipped, 2 warnings; 3 feeds \(\d rendered\); "
-        r"output files: \d+ written, \d+ unchanged, 3 removed; "
+        r"output files: \d+ written, \d+ unchanged, 4 removed; "
         r"8 content files \(\d read, \d from cache\) in \d+\.\d\d s",
-        lines[3],
-    ), lines[3]
+        lines[4],
+    ), lines[4]
     code, out, _ = run("build", "--log-format", "json")
     [summary] = [json.loads(line) for line in out.splitlines()]
     figures = {k: v for k, v in summary.items() if k not in ("message", "seconds")}
@@ -202,7 +204,7 @@ def test_the_summary_counts_in_plain_words(tmp_path: Path) -> None:
         "files_read": 8,
         "files_reread": 0,
         "written": 0,
-        "unchanged": 11,
+        "unchanged": 13,
         "removed": 0,
     }
     assert summary["message"].startswith("feeds build: 2 articles published (held back: 2 drafts")

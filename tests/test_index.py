@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import urllib.parse
 from collections import Counter
 from pathlib import Path
 
@@ -69,8 +70,11 @@ def test_every_feed_is_linked_with_its_count_and_newest_date(tmp_path: Path) -> 
         assert {name: int(row.find_class("num")[0].text) for name, row in found.items()} == dict(
             expected
         )
-        for row in found.values():
-            assert [a.text for a in row.xpath(".//a")] == ["RSS", "Atom", "JSON Feed"]
+        for name, row in found.items():
+            assert [a.text for a in row.xpath(".//a")] == [name, "RSS", "Atom", "JSON Feed"]
+            page_href = row.find("th").find("a").get("href")  # the group's own page
+            assert page_href.startswith(section + "/") and page_href.endswith("/index.html")
+            assert (output / urllib.parse.unquote(page_href)).is_file()
             assert row.xpath(".//time/@datetime")[0].startswith("2025-01-01T")
     site = doc.get_element_by_id("site")
     assert f"{sum(providers.values())} articles" in site.text_content()

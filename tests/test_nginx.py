@@ -18,6 +18,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,8 @@ def _server_block(root: Path, port: int) -> str:
     server = block.group(1)
     server = re.sub(r"listen 80;", f"listen 127.0.0.1:{port};", server)
     server = re.sub(r"root /srv/feeds/public;", f"root {root};", server)
+    server = server.replace("/srv/feeds/public/", f"{root}/")
+    assert "/srv/" not in server
     return server
 
 
@@ -67,11 +70,18 @@ def _free_port() -> int:
 @pytest.fixture
 def nginx(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """A foreground nginx on a free loopback port serving ``tmp_path/public``."""
+    (tmp_path / "public").mkdir()
+    with _running_nginx(tmp_path) as port:
+        yield port, tmp_path / "public"
+
+
+@contextmanager
+def _running_nginx(tmp_path: Path) -> Iterator[int]:
+    """nginx serving ``tmp_path/public`` (which it reads its configuration from only now)."""
     assert NGINX is not None
     prefix = tmp_path / "nginx"
     public = tmp_path / "public"
     prefix.mkdir()
-    public.mkdir()
     for attempt in range(3):
         port = _free_port()
         temp = "\n".join(
@@ -102,7 +112,7 @@ def nginx(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         if attempt == 2 or "in use" not in stderr:
             pytest.fail(f"nginx did not start: {stderr}")
     try:
-        yield port, public
+        yield port
     finally:
         process.send_signal(signal.SIGQUIT)
         try:
@@ -254,3 +264,36 @@ def test_readers_never_see_a_partial_file_and_unchanged_feeds_are_304(
     build(config, BuildOptions(content=content, output=public, now=NOW, cache=tmp_path / "cache"))
     status, _, body = _fetch(port, "/topics/all/rss.xml", validators)
     assert status == 200 and b"<title>Changed</title>" in body
+
+
+def test_gone_feeds_and_pages_answer_410(tmp_path: Path) -> None:
+    """The include file the build writes, with the documented server block: a removed
+    group's feeds and page answer 410 until they are produced again."""
+    public = tmp_path / "public"
+    content = tmp_path / "content"
+    files = {"a.md": article(n=1, topics=["Kept"]), "b.md": article(n=2, topics=["Old"])}
+    write_tree(content, files)
+    options = BuildOptions(content=content, output=public, now=NOW)
+    build(Config(), options)
+    with _running_nginx(tmp_path) as port:  # starts before any file is gone: nothing listed
+        assert _fetch(port, "/topics/old/rss.xml")[0] == 200
+    (content / "b.md").unlink()
+    result = build(Config(), options)
+    assert result.report is not None and "topics/old/rss.xml" in result.report.gone
+    include = (public / ".feeds-gone.nginx.conf").read_text()
+    assert 'location = "/topics/old/rss.xml" { return 410; }' in include
+    shutil.rmtree(tmp_path / "nginx")
+    with _running_nginx(tmp_path) as port:
+        for path in ("rss.xml", "atom.xml", "feed.json", "index.html", ""):
+            assert _fetch(port, f"/topics/old/{path}")[0] == 410, path
+        assert _fetch(port, "/topics/kept/rss.xml")[0] == 200
+        assert _fetch(port, "/topics/kept/")[0] == 200  # the folder serves the group's page
+        assert _fetch(port, "/topics/never/rss.xml")[0] == 404
+        assert _fetch(port, "/.feeds-gone.nginx.conf")[0] == 404  # never served
+    write_tree(content, files)  # back again: no longer gone
+    result = build(Config(), options)
+    assert result.report is not None and result.report.gone == ()
+    assert "location" not in (public / ".feeds-gone.nginx.conf").read_text()
+    shutil.rmtree(tmp_path / "nginx")
+    with _running_nginx(tmp_path) as port:
+        assert _fetch(port, "/topics/old/rss.xml")[0] == 200

@@ -221,7 +221,16 @@ def test_rebuilds_when_content_changes(
     assert request(preview.url, "/").headers["etag"] != before
     assert request(preview.url, "/", {"If-None-Match": before}).status == 200
     (site / "content/c.md").unlink()
-    assert wait_for(lambda: request(preview.url, "/topics/new-topic/rss.xml").status == 404)
+    # Gone, not missing: readers stop asking; the page's folder too, and 200 once it is back.
+    assert wait_for(lambda: request(preview.url, "/topics/new-topic/rss.xml").status == 410)
+    assert request(preview.url, "/topics/new-topic/").status == 410
+    assert request(preview.url, "/topics/new-topic/index.html").status == 410
+    assert request(preview.url, "/topics/never-was/rss.xml").status == 404
+    write_tree(site, {"content/c.md": article(n=3, topics=["New Topic"])})
+    assert wait_for(lambda: request(preview.url, "/topics/new-topic/rss.xml").status == 200)
+    assert request(preview.url, "/topics/new-topic/").status == 200
+    (site / "content/c.md").unlink()
+    assert wait_for(lambda: request(preview.url, "/topics/new-topic/rss.xml").status == 410)
     assert all(not isinstance(outcome, FeedsError) for outcome in outcomes)
 
 

@@ -65,7 +65,7 @@ def test_rss_renders_as_a_page_with_subscribe_note(tmp_path: Path) -> None:
     subscribe = doc.get_element_by_id("subscribe-heading").getparent()
     assert "How to subscribe" in subscribe.text_content()
     assert subscribe.findtext(".//code") == BASE + "topics/ai/rss.xml"
-    assert subscribe.xpath(".//a/@href") == [BASE + "#topic-ai"]
+    assert subscribe.xpath(".//a/@href") == [BASE + "topics/ai/"]
     items = doc.xpath("//article")
     assert [a.text_content() for a in doc.xpath("//article//h3/a")] == [
         "<script>alert(2)</script>",

@@ -1,8 +1,10 @@
 """The registry of output formats: one module each, one line here to add one.
 
 *Feed formats* render one :class:`~feeds.model.Feed` into one file in the feed's
-folder. *Site pages* render the whole :class:`~feeds.model.Site` into files at the top
-of the output (the index page, the OPML list).
+folder; the *group page* is rendered the same way (an entry per article, spliced into a
+document), into ``index.html`` in the folder of every topic and provider feed. *Site
+pages* render the whole :class:`~feeds.model.Site` into files at the top of the output
+(the index page, the OPML list).
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from feeds.formats.common import Context, FormatInfo
+from feeds.formats.icons import render_icons
 from feeds.formats.index import render_index
 from feeds.formats.jsonfeed import json_item, render_json
 from feeds.formats.opml import render_opml
+from feeds.formats.page import PAGE, page_entry, render_page
 from feeds.formats.stylesheet import render_stylesheet
 from feeds.formats.xml import atom_entry, render_atom, render_rss, rss_item
 from feeds.model import Article, Feed, Site
@@ -46,13 +50,19 @@ FEED_FORMATS: dict[str, FeedFormat] = {
     )
 }
 
+GROUP_PAGE = FeedFormat(PAGE, page_entry, render_page)
+"""Written beside the feed files of every topic and provider (not the site feed, whose
+page is the index), whatever ``formats`` says."""
+
 SITE_PAGES: tuple[Callable[[Site, Context], dict[str, bytes]], ...] = (
     render_index,
     render_opml,
     render_stylesheet,
+    render_icons,
 )
 """Renderers of files at the top of the output, each returning {file name: bytes}
-(``render_stylesheet`` returns nothing unless ``stylesheet: true``)."""
+(``render_stylesheet`` returns nothing unless ``stylesheet: true``, ``render_icons``
+nothing unless ``icon`` or ``favicon`` names a file)."""
 
 MEDIA_TYPES: dict[str, str] = {
     ".xml": "application/xml",
@@ -60,5 +70,12 @@ MEDIA_TYPES: dict[str, str] = {
     ".opml": "text/x-opml",
     ".html": "text/html; charset=utf-8",
     ".xsl": "text/xsl",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".svg": "image/svg+xml",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
 } | {f.info.filename: f.info.media_type for f in FEED_FORMATS.values()}
 """Media types by file name (feed files) or extension (everything else), for servers."""

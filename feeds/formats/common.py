@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple, TypeVar
-from urllib.parse import quote
 
 from feeds import __version__
 from feeds.config import Config
@@ -58,10 +57,11 @@ class Context:
         return join_url(self.config.base_url, *parts, filename)
 
     def home_url(self, feed: Feed) -> str:
-        """Where a person reads about the feed: its section of the index page."""
+        """Where a person reads about the feed: the index page, or the group's own page
+        (its folder, which serves ``index.html``)."""
         if feed.kind is FeedKind.SITE:
             return self.config.base_url
-        return f"{self.config.base_url}#{quote(self.anchor(feed), safe='')}"
+        return join_url(self.config.base_url, *feed.folder.split("/")) + "/"
 
     def anchor(self, feed: Feed) -> str:
         """The ``id`` of the feed's section on the index page."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from feeds.formats.common import EPOCH, Context
+from feeds.formats.icons import favicon_href
 from feeds.formats.opml import FILENAME as OPML_FILENAME
+from feeds.formats.page import PAGE
 from feeds.model import Feed, FeedKind, Site
 
 FILENAME = "index.html"
@@ -22,6 +24,7 @@ def _entry(feed: Feed, context: Context) -> dict[str, Any]:
         "title": context.title(feed),
         "description": context.description(feed),
         "anchor": context.anchor(feed),
+        "page_href": _relative(context.file_url(feed, PAGE.filename), context.config.base_url),
         "count": feed.total,
         "newest": feed.updated,
         "links": [
@@ -55,5 +58,6 @@ def render_index(site: Site, context: Context) -> dict[str, bytes]:
         opml_url=context.config.base_url + OPML_FILENAME,
         opml_href=OPML_FILENAME,
         updated=site.site_feed.updated or EPOCH,
+        favicon_href=favicon_href(context.config),
     )
     return {FILENAME: page}

@@ -11,6 +11,7 @@ from feeds.formats.common import (
     item_content,
     per_config,
 )
+from feeds.formats.icons import feed_icons
 from feeds.model import Article, Feed, Image, Provider, RelatedItem, Topic
 from feeds.slugs import slugify
 
@@ -135,12 +136,17 @@ def render_json(feed: Feed, context: Context, items: list[str]) -> bytes:
     indented dump is Python code, and slower than this whole function).
     """
     config = context.config
+    icon, favicon = feed_icons(feed, context)
+    icons = (f'  "icon": {_string(icon)},\n' if icon else "") + (
+        f'  "favicon": {_string(favicon)},\n' if favicon else ""
+    )
     head = (
         f'{{\n  "version": {_string(JSONFEED_VERSION)},\n'
         f'  "title": {_string(context.title(feed))},\n'
         f'  "home_page_url": {_string(context.home_url(feed))},\n'
         f'  "feed_url": {_string(context.file_url(feed, "feed.json"))},\n'
         f'  "description": {_string(context.description(feed))},\n'
+        f"{icons}"
         f'  "language": {_string(config.language)},\n'
         f'  "authors": [\n    {{\n      "name": {_string(config.title)},\n'
         f'      "url": {_string(config.base_url)}\n    }}\n  ],\n'

@@ -41,7 +41,11 @@ def environment(templates: str | None) -> jinja2.Environment:
 
 def render_template(templates: str | None, name: str, **values: Any) -> bytes:
     """Render template ``name`` to UTF-8; raise TemplateError (file:line: what) on failure."""
-    env = environment(templates)
+    return render_with(environment(templates), name, **values)
+
+
+def render_with(env: jinja2.Environment, name: str, **values: Any) -> bytes:
+    """:func:`render_template` in a given environment (one made for many pages)."""
     try:
         return env.get_template(name).render(**values).encode("utf-8")
     except jinja2.TemplateSyntaxError as e:

@@ -28,6 +28,7 @@ from feeds.formats.common import (
     item_content,
     per_config,
 )
+from feeds.formats.icons import feed_icons
 from feeds.formats.stylesheet import processing_instruction
 from feeds.model import Article, Feed, Image, Provider, RelatedItem
 from feeds.slugs import slugify
@@ -286,6 +287,11 @@ def _generator(feed: Feed, context: Context, filename: str) -> FeedGenerator:
     fg.updated(feed.updated or EPOCH)
     fg.link(href=context.file_url(feed, filename), rel="self")
     fg.link(href=context.home_url(feed), rel="alternate")
+    icon, favicon = feed_icons(feed, context)
+    if icon:  # RSS <image>: its title and link must be the channel's own
+        fg.image(url=icon, title=context.title(feed), link=context.home_url(feed))  # and logo
+    if favicon:
+        fg.icon(favicon)
     return fg
 
 
