@@ -303,7 +303,7 @@ def _first(folder: Path, wanted: Callable[[bytes], bool]) -> Path | None:
 def _url(text: bytes) -> bytes:
     for line in text.splitlines():
         if line.startswith((b"originalUrl: ", b"webUrl: ")):
-            return line.split(b": ", 1)[1]
+            return line.split(b": ", 1)[1].strip().strip(b"\"'")
     return b""
 
 

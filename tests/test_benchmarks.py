@@ -51,5 +51,8 @@ def test_every_everyday_change_is_found_and_undone_exactly(tmp_path: Path) -> No
     for key, _, change in changes:
         undo = change(corpus)
         assert files() != before, key
+        if key == "add":  # a usable article under a new URL, quoted or not
+            (added,) = set(files()) - set(before)
+            assert b'-added/"\n' in files()[added] or b"-added/\n" in files()[added]
         undo()
         assert files() == before, key
