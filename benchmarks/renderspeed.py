@@ -23,13 +23,14 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feeds.collect import find_sources, read_source
+from feeds.collect import read_source
 from feeds.config import Config
 from feeds.formats import FEED_FORMATS
 from feeds.formats.common import Context
 from feeds.group import Selection, group_articles
 from feeds.model import Article, Feed, FeedKind
 from feeds.render import context_for
+from feeds.sources import find_sources
 
 NOW = datetime(2100, 1, 1, tzinfo=UTC)
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
-from pathlib import Path
 from typing import Any
 
 from feeds.dates import parse_date
@@ -23,9 +21,8 @@ from feeds.fastyaml import load_yaml_fast
 from feeds.frontmatter import Document, YamlProblem, load_yaml, split_front_matter
 from feeds.markup import render_body
 from feeds.model import Article, Compact, Image, Provider, RelatedItem, Topic
-from feeds.parallel import ordered_map
 from feeds.slugs import group_key
-from feeds.sources import Source, find_sources
+from feeds.sources import Source
 from feeds.text import SUMMARY_LIMIT, TITLE_LIMIT, plain_text, truncate, xml_safe
 from feeds.urls import normalize_url, provider_home
 
@@ -41,16 +38,6 @@ class FileResult(Compact):
 
     article: Article | None
     problems: tuple[Problem, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Collection:
-    """Every usable article and every problem, in file order. Two files with one id are
-    both here: which copy is published is chosen with the feeds (:mod:`feeds.group`)."""
-
-    articles: tuple[Article, ...]
-    problems: tuple[Problem, ...]
-    files: int
 
 
 class _Reader:
@@ -771,33 +758,3 @@ def read_source(
         problem = Problem(path=source.label, line=0, field="", message=f"cannot read: {e.strerror}")
         return FileResult(None, (problem,))
     return read_article(source, raw, zone, max_related, fast_yaml=fast_yaml)
-
-
-PARALLEL_MIN_FILES = 2000
-"""Below this many files, reading in one process is faster than starting workers."""
-_CHUNK = 256
-"""Files per task sent to a worker."""
-
-
-def iter_results(
-    sources: Sequence[Source], zone: tzinfo, max_related: int, jobs: int = 1
-) -> Iterator[FileResult]:
-    """Read ``sources``, yielding results in source order, in ``jobs`` worker processes."""
-    return ordered_map(
-        lambda source: read_source(source, zone, max_related),
-        sources,
-        jobs,
-        chunk=_CHUNK,
-        serial_below=PARALLEL_MIN_FILES,
-    )
-
-
-def collect(content: Path, zone: tzinfo, max_related: int, jobs: int = 1) -> Collection:
-    """Read every article under ``content``: the same result whatever ``jobs`` is."""
-    sources, found_problems = find_sources(content)
-    results = list(iter_results(sources, zone, max_related, jobs))
-    return Collection(
-        articles=tuple(r.article for r in results if r.article is not None),
-        problems=found_problems + tuple(p for r in results for p in r.problems),
-        files=len(results),
-    )

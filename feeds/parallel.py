@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import itertools
 import mmap
 import os
 import pickle
@@ -26,54 +25,6 @@ R = TypeVar("R")
 Joined = TypeVar("Joined", list[Any], bytes)
 """What :func:`split_map` joins: lists, or bytes."""
 
-_task: Callable[[Any], Any] | None = None
-"""The function the workers of the current pool apply (set before they are forked)."""
-
-
-def _run(chunk: list[Any]) -> list[Any]:
-    assert _task is not None
-    return [_task(item) for item in chunk]
-
-
-def ordered_map(
-    func: Callable[[T], R],
-    items: Sequence[T],
-    jobs: int,
-    *,
-    chunk: int = 256,
-    serial_below: int = 2000,
-) -> Iterator[R]:
-    """``map(func, items)``, computed in ``jobs`` forked processes when there is enough to do.
-
-    ``func`` may be a closure: workers are forked after it is set, never pickled.
-    """
-    if jobs <= 1 or len(items) < serial_below:
-        yield from map(func, items)
-        return
-    global _task
-    _task = func
-    try:
-        import multiprocessing  # 5 ms: only when there is enough to do
-
-        chunks = (list(items[i : i + chunk]) for i in range(0, len(items), chunk))
-        context = multiprocessing.get_context("fork")
-        with context.Pool(processes=jobs) as pool:
-            # A window of chunks in flight, not Pool.imap: imap lets finished results pile
-            # up without limit when the consumer is slower than the workers.
-            window: deque[Any] = deque(
-                pool.apply_async(_run, (c,)) for c in itertools.islice(chunks, jobs * WINDOW)
-            )
-            while window:
-                results = window.popleft().get()
-                for c in itertools.islice(chunks, 1):
-                    window.append(pool.apply_async(_run, (c,)))
-                yield from results
-    finally:
-        _task = None
-
-
-WINDOW = 4
-"""Chunks in flight per worker."""
 PARALLEL_MIN = 2000
 """Fewer items than this are done in this process: starting workers would cost more."""
 SPLIT_MIN = 4000

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,11 @@ import pytest
 import yaml
 
 from feeds.build import BuildOptions, BuildResult, build
+from feeds.collect import read_source
 from feeds.config import Config
+from feeds.errors import Problem
+from feeds.model import Article
+from feeds.sources import find_sources
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -68,6 +73,28 @@ def article(**fields: Any) -> str:
     data.update(fields)
     data = {k: v for k, v in data.items() if v is not None}
     return "---\n" + yaml.safe_dump(data, allow_unicode=True, sort_keys=False) + "---\n" + body
+
+
+@dataclass(frozen=True)
+class Read:
+    """What :func:`read_content` found: every usable article (copies of one id included)
+    and every problem, in file order."""
+
+    articles: tuple[Article, ...]
+    problems: tuple[Problem, ...]
+    files: int
+
+
+def read_content(content: Path, zone: tzinfo = UTC, max_related: int = 50) -> Read:
+    """Every article file below ``content``, found and read as a build finds and reads it
+    (:func:`~feeds.sources.find_sources`, :func:`~feeds.collect.read_source`)."""
+    sources, problems = find_sources(content)
+    results = [read_source(source, zone, max_related) for source in sources]
+    return Read(
+        articles=tuple(r.article for r in results if r.article is not None),
+        problems=problems + tuple(p for r in results for p in r.problems),
+        files=len(results),
+    )
 
 
 def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:

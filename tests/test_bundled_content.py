@@ -7,10 +7,9 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from conftest import NOW, REPO
+from conftest import NOW, REPO, read_content
 
 from feeds.build import BuildOptions, build
-from feeds.collect import collect
 from feeds.config import Config
 from feeds.errors import Severity
 from feeds.model import FeedKind
@@ -30,7 +29,7 @@ def output(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_sample_content_is_rich_enough() -> None:
-    collection = collect(CONTENT, Config().tz, 50)
+    collection = read_content(CONTENT, Config().tz, 50)
     articles = collection.articles
     assert collection.files >= 30
     assert len({t.key for a in articles for t in a.topics}) >= 6
@@ -43,7 +42,7 @@ def test_sample_content_is_rich_enough() -> None:
 
 
 def test_nothing_unpublished_removed_or_future_is_published(output: Path) -> None:
-    collection = collect(CONTENT, Config().tz, 50)
+    collection = read_content(CONTENT, Config().tz, 50)
     published = {
         a.id for a in collection.articles if not (a.draft or a.removed) and a.published <= NOW
     }
@@ -71,7 +70,7 @@ def test_nothing_unpublished_removed_or_future_is_published(output: Path) -> Non
 def test_every_group_has_its_three_feeds(output: Path) -> None:
     from feeds.group import Selection, group_articles
 
-    collection = collect(CONTENT, Config().tz, 50)
+    collection = read_content(CONTENT, Config().tz, 50)
     site = group_articles(
         collection.articles, Selection(now=NOW), site_title="feeds", items_per_feed=50
     )

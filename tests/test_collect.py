@@ -8,18 +8,19 @@ from pathlib import Path
 from unittest import mock
 from zoneinfo import ZoneInfo
 
-from conftest import SEED, article, examples, write_tree
+from conftest import SEED, article, examples, read_content, write_tree
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from feeds.collect import Source, _read_fields, _Reader, collect, decode_text, find_sources
+from feeds.collect import Source, _read_fields, _Reader, decode_text
 from feeds.dates import parse_date, to_utc
 from feeds.frontmatter import Document
+from feeds.sources import find_sources
 
 
 def _collect(tmp_path: Path, files: dict[str, str | bytes], zone: object = UTC):
     write_tree(tmp_path / "content", files)
-    return collect(tmp_path / "content", zone, 50)  # type: ignore[arg-type]
+    return read_content(tmp_path / "content", zone, 50)  # type: ignore[arg-type]
 
 
 def test_reads_every_field_of_a_seed_shaped_article(tmp_path: Path) -> None:
@@ -218,23 +219,6 @@ def test_the_shared_seed_reads_cleanly(tmp_path: Path) -> None:
     assert c.problems == ()
     assert a.draft and a.title.startswith("Unregulated use of facial recognition")
     assert a.related[0].provider is not None and a.related[0].provider.domain == "dailydot.com"
-
-
-def test_parallel_reading_gives_the_same_collection(tmp_path: Path, monkeypatch) -> None:
-    import feeds.collect as collect_module
-
-    files: dict[str, str | bytes] = {
-        f"d{i % 7}/{i}.md": article(n=i, topics=[f"T{i % 5}"]) for i in range(600)
-    }
-    files["bad.md"] = "---\ntitle: x\n---\n"
-    files["dup.md"] = article(n=3, title="Duplicate of 3")
-    write_tree(tmp_path / "content", files)
-    serial = collect(tmp_path / "content", UTC, 50, jobs=1)
-    monkeypatch.setattr(collect_module, "PARALLEL_MIN_FILES", 10)
-    monkeypatch.setattr(collect_module, "_CHUNK", 37)
-    parallel = collect(tmp_path / "content", UTC, 50, jobs=3)
-    assert parallel == serial
-    assert len(serial.articles) == 601 and len(serial.problems) == 1  # the copy is read too
 
 
 # -- the quick path of well-formed files agrees with the careful one ------------------------

@@ -7,11 +7,10 @@ from pathlib import Path
 import feedgen_reference
 import pytest
 import yaml
-from conftest import NOW, REPO, article, examples, write_tree
+from conftest import NOW, REPO, article, examples, read_content, write_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds.collect import collect
 from feeds.config import Config
 from feeds.frontmatter import split_front_matter
 from feeds.group import Selection, group_articles
@@ -21,7 +20,7 @@ GOLDEN_CONTENT = REPO / "tests" / "golden" / "small" / "content"
 
 
 def assert_same(content: Path, config: Config) -> int:
-    collection = collect(content, config.tz, config.max_related)
+    collection = read_content(content, config.tz, config.max_related)
     site = group_articles(
         collection.articles,
         Selection(now=NOW, unpublished=True, future=True),
