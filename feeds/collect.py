@@ -20,7 +20,7 @@ from feeds.errors import Problem, Severity
 from feeds.fastyaml import load_yaml_fast
 from feeds.frontmatter import Document, YamlProblem, load_yaml, split_front_matter
 from feeds.markup import render_body
-from feeds.model import Article, Compact, Image, Provider, RelatedItem, Topic
+from feeds.model import Article, Image, Provider, RelatedItem, Topic
 from feeds.slugs import group_key
 from feeds.sources import Source
 from feeds.text import SUMMARY_LIMIT, TITLE_LIMIT, plain_text, truncate, xml_safe
@@ -33,7 +33,7 @@ MAX_TOPICS = 100
 
 
 @dataclass(frozen=True, slots=True)
-class FileResult(Compact):
+class FileResult:
     """What reading one file gave: an article or not, and its problems."""
 
     article: Article | None

@@ -10,34 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Any, NamedTuple
-
-
-def _restore(cls: type[Any], values: tuple[Any, ...]) -> Any:
-    value: Any = object.__new__(cls)
-    for name, item in zip(cls.__slots__, values, strict=True):
-        object.__setattr__(value, name, item)
-    return value
-
-
-class Compact:
-    """Pickles a frozen, slotted dataclass as its class and a tuple of its values.
-
-    Worker processes send every article back pickled, and the cache stores them so:
-    the dataclass default looks up ``fields()`` for every object, which made unpickling
-    100,000 cached articles take seconds.
-    """
-
-    __slots__ = ()
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        cls = type(self)
-        names: tuple[str, ...] = cls.__slots__
-        return (_restore, (cls, tuple(getattr(self, name) for name in names)))
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Image(Compact):
+class Image:
     """An image of an article, a related item or a provider."""
 
     url: str
@@ -47,7 +24,7 @@ class Image(Compact):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Provider(Compact):
+class Provider:
     """Who published an article; identified by ``domain`` (lower case)."""
 
     name: str
@@ -58,7 +35,7 @@ class Provider(Compact):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RelatedItem(Compact):
+class RelatedItem:
     """One entry of an article's ``related`` list, as carried by our feed extension."""
 
     url: str
@@ -71,7 +48,7 @@ class RelatedItem(Compact):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Topic(Compact):
+class Topic:
     """A topic as written in one article: the key merges spellings, ``name`` is the spelling."""
 
     key: str
@@ -79,7 +56,7 @@ class Topic(Compact):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Article(Compact):
+class Article:
     """One usable article file, whether or not it is published."""
 
     id: str
