@@ -300,9 +300,11 @@ class Selector:
         pending: list[int] = []
         briefs, selection, ids = self.briefs, self.selection, self.ids
         for brief in briefs:
-            if brief is None or self.selection.publishes(brief):
+            reason = selection.held_back(brief) if brief is not None else None
+            if reason is None:
                 continue
-            if selection.held_back(brief) == "future":
+            assert brief is not None
+            if reason == "future":
                 pending.append(brief.published)  # held back only until its time
             if (brief.removed or self.related_published_only) and brief.id not in ids:
                 hidden.add(brief.id)

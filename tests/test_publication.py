@@ -144,6 +144,15 @@ class Tree:
             ),
         )
 
+    def same_as_cold(self, result: BuildResult, cold: Path) -> None:
+        """The last build (``result``, into :attr:`output`) wrote the same bytes and gave
+        the same problems and counts as a build without a cache into ``cold``."""
+        cold_result = self.build(cache=False, output=cold)
+        self.check(cold_result, cold)
+        assert every_file(self.output) == every_file(cold)
+        assert list(map(str, result.problems)) == list(map(str, cold_result.problems))
+        assert (result.counts, result.articles) == (cold_result.counts, cold_result.articles)
+
     def check(self, result: BuildResult, output: Path | None = None) -> None:
         assert result.errors == ()
         n = self.config.items_per_feed
@@ -327,12 +336,7 @@ def test_property_every_feed_matches_the_model_cold_and_after_edits(
         _apply(tree, edit, serial)
         result = tree.build()
         tree.check(result)
-    cold = root / "cold"
-    cold_result = tree.build(cache=False, output=cold)
-    tree.check(cold_result, cold)
-    assert every_file(tree.output) == every_file(cold)
-    assert list(map(str, result.problems)) == list(map(str, cold_result.problems))
-    assert (result.counts, result.articles) == (cold_result.counts, cold_result.articles)
+    tree.same_as_cold(result, root / "cold")
 
 
 # -- which edits update the last choice from the changed file alone -------------------------
@@ -394,9 +398,4 @@ def test_edits_of_drafts_future_articles_and_copies_update_the_last_choice(
     tree.check(result)
     assert result.incremental is incremental
     assert result.files_reread <= 1
-    cold = tmp_path / "cold"
-    cold_result = tree.build(cache=False, output=cold)
-    tree.check(cold_result, cold)
-    assert every_file(tree.output) == every_file(cold)
-    assert list(map(str, result.problems)) == list(map(str, cold_result.problems))
-    assert (result.counts, result.articles) == (cold_result.counts, cold_result.articles)
+    tree.same_as_cold(result, tmp_path / "cold")
