@@ -427,3 +427,19 @@ def test_editing_an_article_pushes_the_new_feed_to_a_subscriber(tmp_path: Path) 
             pinged.clear()
             assert _cli(tmp_path, "build", "--quiet") == (0, "", "")
             assert pinged == [] and len(delivered) == 1  # nothing changed, nothing sent
+
+
+def test_changing_hubs_or_refresh_renders_the_feeds_again(tmp_path: Path) -> None:
+    content = write_tree(tmp_path / "content", {f"{i}.md": article(n=i) for i in range(2)})
+
+    def run(config: Config) -> str:
+        options = BuildOptions(
+            content=content, output=tmp_path / "public", now=NOW, cache=tmp_path / "cache"
+        )
+        assert build(config, options).errors == ()
+        return (tmp_path / "public" / "topics/ai/rss.xml").read_text()
+
+    assert "<ttl>" not in run(Config(base_url=BASE))
+    assert "<ttl>30</ttl>" in run(Config(base_url=BASE, refresh_minutes=30))
+    assert 'rel="hub"' in run(Config(base_url=BASE, refresh_minutes=30, hubs=HUBS[:1]))
+    assert 'rel="hub"' not in run(Config(base_url=BASE, refresh_minutes=30))
