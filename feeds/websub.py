@@ -203,7 +203,7 @@ def _post(hub: str, urls: Sequence[str], budget: float) -> tuple[int, str]:
                     time.sleep(pause)
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    status = status or f"no answer within {budget:g} s"
+                    status = status or f"out of time ({budget:g} s per hub and run)"
                     break
                 if connection is None:
                     connection = _connect(parts.scheme, parts.netloc, min(TIMEOUT, left))
