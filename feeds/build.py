@@ -430,6 +430,8 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         # forked, which then shares them).
         import feeds.collect  # noqa: F401
         from feeds.render import (
+            Capped,
+            capped_warning,
             context_for,
             feed_files,
             needed,
@@ -491,8 +493,15 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         workers.share(context=context_for(Site(), config), hidden=hidden, fast=fast)
         stream = checked(workers.map(_render_one, items, chunk=64))
         pages_kept = plan is not None and plan.pages_kept
+        capped: list[Capped] = []
         paths, files = render_stream(
-            site, config, keep, stream, pages=not pages_kept, parking=parking
+            site,
+            config,
+            keep,
+            stream,
+            pages=not pages_kept,
+            parking=parking,
+            on_capped=capped.append,
         )
         if plan is not None and not pages_kept:  # record what the pages were made from
             feed_paths = {p for feed in rendered for p in feed_files(feed, context)}
@@ -523,6 +532,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             feeds=len(site.feeds),
         )
         cache.save(plan, report, facts, chosen.choice)
+        problems += tuple(map(capped_warning, capped))  # known once rendered
         new_problems = _reported(options, found, problems, record=report is not None)
     return BuildResult(
         problems=problems,
