@@ -14,9 +14,7 @@ The pipeline, one module per stage::
 from the briefs, and only the articles of the feeds to render are read again and rendered
 (``parallel.Workers`` spreads both passes over worker processes). ``cli.main`` is the
 command line on top, and after a writing build tells the WebSub hubs which feeds it
-rewrote (``websub.after_build``, from the build's ``WriteReport``);
-``group.group_articles`` chooses feeds with every article in memory, for tests and small
-tools.
+rewrote (``websub.after_build``, from the build's ``WriteReport``).
 """
 
 __version__ = "0.1.0"  # before the imports below: modules they import read it

@@ -503,10 +503,9 @@ def site_of(
             key=key,
             name=name,
             slug=slug,
-            articles=(),
             total=total,
-            newest=from_micros(newest) if newest is not None and rels else None,
             members=tuple(map(index, rels)),
+            updated=from_micros(newest) if newest is not None and rels else None,
         )
 
     site = records.get(_SITE, ("", 0, None, ()))
@@ -525,42 +524,6 @@ def site_of(
         of_kind.sort(key=lambda f: f.slug)
         feeds.extend(of_kind)
     return Site(feeds=tuple(feeds))
-
-
-def _visible(articles: Iterable[Article], hidden: Collection[str]) -> tuple[Article, ...]:
-    return tuple(hide_related(a, hidden) for a in articles) if hidden else tuple(articles)
-
-
-def group_articles(
-    articles: Iterable[Article],
-    selection: Selection,
-    *,
-    site_title: str,
-    items_per_feed: int,
-    groupings: tuple[str, ...] = ("topics", "providers"),
-    related_published_only: bool = False,
-) -> Site:
-    """Build every feed, articles included, from articles all in memory."""
-    kept = list(articles)
-    selector = Selector(
-        selection,
-        items_per_feed=items_per_feed,
-        groupings=groupings,
-        related_published_only=related_published_only,
-    )
-    for index, article in enumerate(kept):
-        selector.add(index, Brief.of(article))
-    site = selector.finish(site_title)
-    return Site(
-        feeds=tuple(
-            replace(
-                feed,
-                articles=_visible((kept[i] for i in feed.members), selector.hidden),
-                members=(),
-            )
-            for feed in site.feeds
-        )
-    )
 
 
 def hide_related(article: Article, hidden: Collection[str]) -> Article:
