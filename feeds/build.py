@@ -650,7 +650,7 @@ def _update(
     changes: list[Change] = []
     for rel, index in changed:
         after, _ = fresh[index] if index is not None else (None, ())
-        changes.append((rel, before[rel], after))
+        changes.append(Change(rel, before[rel], after))
     copies = _shown_after(changes, previous.duplicates, selection, cache, config, sources.prefix)
     held = _held_after(changes, previous.counts, previous.until, selection, config)
     if copies is None or held is None:
@@ -748,12 +748,12 @@ def _shown_after(
         added.extend(new_warnings)
         if before is not None and after is not None and before[0] == after[0]:
             if before[1] != after[1]:
-                shown.append((before[0], before[1], after[1]))
+                shown.append(Change(before[0], before[1], after[1]))
             continue
         if before is not None:
-            shown.append((before[0], before[1], None))
+            shown.append(Change(before[0], before[1], None))
         if after is not None:
-            shown.append((after[0], None, after[1]))
+            shown.append(Change(after[0], None, after[1]))
     if not gone <= set(duplicates):
         return None  # not the warnings the last choice gave: choose again
     remaining = [p for p in duplicates if p not in gone]

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import NamedTuple
 
 from feeds.errors import Problem, Severity
 from feeds.model import Article, Brief, Feed, FeedKind, Site, from_micros, micros
@@ -58,10 +59,10 @@ def order_key(article: Article) -> tuple[int, str]:
     return (-micros(article.published), article.id)
 
 
-_Group = tuple[FeedKind, str]
-"""A group's identity: its kind and key (``""`` for the site)."""
-_SITE: _Group = (FeedKind.SITE, "")
-_SITE_PAIR: tuple[_Group, str] = (_SITE, "")
+GroupKey = tuple[FeedKind, str]
+"""A feed's group: its kind and key (``""`` for the site feed)."""
+_SITE: GroupKey = (FeedKind.SITE, "")
+_SITE_PAIR: tuple[GroupKey, str] = (_SITE, "")
 
 
 class _Descending(str):
@@ -77,15 +78,23 @@ class _Descending(str):
         return str.__lt__(self, other)  # type: ignore[operator]
 
 
-_Held = tuple[int, _Descending, int]
-"""(date, id, source number) of an article a feed holds."""
+class _Held(NamedTuple):
+    """An article a feed holds, as the feed's heap orders it (as a tuple): the root is the
+    article that leaves the feed first."""
+
+    published: int
+    """:func:`micros` of the article's date: the oldest is the root."""
+    id: _Descending
+    """The article's id, sorting in reverse: among equal dates, the largest id is the root."""
+    number: int
+    """The source number of the file holding the article."""
 
 
 def groups_of(
     brief: Brief, topics: bool, providers: bool, intern: Callable[[str], str] = str
-) -> tuple[tuple[_Group, str], ...]:
+) -> tuple[tuple[GroupKey, str], ...]:
     """Each group an article belongs to (the site first), with the name it gives the group."""
-    groups: list[tuple[_Group, str]] = [(_SITE, "")]
+    groups: list[tuple[GroupKey, str]] = [(_SITE, "")]
     if topics:
         seen: set[str] = set()
         for key, name in brief.topics:
@@ -184,8 +193,8 @@ class Selector:
         """Each source number's brief (``None``: no usable article), duplicates included."""
         self.ids: dict[str, int] = {}
         """The source number of each published id (of two published copies, the one kept)."""
-        self.held: dict[_Group, list[_Held]] = {_SITE: []}
-        self.dirty: set[_Group] = set()
+        self.held: dict[GroupKey, list[_Held]] = {_SITE: []}
+        self.dirty: set[GroupKey] = set()
         self.problems: list[Problem] = []
         self.hidden: frozenset[str] = frozenset()
         """After :meth:`finish`: ids and links that related items must not name (see
@@ -196,13 +205,13 @@ class Selector:
         self.states: dict[GroupKey, GroupState] = {}
         """After :meth:`finish`: every group's state, for the cache (see :func:`reselect`)."""
         self._names: dict[str, str] = {}
-        self._shared: dict[tuple[_Group, str], tuple[_Group, str]] = {}
-        self._topic_pairs: dict[tuple[str, str], tuple[_Group, str]] = {}
-        self._provider_pairs: dict[tuple[str, str], tuple[_Group, str]] = {}
-        self._counts: dict[tuple[_Group, str], int] = {}
+        self._shared: dict[tuple[GroupKey, str], tuple[GroupKey, str]] = {}
+        self._topic_pairs: dict[tuple[str, str], tuple[GroupKey, str]] = {}
+        self._provider_pairs: dict[tuple[str, str], tuple[GroupKey, str]] = {}
+        self._counts: dict[tuple[GroupKey, str], int] = {}
         """How many admitted articles give each group each name, kept up as they come."""
 
-    def _groups(self, brief: Brief) -> tuple[tuple[_Group, str], ...]:
+    def _groups(self, brief: Brief) -> tuple[tuple[GroupKey, str], ...]:
         """:func:`groups_of`, taking one shared ``(group, name)`` pair per topic and
         provider spelling, looked up in one step each (``groups_of`` builds them anew)."""
         topics = brief.topics if self.topics else ()
@@ -227,7 +236,7 @@ class Selector:
             groups.append(pair)
         return tuple(groups)
 
-    def _pair(self, kind: FeedKind, key: str, name: str) -> tuple[_Group, str]:
+    def _pair(self, kind: FeedKind, key: str, name: str) -> tuple[GroupKey, str]:
         pair = ((kind, self._intern(key)), self._intern(name))
         return self._shared.setdefault(pair, pair)
 
@@ -264,7 +273,7 @@ class Selector:
                 return
         self.ids[brief.id] = index
         n = self.keep
-        item = (brief.published, _Descending(brief.id), index)
+        item = _Held(brief.published, _Descending(brief.id), index)
         held_by, counts = self.held, self._counts
         for pair in self._groups(brief):
             counts[pair] = counts.get(pair, 0) + 1
@@ -282,8 +291,8 @@ class Selector:
             self._counts[pair] -= 1
             group = pair[0]
             held = self.held.get(group, [])
-            for position, (_, _, held_index) in enumerate(held):
-                if held_index == index:
+            for position, item in enumerate(held):
+                if item.number == index:
                     del held[position]
                     heapq.heapify(held)
                     self.dirty.add(group)
@@ -296,7 +305,7 @@ class Selector:
         """
         self.problems.sort(key=problem_order)
         hidden: set[str] = set()
-        members: dict[_Group, list[tuple[int, str, int]]] = {g: [] for g in self.dirty}
+        members: dict[GroupKey, list[tuple[int, str, int]]] = {g: [] for g in self.dirty}
         pending: list[int] = []
         briefs, selection, ids = self.briefs, self.selection, self.ids
         for brief in briefs:
@@ -317,8 +326,8 @@ class Selector:
                 for group, _ in self._groups(brief):
                     if group in members:
                         members[group].append((-brief.published, article_id, index))
-        totals: Counter[_Group] = Counter()
-        names: dict[_Group, Counter[str]] = {}
+        totals: Counter[GroupKey] = Counter()
+        names: dict[GroupKey, Counter[str]] = {}
         for (group, name), count in self._counts.items():
             if count:
                 totals[group] += count
@@ -348,7 +357,7 @@ class Selector:
             for ts, i, index in rows:
                 name = rel(index)
                 index_of[name] = index
-                candidates.append((ts, i, name))
+                candidates.append(Candidate(ts, i, name))
             self.states[group] = GroupState(
                 names=tuple(sorted(names[group].items())),
                 total=totals[group],
@@ -368,11 +377,27 @@ def _id_of(briefs: Sequence[Brief | None], index: int) -> str:
     return brief.id
 
 
-GroupKey = tuple[FeedKind, str]
-"""A feed's group: its kind and key (``""`` for the site feed)."""
-Record = tuple[str, int, int | None, tuple[str, ...]]
-"""A chosen feed: its name, its total, its newest article's date (:func:`micros`), and the
-source files of its articles, newest first."""
+class Record(NamedTuple):
+    """A chosen feed, as the cache keeps it between runs (:meth:`GroupState.record`)."""
+
+    name: str
+    """The group's display name: its most common spelling."""
+    total: int
+    """How many published articles the group holds in all."""
+    newest: int | None
+    """:func:`micros` of its newest article's date (``None``: no article)."""
+    rels: tuple[str, ...]
+    """The source files of the feed's articles, newest first."""
+
+
+class Candidate(NamedTuple):
+    """One of a group's newest articles, as :class:`GroupState` remembers it."""
+
+    published: int
+    """:func:`micros` of the article's date."""
+    id: str
+    rel: str
+    """The source file holding the article (of several copies, the one shown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,23 +411,31 @@ class GroupState:
     names: tuple[tuple[str, int], ...]
     """Each spelling of the group's name, with how many articles use it."""
     total: int
-    candidates: tuple[tuple[int, str, str], ...]
-    """(date, id, source file), newest first."""
+    candidates: tuple[Candidate, ...]
+    """Newest first, ties by id."""
     complete: bool
     """``candidates`` are all the group's articles."""
 
     def record(self, n: int) -> Record:
+        """The group's feed, of ``n`` (``items_per_feed``) articles."""
         name = _common_name(Counter(dict(self.names)))
-        newest = self.candidates[0][0] if self.candidates else None
-        return (name, self.total, newest, tuple(rel for _, _, rel in self.candidates[:n]))
+        newest = self.candidates[0].published if self.candidates else None
+        return Record(name, self.total, newest, tuple(c.rel for c in self.candidates[:n]))
 
 
 MARGIN = 2
 """Groups keep ``MARGIN × items_per_feed`` candidates between runs."""
 
 
-Change = tuple[str, Brief | None, Brief | None]
-"""A source file and its brief before and after (``None``: no usable article)."""
+class Change(NamedTuple):
+    """A source file that changed since the last run."""
+
+    rel: str
+    """The file's path relative to the content folder."""
+    before: Brief | None
+    """Its brief in the last run (``None``: no usable article, or no file)."""
+    after: Brief | None
+    """Its brief now (``None``: no usable article, or no file any more)."""
 
 
 def touched(changes: Iterable[Change], groupings: tuple[str, ...]) -> set[GroupKey]:
@@ -410,15 +443,15 @@ def touched(changes: Iterable[Change], groupings: tuple[str, ...]) -> set[GroupK
     topics, providers = "topics" in groupings, "providers" in groupings
     return {
         group
-        for _, before, after in changes
-        for brief in (before, after)
+        for change in changes
+        for brief in (change.before, change.after)
         if brief is not None
         for group, _ in groups_of(brief, topics, providers)
     }
 
 
-def _rank(item: tuple[int, str, str]) -> tuple[int, str]:
-    return (-item[0], item[1])
+def _rank(item: Candidate) -> tuple[int, str]:
+    return (-item.published, item.id)
 
 
 def reselect(
@@ -440,7 +473,7 @@ def reselect(
     """
     n, keep = items_per_feed, MARGIN * items_per_feed
     topics, providers = "topics" in groupings, "providers" in groupings
-    named: list[tuple[str, dict[_Group, str] | None, dict[_Group, str] | None, Change]] = []
+    named: list[tuple[str, dict[GroupKey, str] | None, dict[GroupKey, str] | None, Change]] = []
     for change in changes:
         rel, before, after = change
         named.append(
@@ -461,13 +494,13 @@ def reselect(
             if before is not None and old_groups is not None and group in old_groups:
                 total -= 1
                 names[old_groups[group]] -= 1
-                item = (before.published, before.id, rel)
+                item = Candidate(before.published, before.id, rel)
                 if item in candidates:
                     candidates.remove(item)
             if after is not None and new_groups is not None and group in new_groups:
                 total += 1
                 names[new_groups[group]] += 1
-                item = (after.published, after.id, rel)
+                item = Candidate(after.published, after.id, rel)
                 # Candidates are the group's newest: anything older than the last one is
                 # not a candidate, unless the candidates are the whole group.
                 if complete or (candidates and _rank(item) < _rank(candidates[-1])):
@@ -497,21 +530,21 @@ def site_of(
     index = index_of.__getitem__
 
     def feed(kind: FeedKind, key: str, name: str, slug: str, record: Record) -> Feed:
-        _, total, newest, rels = record
+        newest, rels = record.newest, record.rels
         return Feed(
             kind=kind,
             key=key,
             name=name,
             slug=slug,
-            total=total,
+            total=record.total,
             members=tuple(map(index, rels)),
             updated=from_micros(newest) if newest is not None and rels else None,
         )
 
-    site = records.get(_SITE, ("", 0, None, ()))
+    site = records.get(_SITE, Record("", 0, None, ()))
     feeds = [feed(FeedKind.SITE, "", site_title, "", site)]
     for kind in (FeedKind.TOPIC, FeedKind.PROVIDER):
-        groups = sorted(g for g in records if g[0] is kind and records[g][1])
+        groups = sorted(g for g in records if g[0] is kind and records[g].total)
         taken: set[str] = set()
         of_kind: list[Feed] = []
         for group in groups:
@@ -520,7 +553,7 @@ def site_of(
             if slug in taken:  # two keys, one slug: only on a hash collision; keep both apart
                 slug = f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
             taken.add(slug)
-            of_kind.append(feed(kind, key, records[group][0], slug, records[group]))
+            of_kind.append(feed(kind, key, records[group].name, slug, records[group]))
         of_kind.sort(key=lambda f: f.slug)
         feeds.extend(of_kind)
     return Site(feeds=tuple(feeds))

@@ -10,7 +10,7 @@ from conftest import NOW, Chosen, choose, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.group import Selection, Selector, order_key, reselect, touched
+from feeds.group import Change, Selection, Selector, order_key, reselect, touched
 from feeds.model import Article, Brief, FeedKind, Provider, Topic
 from feeds.slugs import group_key
 
@@ -276,7 +276,7 @@ def test_property_reselect_gives_what_choosing_from_every_article_gives(data, n)
     first: dict[int, Brief | None] = {}
     for index, _ in changes:
         first.setdefault(index, before[index] if index < len(before) else None)
-    change_list = [(f"{i:03d}.md", first[i], after[i]) for i in sorted(first)]
+    change_list = [Change(f"{i:03d}.md", first[i], after[i]) for i in sorted(first)]
     affected = touched(change_list, ("topics", "providers"))
     result = reselect(
         {g: old_states.get(g) for g in affected},
@@ -307,7 +307,7 @@ def test_reselect_refuses_what_it_cannot_know() -> None:
     ]
     states = _states(briefs, 1)  # keeps 2 candidates of 6
     site = (FeedKind.SITE, "")
-    drop = [(f"{i:03d}.md", briefs[i], None) for i in (5, 4)]
+    drop = [Change(f"{i:03d}.md", briefs[i], None) for i in (5, 4)]
     assert reselect({site: states[site]}, drop[:1], items_per_feed=1)
     assert reselect({site: states[site]}, drop, items_per_feed=1) is None
 
