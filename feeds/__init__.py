@@ -6,6 +6,7 @@ The pipeline, one module per stage::
     sources.scan            content/                -> Scan (sources and their stamps)
     collect.read_source     one file                -> FileResult (article + problems)
     group.Selector          every article's Brief   -> Site (feeds naming their members)
+    update.reselect         changed files' briefs   -> the last choice's groups, updated
     render.render_stream    feeds, member entries   -> paths, stream of (path, bytes)
     write.write_output      stream of files         -> WriteReport
 

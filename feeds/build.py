@@ -32,23 +32,20 @@ from feeds.cache import Cache, Choice, Damaged, RunFacts
 from feeds.config import Config
 from feeds.errors import BuildError, Problem, Severity
 from feeds.group import (
-    Change,
     GroupKey,
     Record,
     Selection,
     Selector,
     hide_related,
     problem_order,
-    reselect,
-    shown_copy,
     site_of,
-    touched,
 )
 from feeds.lock import output_lock
 from feeds.model import Article, Brief, Counts, FeedKind, Site, from_micros, micros
 from feeds.parallel import Workers
 from feeds.reported import problem_keys, read_reported, save_reported
 from feeds.sources import Scan, Source, Sources, Stamp, scan, stamp_of
+from feeds.update import Change, reselect, shown_copy, touched
 from feeds.write import WriteReport, read_manifest, write_output
 
 if TYPE_CHECKING:
@@ -628,7 +625,7 @@ def _update(
     """Update the last run's choice from the files that changed, or ``None``: choose again.
 
     Only the changed files are read, and only the groups they were or are in are looked
-    at (:func:`~feeds.group.reselect`), which see each touched article's shown copy
+    at (:func:`~feeds.update.reselect`), which see each touched article's shown copy
     before and after: drafts, future and duplicate copies are updated this way too (see
     :func:`_shown_after` and :func:`_held_after` for what is left to a full choice).
     """
@@ -715,7 +712,7 @@ def _shown_after(
     prefix: str,
 ) -> tuple[list[Change], tuple[Problem, ...]] | None:
     """What the groups see of ``changes``: for each id a change touches, its shown copy
-    before and after (:func:`~feeds.group.shown_copy` over every file holding the id), and
+    before and after (:func:`~feeds.update.shown_copy` over every file holding the id), and
     the duplicate warnings after. ``None`` when only a full choice can tell: a removed
     copy of a changed id, before or after (it hides related items while no copy is
     published), or, with ``related_published_only``, an id held by several files."""

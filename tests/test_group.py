@@ -10,9 +10,10 @@ from conftest import NOW, Chosen, choose, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.group import Change, Selection, Selector, order_key, reselect, touched
+from feeds.group import Selection, Selector, order_key
 from feeds.model import Article, Brief, FeedKind, Provider, Topic
 from feeds.slugs import group_key
+from feeds.update import Change, reselect, touched
 
 
 def make(
