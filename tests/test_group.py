@@ -10,10 +10,18 @@ from conftest import NOW, Chosen, choose, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.group import Selection, Selector, order_key
-from feeds.model import Article, Brief, FeedKind, Provider, Topic
+from feeds.group import Selection, Selector, order_key, same_article
+from feeds.model import Article, Brief, Counts, FeedKind, Provider, Topic, from_micros, micros
 from feeds.slugs import group_key
-from feeds.update import Change, reselect, touched
+from feeds.update import (
+    Change,
+    HeldBack,
+    Shown,
+    held_after,
+    reselect,
+    shown_after,
+    touched,
+)
 
 
 def make(
@@ -333,3 +341,66 @@ def test_selector_groups_are_groups_of(
     expected = groups_of(brief, "topics" in groupings, "providers" in groupings)
     assert selector._groups(brief) == expected
     assert selector._groups(brief) == expected  # again, from the shared pairs
+
+
+# -- what an update sees of changed files (shown_after, held_after) ------------------------
+
+
+def _brief(n: int, published: int = 0, *, draft: bool = False, removed: bool = False) -> Brief:
+    url = f"https://x.example/{n}"
+    return Brief(url, url, published, draft, removed, (), None)
+
+
+def test_shown_after_follows_the_duplicate_rule_over_every_copy() -> None:
+    a, b = _brief(1, 1), _brief(1, 2)  # two copies of one id: b, newer, is shown
+    last = {"a.md": a, "b.md": b}
+
+    def files_of(ids):
+        return {i: ("a.md", "b.md") for i in ids}
+
+    def briefs_of(rels):
+        return {rel: last[rel] for rel in rels}
+
+    def after(*changes: Change, related_published_only: bool = False):
+        return shown_after(
+            changes,
+            (same_article("c/a.md", "c/b.md", a.id),),
+            Selection(now=NOW),
+            files_of,
+            briefs_of,
+            "c/",
+            related_published_only,
+        )
+
+    older = b._replace(published=0)  # b edited to be older than a: a is shown now
+    assert after(Change("b.md", b, older)) == Shown(
+        [Change("b.md", b, None), Change("a.md", None, a)],
+        (same_article("c/b.md", "c/a.md", a.id),),
+    )
+    newer = b._replace(published=3)  # still shown: the groups see it change
+    assert after(Change("b.md", b, newer)) == Shown(
+        [Change("b.md", b, newer)], (same_article("c/a.md", "c/b.md", a.id),)
+    )
+    # A removed copy, or several copies with related_published_only: choose again.
+    assert after(Change("b.md", b, b._replace(removed=True))) is None
+    assert after(Change("b.md", b, newer), related_published_only=True) is None
+
+
+def test_held_after_counts_what_is_held_back_and_knows_what_it_cannot() -> None:
+    due = micros(NOW) + 10
+    counts, until = Counts(published=5, drafts=1, future=1), from_micros(due)
+    draft, sooner = _brief(1, draft=True), _brief(2, due - 5)
+    assert held_after(
+        [Change("1.md", None, draft), Change("2.md", None, sooner)],
+        counts,
+        until,
+        Selection(now=NOW),
+        False,
+    ) == HeldBack(Counts(published=5, drafts=2, future=2), from_micros(due - 5))
+    # The article due next leaves the future: which one comes next is not known here.
+    gone = Change("3.md", _brief(3, due), None)
+    assert held_after([gone], counts, until, Selection(now=NOW), False) is None
+    # With related_published_only, a draft changes which related items are hidden.
+    assert (
+        held_after([Change("1.md", None, draft)], counts, until, Selection(now=NOW), True) is None
+    )
