@@ -32,23 +32,19 @@ from feeds.cache import Cache, Choice, Damaged, RunFacts
 from feeds.config import Config
 from feeds.errors import BuildError, Problem, Severity
 from feeds.group import (
-    Change,
     GroupKey,
     Record,
     Selection,
     Selector,
     hide_related,
-    problem_order,
-    reselect,
-    shown_copy,
     site_of,
-    touched,
 )
 from feeds.lock import output_lock
-from feeds.model import Article, Brief, Counts, FeedKind, Site, from_micros, micros
+from feeds.model import Article, Brief, Counts, FeedKind, Site
 from feeds.parallel import Workers
 from feeds.reported import problem_keys, read_reported, save_reported
 from feeds.sources import Scan, Source, Sources, Stamp, scan, stamp_of
+from feeds.update import Change, held_after, reselect, shown_after, touched
 from feeds.write import WriteReport, read_manifest, write_output
 
 if TYPE_CHECKING:
@@ -628,9 +624,10 @@ def _update(
     """Update the last run's choice from the files that changed, or ``None``: choose again.
 
     Only the changed files are read, and only the groups they were or are in are looked
-    at (:func:`~feeds.group.reselect`), which see each touched article's shown copy
+    at (:func:`~feeds.update.reselect`), which see each touched article's shown copy
     before and after: drafts, future and duplicate copies are updated this way too (see
-    :func:`_shown_after` and :func:`_held_after` for what is left to a full choice).
+    :func:`~feeds.update.shown_after` and :func:`~feeds.update.held_after` for what is
+    left to a full choice).
     """
     previous = cache.previous(options.content, found, selection)
     if previous is None:
@@ -650,9 +647,19 @@ def _update(
     changes: list[Change] = []
     for rel, index in changed:
         after, _ = fresh[index] if index is not None else (None, ())
-        changes.append((rel, before[rel], after))
-    copies = _shown_after(changes, previous.duplicates, selection, cache, config, sources.prefix)
-    held = _held_after(changes, previous.counts, previous.until, selection, config)
+        changes.append(Change(rel, before[rel], after))
+    copies = shown_after(
+        changes,
+        previous.duplicates,
+        selection,
+        cache.files_of,
+        cache.briefs_of,
+        sources.prefix,
+        config.related_published_only,
+    )
+    held = held_after(
+        changes, previous.counts, previous.until, selection, config.related_published_only
+    )
     if copies is None or held is None:
         return None
     shown, duplicates = copies
@@ -704,101 +711,6 @@ def _update(
         files_reread=len(indexes),
         incremental=True,
     )
-
-
-def _shown_after(
-    changes: list[Change],
-    duplicates: tuple[Problem, ...],
-    selection: Selection,
-    cache: Cache,
-    config: Config,
-    prefix: str,
-) -> tuple[list[Change], tuple[Problem, ...]] | None:
-    """What the groups see of ``changes``: for each id a change touches, its shown copy
-    before and after (:func:`~feeds.group.shown_copy` over every file holding the id), and
-    the duplicate warnings after. ``None`` when only a full choice can tell: a removed
-    copy of a changed id, before or after (it hides related items while no copy is
-    published), or, with ``related_published_only``, an id held by several files."""
-    ids = {b.id for _, old, new in changes for b in (old, new) if b is not None}
-    files = cache.files_of(ids)
-    moved = {rel for rel, _, _ in changes}
-    others = cache.briefs_of({rel for i in ids for rel in files[i] if rel not in moved})
-
-    def label(rel: str) -> str:
-        return prefix + rel
-
-    def in_order(copies: list[tuple[str, Brief]]) -> list[tuple[str, Brief]]:
-        return sorted(copies, key=lambda copy: copy[0].split("/"))  # source order
-
-    shown: list[Change] = []
-    gone: set[Problem] = set()
-    added: list[Problem] = []
-    for id_ in sorted(ids):
-        kept = [(rel, b) for rel in files[id_] if rel not in moved and (b := others[rel])]
-        was = in_order(kept + [(r, b) for r, b, _ in changes if b is not None and b.id == id_])
-        now = in_order(kept + [(r, b) for r, _, b in changes if b is not None and b.id == id_])
-        for copies in (was, now):
-            if any(b.removed for _, b in copies):
-                return None
-            if config.related_published_only and len(copies) > 1:
-                return None
-        before, old_warnings = shown_copy(was, selection, label)
-        after, new_warnings = shown_copy(now, selection, label)
-        gone.update(old_warnings)
-        added.extend(new_warnings)
-        if before is not None and after is not None and before[0] == after[0]:
-            if before[1] != after[1]:
-                shown.append((before[0], before[1], after[1]))
-            continue
-        if before is not None:
-            shown.append((before[0], before[1], None))
-        if after is not None:
-            shown.append((after[0], None, after[1]))
-    if not gone <= set(duplicates):
-        return None  # not the warnings the last choice gave: choose again
-    remaining = [p for p in duplicates if p not in gone]
-    return shown, tuple(sorted(remaining + added, key=problem_order))
-
-
-def _held_after(
-    changes: list[Change],
-    counts: Counts,
-    until: datetime | None,
-    selection: Selection,
-    config: Config,
-) -> tuple[Counts, datetime | None] | None:
-    """The counts of articles held back and the moment the next one comes due after
-    ``changes``, or ``None`` when only a full choice can tell: with
-    ``related_published_only``, a change involving an article not published (the
-    related items it hides change), or the article that was to come due next leaving
-    the future (which one comes next is not known here)."""
-    why = Counter[str | None]()
-    next_due = micros(until) if until is not None else None
-    left = False  # the article next due left the future (or the content)
-    coming: list[int] = []
-    for _, old, new in changes:
-        for brief, step in ((old, -1), (new, 1)):
-            if brief is None:
-                continue
-            reason = selection.held_back(brief)
-            if config.related_published_only and reason is not None:
-                return None
-            if reason == "future":
-                if step < 0:
-                    left = left or brief.published == next_due
-                else:
-                    coming.append(brief.published)
-            why[reason] += step
-    if left and not (coming and next_due is not None and min(coming) <= next_due):
-        return None  # which article comes due next is not known here
-    if coming and (next_due is None or min(coming) < next_due):
-        until = from_micros(min(coming))
-    counts = counts._replace(
-        drafts=counts.drafts + why["draft"],
-        future=counts.future + why["future"],
-        removed=counts.removed + why["removed"],
-    )
-    return counts, until
 
 
 def _published(records: Mapping[GroupKey, Record]) -> int:

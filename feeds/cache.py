@@ -73,7 +73,7 @@ from typing import TYPE_CHECKING, Any
 from feeds import __version__
 from feeds.config import Config
 from feeds.errors import Problem
-from feeds.group import MARGIN, GroupKey, GroupState, Record, Selection
+from feeds.group import MARGIN, Candidate, GroupKey, GroupState, Record, Selection
 from feeds.model import Brief, Counts, Feed, FeedKind, Site, from_micros
 from feeds.sources import Scan, Stamp, Stamps, template_files
 from feeds.write import ManifestEntry, WriteReport, is_intact, read_manifest
@@ -711,7 +711,8 @@ class Cache:
         self._problems = problems
         self._load(self._records)
         records: dict[GroupKey, Record] = {
-            (FeedKind(kind), key): record for (kind, key), record in self._records.items()
+            (FeedKind(kind), key): Record._make(record)
+            for (kind, key), record in self._records.items()
         }
         return Previous(
             changed=tuple(changed),
@@ -756,7 +757,7 @@ class Cache:
             self._load(self._groups, {self._groups.bucket(key) for key in keys.values()})
             for group, key in keys.items():
                 values = self._groups.get(key)
-                states[group] = GroupState(*values) if values is not None else None
+                states[group] = _state_of(values) if values is not None else None
         return states
 
     def remember(
@@ -968,7 +969,7 @@ class Cache:
                 self._records.pop(key)
             else:
                 self._groups.set(key, _state_values(state))
-                self._records.set(key, choice.records[group])
+                self._records.set(key, tuple(choice.records[group]))
         if choice.full:
             db.execute("DELETE FROM store WHERE root = ?", (root,))
             self._save_files(db, root)
@@ -1110,7 +1111,13 @@ def _counts(text: str) -> Counts:
 
 
 def _state_values(state: GroupState) -> tuple[Any, ...]:
-    return (state.names, state.total, state.candidates, state.complete)
+    """``state`` as plain tuples, which marshal can store."""
+    return (state.names, state.total, tuple(map(tuple, state.candidates)), state.complete)
+
+
+def _state_of(values: tuple[Any, ...]) -> GroupState:
+    names, total, candidates, complete = values
+    return GroupState(names, total, tuple(map(Candidate._make, candidates)), complete)
 
 
 def _micro(moment: datetime) -> int:

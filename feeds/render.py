@@ -1,11 +1,10 @@
 """Stage 4: render every feed in every configured format, and the site pages.
 
 An article's entry is rendered once per format (:func:`entries`), however many feeds
-hold it, and spliced into each of their documents. A build chooses its feeds from
-briefs, so its feeds name their articles by source number (``Feed.members``) and the
-entries arrive as a stream, in the order the feeds first need them
-(:func:`render_stream`); the stream can be rendered by worker processes. Nothing here
-reads the clock or the disk.
+hold it, and spliced into each of their documents. Feeds name their articles by source
+number (``Feed.members``) and the entries arrive as a stream, in the order the feeds
+first need them (:func:`needed`, :func:`render_stream`); the stream can be rendered by
+worker processes. Nothing here reads the clock or the disk.
 """
 
 from __future__ import annotations
@@ -227,25 +226,6 @@ def render_stream(
 def _fetch(parking: Parking | None, ticket: int) -> Entries:
     assert parking is not None
     return parking.fetch(ticket)
-
-
-class Renderer:
-    """Renders feeds that hold their articles (chosen in memory by ``group_articles``),
-    each article's entries once however many feeds hold it."""
-
-    def __init__(self, site: Site, config: Config) -> None:
-        self.context = context_for(site, config)
-        self._entries: dict[str, Entries] = {}
-
-    def feed(self, feed: Feed) -> dict[str, bytes]:
-        """The files of one feed, keyed by output path."""
-        texts = []
-        for article in feed.articles:
-            text = self._entries.get(article.id)
-            if text is None:
-                text = self._entries[article.id] = entries(article, self.context)
-            texts.append(text)
-        return dict(documents(feed, self.context, texts))
 
 
 def _merge(files: dict[str, bytes], new: dict[str, bytes]) -> None:
