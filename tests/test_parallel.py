@@ -17,6 +17,7 @@ from conftest import NOW
 
 import feeds.cache
 import feeds.parallel
+import feeds.sources
 from benchmarks.generate import generate
 from feeds.build import BuildOptions, BuildResult, build
 from feeds.config import Config
@@ -31,7 +32,8 @@ build_module = importlib.import_module("feeds.build")
 def _small_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
     """Go parallel (worker processes, split stats) even for a test-sized corpus."""
     monkeypatch.setattr(feeds.parallel, "PARALLEL_MIN", 10)
-    monkeypatch.setattr(feeds.parallel, "SPLIT_MIN", 10)
+    monkeypatch.setattr(feeds.sources, "STAT_PARALLEL_MIN", 10)
+    monkeypatch.setattr(feeds.sources, "STAT_BLOCK", 50)
     monkeypatch.setattr(feeds.cache, "RACY_SECONDS", 0)
 
 
@@ -174,20 +176,16 @@ def _slowly(results: Iterator[str], every: int) -> list[str]:
     got = []
     for n, result in enumerate(results):
         if n % every == 0:
-            time.sleep(0.002)  # the workers run ahead, their pipes fill up
+            time.sleep(0.002)  # the workers run ahead
         got.append(result)
     return got
 
 
-@pytest.mark.parametrize("size", [100, 3_000, 4_097, 15_100, 70_000])
-def test_workers_that_run_ahead_of_a_slow_reader_never_wait_for_ever(size: int) -> None:
-    """Tasks pile up in the workers' pipes while results wait to be read: a task that
-    does not fit must wait for a result, never be written into a full pipe."""
-
+def test_workers_that_run_ahead_of_a_slow_reader_give_every_result() -> None:
     def hung(signum: int, frame: object) -> None:
         raise TimeoutError("the map waits for ever")
 
-    items = [f"{i:06d}" * (size // 6) for i in range(400)]
+    items = [f"{i:06d}" * 2_500 for i in range(400)]
     previous = signal.signal(signal.SIGALRM, hung)
     signal.alarm(60)
     try:
@@ -221,17 +219,20 @@ def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
         ]
 
 
-def test_workers_are_forked_once_for_maps_read_to_their_last_item() -> None:
+def test_workers_are_forked_once_and_a_map_left_part_way_leaves_nothing_behind() -> None:
     with Workers(2) as workers:
         first = workers.map(_pid, list(range(40)), chunk=4, serial_below=1)
         pids = set(itertools.islice(first, 40))  # the last item, but not StopIteration
         assert len(pids) == 2 and os.getpid() not in pids
         del first
-        second = set(workers.map(_pid, list(range(40)), chunk=4, serial_below=1))
-        assert second == pids
-        stopped = workers.map(_pid, list(range(40)), chunk=4, serial_below=1)
+        stopped = workers.map(_square, list(range(400)), chunk=4, serial_below=1)
         next(stopped)
-        stopped.close()  # left part-way: those workers are stopped
+        stopped.close()  # left part-way: its results on their way are not the next map's
+        workers.share(mark="after")
+        assert list(workers.map(_square, list(range(40)), chunk=4, serial_below=1)) == [
+            (i, i * i, "after") for i in range(40)
+        ]
+        assert set(workers.map(_pid, list(range(40)), chunk=4, serial_below=1)) == pids
     for pid in pids:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
