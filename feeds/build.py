@@ -391,7 +391,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         Workers(options.jobs) as workers,
         _Parking() as parking,
     ):
-        found = scan(options.content, workers)
+        found = scan(options.content, options.jobs)
         sources = found.sources
         if found.unreadable and options.write:
             # A folder that cannot be listed is a fault, not a deletion: publishing

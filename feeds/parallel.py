@@ -9,20 +9,20 @@ results and their order are the same; with ``jobs`` 1 nothing is forked.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing.context
-import multiprocessing.popen_fork
-import multiprocessing.util
+import functools
 import os
 import pickle
 import signal
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from feeds.errors import BuildError
+
+if TYPE_CHECKING:
+    import multiprocessing.context
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -109,6 +109,8 @@ class Workers:
             for item in items:
                 yield func(item, _shared)
             return
+        from concurrent.futures.process import BrokenProcessPool
+
         update = self._update
         number, blob = (update.number, update.blob) if update is not None else (0, b"")
         starts = iter(range(0, len(items), chunk))
@@ -135,10 +137,16 @@ class Workers:
                 future.cancel()
 
     def _start(self) -> ProcessPoolExecutor | None:
-        """The pool, its workers forked now; ``None`` if they cannot be."""
+        """The pool, its workers forked now; ``None`` if they cannot be.
+
+        (Imported only now: ``multiprocessing`` is a tenth of a run that finds nothing
+        changed, which forks no worker.)"""
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
         pool = ProcessPoolExecutor(
             self.jobs,
-            mp_context=_ForkContext(),
+            mp_context=_fork_context(),
             initializer=_start_worker,
             initargs=(dict(_shared), os.getpid()),
         )
@@ -165,48 +173,52 @@ class _Update:
     """``values`` pickled, once for every chunk."""
 
 
-class _Popen(multiprocessing.popen_fork.Popen):
-    """Python's forked process, closing its two pipes when the fork fails (Python's own
-    leaves them open: a build that could not fork its workers leaked four descriptors)."""
+@functools.cache
+def _fork_context() -> multiprocessing.context.BaseContext:
+    """The ``fork`` start method, with a process that closes its two pipes when the fork
+    fails (Python's own leaves them open: a build that could not fork its workers
+    leaked four descriptors)."""
+    import multiprocessing.context
+    import multiprocessing.popen_fork
+    import multiprocessing.util
 
-    def _launch(self, process_obj: Any) -> None:
-        parent_r, child_w = os.pipe()
-        child_r, parent_w = os.pipe()
-        try:
-            self.pid = os.fork()
-        except OSError:
-            for fd in (parent_r, child_w, child_r, parent_w):
-                os.close(fd)
-            raise
-        if self.pid == 0:
-            code = 1
+    class Popen(multiprocessing.popen_fork.Popen):
+        def _launch(self, process_obj: Any) -> None:
+            parent_r, child_w = os.pipe()
+            child_r, parent_w = os.pipe()
             try:
-                os.close(parent_r)
-                os.close(parent_w)
-                code = process_obj._bootstrap(parent_sentinel=child_r)
-            finally:
-                os._exit(code)
-        os.close(child_w)
-        os.close(child_r)
-        self.finalizer = multiprocessing.util.Finalize(self, _close_fds, (parent_r, parent_w))
-        self.sentinel = parent_r
+                self.pid = os.fork()
+            except OSError:
+                for fd in (parent_r, child_w, child_r, parent_w):
+                    os.close(fd)
+                raise
+            if self.pid == 0:
+                code = 1
+                try:
+                    os.close(parent_r)
+                    os.close(parent_w)
+                    code = process_obj._bootstrap(parent_sentinel=child_r)
+                finally:
+                    os._exit(code)
+            os.close(child_w)
+            os.close(child_r)
+            self.finalizer = multiprocessing.util.Finalize(self, _close_fds, (parent_r, parent_w))
+            self.sentinel = parent_r
+
+    class ForkProcess(multiprocessing.context.ForkProcess):
+        @staticmethod
+        def _Popen(process_obj: Any) -> Popen:
+            return Popen(process_obj)
+
+    class Context(multiprocessing.context.ForkContext):
+        Process = ForkProcess
+
+    return Context()
 
 
 def _close_fds(*fds: int) -> None:
     for fd in fds:
         os.close(fd)
-
-
-class _ForkProcess(multiprocessing.context.ForkProcess):
-    @staticmethod
-    def _Popen(process_obj: Any) -> _Popen:
-        return _Popen(process_obj)
-
-
-class _ForkContext(multiprocessing.context.ForkContext):
-    """The ``fork`` start method, with :class:`_Popen`."""
-
-    Process = _ForkProcess
 
 
 def _kill(pool: ProcessPoolExecutor) -> None:

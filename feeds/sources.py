@@ -13,12 +13,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, overload
+from typing import Any, NamedTuple, overload
 
 from feeds.errors import Problem, Severity
-
-if TYPE_CHECKING:
-    from feeds.parallel import Workers
+from feeds.parallel import Workers
 
 
 class Source(NamedTuple):
@@ -240,9 +238,12 @@ def _stat_all(paths: Sequence[str]) -> bytes:
     return stamps.tobytes()
 
 
-def _stat_block(paths: Sequence[str], shared: Any) -> bytes:
-    """:func:`_stat_all`, as a worker's task."""
-    return _stat_all(paths)
+def _stat_block(span: tuple[int, int], shared: dict[str, Any]) -> bytes:
+    """:func:`_stat_all` of the shared ``paths`` from ``span[0]`` to ``span[1]``, as a
+    worker's task."""
+    start, stop = span
+    paths: list[str] = shared["paths"]
+    return _stat_all(paths[start:stop])
 
 
 def stamp_of(st: os.stat_result) -> Stamp:
@@ -367,18 +368,22 @@ STAT_BLOCK = 5000
 """Files stamped by one task in a worker."""
 
 
-def scan(content: Path, workers: Workers | None = None) -> Scan:
-    """Find every source and stamp it; with ``workers`` the stats are shared by them.
+def scan(content: Path, jobs: int = 1) -> Scan:
+    """Find every source and stamp it; with ``jobs`` > 1 worker processes share the stats.
 
+    Those workers leave when the stats are done, before the build imports what reading
+    and rendering need: its own workers, forked after, start with those modules.
     (Sharing the listing too was measured: no faster, as the listings must be sent back.)
     """
     sources, problems, runs, unreadable = _find(content)
     paths = [sources.prefix + rel for rel in sources.rels]
-    if workers is None or len(paths) < STAT_PARALLEL_MIN:
+    if jobs <= 1 or len(paths) < STAT_PARALLEL_MIN:
         stamps = _stat_all(paths)
     else:
-        blocks = [paths[i : i + STAT_BLOCK] for i in range(0, len(paths), STAT_BLOCK)]
-        stamps = b"".join(workers.map(_stat_block, blocks, chunk=1, serial_below=2))
+        spans = [(i, i + STAT_BLOCK) for i in range(0, len(paths), STAT_BLOCK)]
+        with Workers(jobs) as workers:
+            workers.share(paths=paths)  # the workers are forked with them: no copy is sent
+            stamps = b"".join(workers.map(_stat_block, spans, chunk=1, serial_below=2))
     return Scan(
         sources=sources,
         stamps=Stamps(stamps),
