@@ -7,13 +7,15 @@ import itertools
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NOW
+from conftest import NOW, REPO
 
 import feeds.cache
 import feeds.parallel
@@ -249,3 +251,67 @@ def test_workers_that_cannot_be_forked_leave_the_work_to_this_process(
     with Workers(2) as workers:
         assert set(workers.map(_pid, list(range(30)), chunk=4, serial_below=1)) == {os.getpid()}
     assert sorted(os.listdir("/proc/self/fd")) == open_before  # no pipe left open
+
+
+def test_a_build_with_one_job_forks_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_fork() -> int:
+        raise AssertionError("forked with --jobs 1")
+
+    content = tmp_path / "content"
+    generate(content, 30, seed=3)
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert _build(content, tmp_path / "out", jobs=1, cache=tmp_path / "cache").files_reread == 30
+
+
+_STOPPED_SCRIPT = """
+import os, sys, time
+from feeds.parallel import Workers
+
+def slow(item, shared):
+    time.sleep(0.01)
+    return os.getpid()
+
+with Workers(2) as workers:
+    seen = set()
+    for pid in workers.map(slow, list(range(100_000)), chunk=1, serial_below=1):
+        if pid not in seen:
+            seen.add(pid)
+            if len(seen) == 2:
+                print(*seen, flush=True)
+"""
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (gone, or a zombie waiting for its reaper)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "sigkill"])
+def test_workers_end_with_their_build_however_it_is_stopped(how: str) -> None:
+    """Ctrl-C (SIGINT to the whole process group), or SIGTERM or SIGKILL to the parent
+    alone: no worker is left running, and only the parent says anything."""
+    run = subprocess.Popen(
+        [sys.executable, "-c", _STOPPED_SCRIPT],
+        env=os.environ | {"PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert run.stdout is not None
+    pids = [int(pid) for pid in run.stdout.readline().split()]
+    assert len(pids) == 2 and not any(_gone(pid) for pid in pids)
+    if how == "ctrl-c":
+        os.killpg(run.pid, signal.SIGINT)
+    else:
+        run.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGKILL)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode != 0
+    deadline = time.monotonic() + 60  # a bound for a hang, not a timing
+    while not all(_gone(pid) for pid in pids):
+        assert time.monotonic() < deadline, f"workers left running after {how}"
+        time.sleep(0.01)
+    assert stderr.count("Traceback") <= (how == "ctrl-c"), stderr
