@@ -496,7 +496,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         rels = found.rels
         items = [_Wanted(i, rels[i], found.stamps[i], briefs(i)) for i in wanted]
         workers.share(context=context_for(Site(), config), hidden=hidden, fast=fast)
-        stream = checked(workers.map(_render_one, items, chunk=64))
+        stream = checked(workers.map(_render_one, items))
         pages_kept = plan is not None and plan.pages_kept
         capped: list[Capped] = []
         paths, files = render_stream(
