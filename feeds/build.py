@@ -242,7 +242,8 @@ def _compact(brief: Brief, shared: dict[Any, Any]) -> Brief:
     provider = brief.provider
     if provider is not None:
         provider = shared.setdefault(provider, provider)
-    return brief._replace(topics=topics, provider=provider)
+    # Not ``_replace``: six times slower, 0.3 s of this process at 100,000 briefs.
+    return Brief(brief.id, brief.url, brief.published, brief.draft, brief.removed, topics, provider)
 
 
 @dataclass(frozen=True, slots=True)
