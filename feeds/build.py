@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import marshal
-import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -311,78 +308,6 @@ def _read_again(source: Source, stamp: Stamp | None, config: Config, fast: bool)
     return read_article(source, raw, config.tz, config.max_related, fast_yaml=fast).article
 
 
-class _Parking:
-    """Entries that a later feed needs again (see :func:`~feeds.render.render_stream`):
-    in memory up to :data:`PARKING_MEMORY` bytes of text, the rest in an unnamed temporary
-    file (in memory after all if the file fails).
-
-    At 100k articles, 12,700 entries were fetched back from a file alone, 0.7 s of reads
-    under the profiler; between feeds they held about 60 MB in memory alone.
-    """
-
-    def __init__(self, memory: int | None = None) -> None:
-        self._room = PARKING_MEMORY if memory is None else memory
-        self._fd = -1
-        self._spots: list[tuple[int, int]] = []
-        self._end = 0
-        self._memory: dict[int, Entries] = {}
-
-    def __enter__(self) -> _Parking:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    def park(self, texts: Entries) -> int:
-        ticket = len(self._spots)
-        size = sum(map(len, texts))
-        if size <= self._room:
-            self._room -= size
-            return self._keep(ticket, texts)
-        blob = marshal.dumps(texts)
-        try:
-            if self._fd < 0:
-                with tempfile.TemporaryFile() as f:  # unnamed: gone when closed, even on a kill
-                    self._fd = os.dup(f.fileno())
-            done = 0
-            while done < len(blob):
-                done += os.pwrite(self._fd, blob[done:], self._end + done)
-        except OSError:  # a full or unwritable temporary folder: memory, as without parking
-            return self._keep(ticket, texts)
-        self._spots.append((self._end, len(blob)))
-        self._end += len(blob)
-        return ticket
-
-    def _keep(self, ticket: int, texts: Entries) -> int:
-        self._spots.append((-1, 0))
-        self._memory[ticket] = texts
-        return ticket
-
-    def release(self, ticket: int) -> None:
-        texts = self._memory.pop(ticket, None)
-        if texts is not None:
-            self._room += sum(map(len, texts))
-
-    def fetch(self, ticket: int) -> Entries:
-        offset, size = self._spots[ticket]
-        if offset < 0:
-            return self._memory[ticket]
-        try:
-            blob = os.pread(self._fd, size, offset)
-        except OSError as e:
-            raise BuildError(f"cannot read back a temporary file: {e.strerror}") from None
-        if len(blob) != size:
-            raise BuildError("a temporary file was cut short while in use")
-        texts: Entries = marshal.loads(blob)
-        return texts
-
-
-PARKING_MEMORY = 24_000_000
-"""Characters of parked entries held in memory before the rest go to a temporary file."""
-
-
 def _build(config: Config, options: BuildOptions, progress: Progress | None) -> BuildResult:
     started = time.perf_counter()
     show = progress or (lambda stage, done, total: None)
@@ -390,7 +315,6 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
     with (
         Cache.open(options.cache, config, read_only=not options.write) as cache,
         Workers(options.jobs) as workers,
-        _Parking() as parking,
     ):
         found = scan(options.content, options.jobs)
         sources = found.sources
@@ -501,13 +425,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         pages_kept = plan is not None and plan.pages_kept
         capped: list[Capped] = []
         paths, files = render_stream(
-            site,
-            config,
-            keep,
-            stream,
-            pages=not pages_kept,
-            parking=parking,
-            on_capped=capped.append,
+            site, config, keep, stream, pages=not pages_kept, on_capped=capped.append
         )
         if plan is not None and not pages_kept:  # record what the pages were made from
             feed_paths = {p for feed in rendered for p in feed_files(feed, context)}

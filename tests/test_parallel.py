@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import os
 import shutil
@@ -12,7 +11,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import NOW, REPO
@@ -25,9 +23,6 @@ from feeds.build import BuildOptions, BuildResult, build
 from feeds.config import Config
 from feeds.errors import BuildError
 from feeds.parallel import Workers
-
-build_module = importlib.import_module("feeds.build")
-"""The module, not the function ``feeds.build`` that the package exports."""
 
 
 @pytest.fixture(autouse=True)
@@ -83,47 +78,6 @@ def _files_of_build(
 ) -> dict[str, bytes]:
     _build(content, output, jobs=jobs, cache=cache)
     return _files(output)
-
-
-def test_entries_parked_between_feeds_give_the_same_bytes_in_a_file_or_in_memory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import feeds.render
-
-    content = tmp_path / "content"
-    generate(content, 300, seed=5)
-    parked: list[int] = []
-    real_park = build_module._Parking.park
-
-    def counting_park(self: Any, texts: tuple[str, ...]) -> int:
-        parked.append(len(texts))
-        return real_park(self, texts)
-
-    monkeypatch.setattr(build_module._Parking, "park", counting_park)
-    monkeypatch.setattr(build_module, "PARKING_MEMORY", 20_000)  # a few in memory, most in a file
-    in_a_file = _files_of_build(content, tmp_path / "file", jobs=2, cache=None)
-    assert len(parked) > 20  # articles shared by a topic feed and a later provider feed
-    in_file_count = len(parked)
-
-    def no_temporary_file(*args: object, **kwargs: object) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(build_module.tempfile, "TemporaryFile", no_temporary_file)
-    in_memory = _files_of_build(content, tmp_path / "memory", jobs=1, cache=None)
-    assert len(parked) == 2 * in_file_count
-    assert in_memory == in_a_file
-
-    # Without any parking, entries stay in memory between feeds: the same bytes again.
-    real_stream = feeds.render.render_stream
-
-    def unparked(*args: object, **kwargs: object) -> object:
-        kwargs["parking"] = None
-        return real_stream(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(build_module, "render_stream", unparked, raising=False)
-    monkeypatch.setattr(feeds.render, "render_stream", unparked)
-    assert _files_of_build(content, tmp_path / "held", jobs=1, cache=None) == in_a_file
-    assert len(parked) == 2 * in_file_count  # nothing parked this time
 
 
 # -- the worker processes themselves ---------------------------------------------------
