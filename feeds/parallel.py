@@ -151,8 +151,9 @@ class Workers:
             initargs=(dict(_shared), os.getpid()),
         )
         try:
-            # With fork the pool starts every worker at its first task: start them now.
-            pool.submit(int).result()
+            # With fork the pool forks every worker at its first task, in this call:
+            # a fork that fails fails here. (Its answer is not waited for.)
+            pool.submit(int)
         except (OSError, BrokenProcessPool):
             _kill(pool)
             pool.shutdown(wait=True, cancel_futures=True)
