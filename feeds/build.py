@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import marshal
-import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -24,7 +21,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from feeds import fastyaml
@@ -200,51 +197,27 @@ def build(config: Config, options: BuildOptions, progress: Progress | None = Non
     )
 
 
-_Rendered = tuple[int, "Entries | None"]
-"""A source number and its entries (``None``: the file changed since it was chosen)."""
-
-
 class _ChangedDuringBuild(Exception):
     """An article read for rendering is not the one its brief was taken from."""
 
 
-def _compact(values: _BriefValues, shared: dict[Any, Any]) -> Brief:
-    """The brief of ``values`` (as :func:`_read_brief` sends them), holding the same topic
-    and provider tuples as every other brief that has them, down to each (key, name) pair
-    and its strings: 100,000 briefs from worker processes otherwise each hold their own
-    copies of all of them."""
-    article_id, url, published, draft, removed, topics, provider = values
-    held = shared.get(topics)
-    if held is None:
-        held = tuple([shared.setdefault(pair, pair) for pair in topics])
-        held = shared.setdefault(held, held)
-    if provider is not None:
-        provider = shared.setdefault(provider, provider)
-    return _new_brief(Brief, (article_id, url, published, draft, removed, held, provider))
+class _Read(NamedTuple):
+    """Pass one's answer for one file, as a worker sends it back."""
+
+    brief: Brief | None
+    """What choosing the feeds needs of the file's article (``None``: no usable article)."""
+    problems: tuple[Problem, ...]
+    """What reading the file found wrong, in the file's order."""
 
 
-_new_brief = tuple.__new__
-"""Makes a :class:`Brief` of a tuple of its values without the Python code of its
-``__new__`` (or of ``_replace``, or of unpickling one)."""
-_BriefValues = tuple[Any, ...]
-"""A brief as a plain tuple: workers send these, which pickle in C, not :class:`Brief`."""
-
-
-def _values(brief: Brief | None) -> _BriefValues | None:
-    return None if brief is None else tuple(brief)
-
-
-def _read_brief(
-    rel: str, shared: dict[str, Any]
-) -> tuple[_BriefValues | None, tuple[Problem, ...]]:
+def _read_brief(rel: str, shared: dict[str, Any]) -> _Read:
     """Pass one, for every file that changed: what choosing the feeds needs, and problems.
 
     ``shared`` holds the ``config``, the content folder's ``prefix`` and whether to take
-    the ``fast`` YAML path. Plain strings go to the workers and plain tuples come back:
-    pickling 100,000 Source and Brief named tuples took about a second of the build
-    process. (Not source numbers to look up in the sources a worker was forked with:
-    taking a reference to each of their strings copied the memory pages holding them
-    into each worker: 1,035 MB at a million articles, against 935 MB so.)
+    the ``fast`` YAML path. The file's ``rel`` goes to the worker, not its source number
+    to look up in the sources the worker was forked with: taking a reference to each of
+    their strings copied the memory pages holding them into each worker (1,035 MB at a
+    million articles, against 935 MB so).
     """
     from feeds.collect import read_source
 
@@ -252,7 +225,22 @@ def _read_brief(
     source = Sources.source(shared["prefix"], rel)
     result = read_source(source, config.tz, config.max_related, fast_yaml=shared["fast"])
     article = result.article
-    return (tuple(Brief.of(article)) if article is not None else None), result.problems
+    return _Read(Brief.of(article) if article is not None else None, result.problems)
+
+
+def _compact(brief: Brief, shared: dict[Any, Any]) -> Brief:
+    """``brief`` holding the same topic and provider tuples as every other brief that has
+    them, down to each (key, name) pair and its strings (``shared`` holds them): 100,000
+    briefs from worker processes otherwise each hold their own copies of all of them."""
+    topics = shared.get(brief.topics)
+    if topics is None:
+        topics = tuple([shared.setdefault(pair, pair) for pair in brief.topics])
+        topics = shared.setdefault(topics, topics)
+    provider = brief.provider
+    if provider is not None:
+        provider = shared.setdefault(provider, provider)
+    # Not ``_replace``: six times slower, 0.3 s of this process at 100,000 briefs.
+    return Brief(brief.id, brief.url, brief.published, brief.draft, brief.removed, topics, provider)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,21 +258,40 @@ class _Chosen:
     incremental: bool
 
 
+class _Wanted(NamedTuple):
+    """An article to render, as it is sent to a worker."""
+
+    number: int
+    """Its source number."""
+    rel: str
+    """Its file, relative to the content folder."""
+    stamp: Stamp | None
+    """Its file's stamp when the run began: a file stamped otherwise now is not rendered."""
+    brief: Brief | None
+    """Its brief as the feeds were chosen from it (``None``: not at hand, not checked)."""
+
+
+class _Rendered(NamedTuple):
+    """An article's entries, as a worker sends them back."""
+
+    number: int
+    """Its source number."""
+    entries: Entries | None
+    """Its entries in each format (``None``: the file changed since it was chosen)."""
+
+
 def _render_one(item: _Wanted, shared: dict[str, Any]) -> _Rendered:
     """Pass two: read an article again and render its entries (``shared``: the ``config``,
     the ``context``, the ``hidden`` articles, the ``fast`` YAML path)."""
     from feeds.render import entries
 
-    index, rel, stamp, expected = item
-    source = Sources.source(shared["prefix"], rel)
-    article = _read_again(source, stamp, shared["config"], shared["fast"])
-    if article is None or (expected is not None and tuple(Brief.of(article)) != expected):
-        return index, None
-    return index, entries(hide_related(article, shared["hidden"]), shared["context"])
-
-
-_Wanted = tuple[int, str, "Stamp | None", "_BriefValues | None"]
-"""An article to render: its source number, rel, stamp and (when known) brief, as a tuple."""
+    source = Sources.source(shared["prefix"], item.rel)
+    article = _read_again(source, item.stamp, shared["config"], shared["fast"])
+    if article is None or (item.brief is not None and Brief.of(article) != item.brief):
+        return _Rendered(item.number, None)
+    return _Rendered(
+        item.number, entries(hide_related(article, shared["hidden"]), shared["context"])
+    )
 
 
 def _read_again(source: Source, stamp: Stamp | None, config: Config, fast: bool) -> Article | None:
@@ -301,78 +308,6 @@ def _read_again(source: Source, stamp: Stamp | None, config: Config, fast: bool)
     return read_article(source, raw, config.tz, config.max_related, fast_yaml=fast).article
 
 
-class _Parking:
-    """Entries that a later feed needs again (see :func:`~feeds.render.render_stream`):
-    in memory up to :data:`PARKING_MEMORY` bytes of text, the rest in an unnamed temporary
-    file (in memory after all if the file fails).
-
-    At 100k articles, 12,700 entries were fetched back from a file alone, 0.7 s of reads
-    under the profiler; between feeds they held about 60 MB in memory alone.
-    """
-
-    def __init__(self, memory: int | None = None) -> None:
-        self._room = PARKING_MEMORY if memory is None else memory
-        self._fd = -1
-        self._spots: list[tuple[int, int]] = []
-        self._end = 0
-        self._memory: dict[int, Entries] = {}
-
-    def __enter__(self) -> _Parking:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    def park(self, texts: Entries) -> int:
-        ticket = len(self._spots)
-        size = sum(map(len, texts))
-        if size <= self._room:
-            self._room -= size
-            return self._keep(ticket, texts)
-        blob = marshal.dumps(texts)
-        try:
-            if self._fd < 0:
-                with tempfile.TemporaryFile() as f:  # unnamed: gone when closed, even on a kill
-                    self._fd = os.dup(f.fileno())
-            done = 0
-            while done < len(blob):
-                done += os.pwrite(self._fd, blob[done:], self._end + done)
-        except OSError:  # a full or unwritable temporary folder: memory, as without parking
-            return self._keep(ticket, texts)
-        self._spots.append((self._end, len(blob)))
-        self._end += len(blob)
-        return ticket
-
-    def _keep(self, ticket: int, texts: Entries) -> int:
-        self._spots.append((-1, 0))
-        self._memory[ticket] = texts
-        return ticket
-
-    def release(self, ticket: int) -> None:
-        texts = self._memory.pop(ticket, None)
-        if texts is not None:
-            self._room += sum(map(len, texts))
-
-    def fetch(self, ticket: int) -> Entries:
-        offset, size = self._spots[ticket]
-        if offset < 0:
-            return self._memory[ticket]
-        try:
-            blob = os.pread(self._fd, size, offset)
-        except OSError as e:
-            raise BuildError(f"cannot read back a temporary file: {e.strerror}") from None
-        if len(blob) != size:
-            raise BuildError("a temporary file was cut short while in use")
-        texts: Entries = marshal.loads(blob)
-        return texts
-
-
-PARKING_MEMORY = 24_000_000
-"""Characters of parked entries held in memory before the rest go to a temporary file."""
-
-
 def _build(config: Config, options: BuildOptions, progress: Progress | None) -> BuildResult:
     started = time.perf_counter()
     show = progress or (lambda stage, done, total: None)
@@ -380,7 +315,6 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
     with (
         Cache.open(options.cache, config, read_only=not options.write) as cache,
         Workers(options.jobs) as workers,
-        _Parking() as parking,
     ):
         found = scan(options.content, options.jobs)
         sources = found.sources
@@ -485,19 +419,13 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         # Everything comes with the item: a worker that touched the parent's lists would
         # copy their memory pages (forked memory is shared until either side writes to it).
         rels = found.rels
-        items = [(i, rels[i], found.stamps[i], _values(briefs(i))) for i in wanted]
+        items = [_Wanted(i, rels[i], found.stamps[i], briefs(i)) for i in wanted]
         workers.share(context=context_for(Site(), config), hidden=hidden, fast=fast)
-        stream = checked(workers.map(_render_one, items, chunk=64))
+        stream = checked(workers.map(_render_one, items))
         pages_kept = plan is not None and plan.pages_kept
         capped: list[Capped] = []
         paths, files = render_stream(
-            site,
-            config,
-            keep,
-            stream,
-            pages=not pages_kept,
-            parking=parking,
-            on_capped=capped.append,
+            site, config, keep, stream, pages=not pages_kept, on_capped=capped.append
         )
         if plan is not None and not pages_kept:  # record what the pages were made from
             feed_paths = {p for feed in rendered for p in feed_files(feed, context)}
@@ -579,12 +507,12 @@ def _choose(
         if index % 1000 == 0:
             show("reading", index, len(sources))
         held = known.get(index)
-        values, problems = (held.brief, held.problems) if held is not None else next(fresh)
+        brief, problems = (held.brief, held.problems) if held is not None else next(fresh)
         if problems:
             by_file[index] = problems
             read_problems.extend(problems)
-        if values is not None:
-            selector.add(index, _compact(values, shared))
+        if brief is not None:
+            selector.add(index, _compact(brief, shared))
     briefs = selector.briefs
     cache.remember(briefs, by_file)
     usable = len(sources) - briefs.count(None)
@@ -638,12 +566,9 @@ def _update(
     indexes = [index for _, index in changed if index is not None]
     fast = fastyaml.worth_it(len(indexes))
     workers.share(fast=fast)
-    fresh = {
-        index: (None if values is None else Brief._make(values), problems)
-        for index, (values, problems) in zip(
-            indexes, workers.map(_read_brief, [found.rels[i] for i in indexes]), strict=True
-        )
-    }
+    fresh = dict(
+        zip(indexes, workers.map(_read_brief, [found.rels[i] for i in indexes]), strict=True)
+    )
     changes: list[Change] = []
     for rel, index in changed:
         after, _ = fresh[index] if index is not None else (None, ())

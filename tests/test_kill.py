@@ -3,7 +3,8 @@
 A few thousand generated articles switch between two versions (every feed differs); a
 ``feeds build`` process is killed at several points of its run. After each kill every
 published file must parse and be byte for byte either the old or the new version; the
-next complete run must exit 0, leave no temporary file and write what a cold build writes.
+next complete run must exit 0, leave no temporary file and write what a cold build writes;
+no worker process of a killed run may be left running.
 """
 
 from __future__ import annotations
@@ -71,6 +72,31 @@ def _kill_once_writing(run: subprocess.Popen[str], public: Path, timeout: float)
     run.send_signal(signal.SIGKILL)
 
 
+def _no_process_left_in(folder: Path) -> None:
+    """Wait until no process (a worker of the killed build) runs in ``folder``; a worker
+    left running fails the test after a minute (a bound for a hang, not a timing)."""
+    deadline = time.monotonic() + 60
+    while left := _running_in(folder):
+        assert time.monotonic() < deadline, f"processes left running: {left}"
+        time.sleep(0.01)
+
+
+def _running_in(folder: Path) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(entry / "cwd")) != folder:
+                continue
+            state = (entry / "stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:
+            continue
+        if state not in ("Z", "X"):
+            pids.append(int(entry.name))
+    return pids
+
+
 def _start(tmp_path: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "feeds", "build", "--quiet", "--content", "content",
@@ -112,6 +138,7 @@ def test_killed_builds_leave_every_feed_whole(tmp_path: Path) -> None:
             time.sleep(full_run * point)
             run.send_signal(signal.SIGKILL)
         run.wait()
+        _no_process_left_in(tmp_path)
         published = _published(tmp_path / "public")
         assert set(published) == set(expected[0]), point
         news = 0

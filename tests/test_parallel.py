@@ -2,36 +2,35 @@
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import NOW
+from conftest import NOW, REPO
 
 import feeds.cache
 import feeds.parallel
+import feeds.sources
 from benchmarks.generate import generate
 from feeds.build import BuildOptions, BuildResult, build
 from feeds.config import Config
 from feeds.errors import BuildError
 from feeds.parallel import Workers
 
-build_module = importlib.import_module("feeds.build")
-"""The module, not the function ``feeds.build`` that the package exports."""
-
 
 @pytest.fixture(autouse=True)
 def _small_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
     """Go parallel (worker processes, split stats) even for a test-sized corpus."""
     monkeypatch.setattr(feeds.parallel, "PARALLEL_MIN", 10)
-    monkeypatch.setattr(feeds.parallel, "SPLIT_MIN", 10)
+    monkeypatch.setattr(feeds.sources, "STAT_PARALLEL_MIN", 10)
+    monkeypatch.setattr(feeds.sources, "STAT_BLOCK", 50)
     monkeypatch.setattr(feeds.cache, "RACY_SECONDS", 0)
 
 
@@ -79,47 +78,6 @@ def _files_of_build(
 ) -> dict[str, bytes]:
     _build(content, output, jobs=jobs, cache=cache)
     return _files(output)
-
-
-def test_entries_parked_between_feeds_give_the_same_bytes_in_a_file_or_in_memory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import feeds.render
-
-    content = tmp_path / "content"
-    generate(content, 300, seed=5)
-    parked: list[int] = []
-    real_park = build_module._Parking.park
-
-    def counting_park(self: Any, texts: tuple[str, ...]) -> int:
-        parked.append(len(texts))
-        return real_park(self, texts)
-
-    monkeypatch.setattr(build_module._Parking, "park", counting_park)
-    monkeypatch.setattr(build_module, "PARKING_MEMORY", 20_000)  # a few in memory, most in a file
-    in_a_file = _files_of_build(content, tmp_path / "file", jobs=2, cache=None)
-    assert len(parked) > 20  # articles shared by a topic feed and a later provider feed
-    in_file_count = len(parked)
-
-    def no_temporary_file(*args: object, **kwargs: object) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(build_module.tempfile, "TemporaryFile", no_temporary_file)
-    in_memory = _files_of_build(content, tmp_path / "memory", jobs=1, cache=None)
-    assert len(parked) == 2 * in_file_count
-    assert in_memory == in_a_file
-
-    # Without any parking, entries stay in memory between feeds: the same bytes again.
-    real_stream = feeds.render.render_stream
-
-    def unparked(*args: object, **kwargs: object) -> object:
-        kwargs["parking"] = None
-        return real_stream(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(build_module, "render_stream", unparked, raising=False)
-    monkeypatch.setattr(feeds.render, "render_stream", unparked)
-    assert _files_of_build(content, tmp_path / "held", jobs=1, cache=None) == in_a_file
-    assert len(parked) == 2 * in_file_count  # nothing parked this time
 
 
 # -- the worker processes themselves ---------------------------------------------------
@@ -174,20 +132,16 @@ def _slowly(results: Iterator[str], every: int) -> list[str]:
     got = []
     for n, result in enumerate(results):
         if n % every == 0:
-            time.sleep(0.002)  # the workers run ahead, their pipes fill up
+            time.sleep(0.002)  # the workers run ahead
         got.append(result)
     return got
 
 
-@pytest.mark.parametrize("size", [100, 3_000, 4_097, 15_100, 70_000])
-def test_workers_that_run_ahead_of_a_slow_reader_never_wait_for_ever(size: int) -> None:
-    """Tasks pile up in the workers' pipes while results wait to be read: a task that
-    does not fit must wait for a result, never be written into a full pipe."""
-
+def test_workers_that_run_ahead_of_a_slow_reader_give_every_result() -> None:
     def hung(signum: int, frame: object) -> None:
         raise TimeoutError("the map waits for ever")
 
-    items = [f"{i:06d}" * (size // 6) for i in range(400)]
+    items = [f"{i:06d}" * 2_500 for i in range(400)]
     previous = signal.signal(signal.SIGALRM, hung)
     signal.alarm(60)
     try:
@@ -221,17 +175,20 @@ def test_a_worker_that_dies_is_an_error_not_a_hang() -> None:
         ]
 
 
-def test_workers_are_forked_once_for_maps_read_to_their_last_item() -> None:
+def test_workers_are_forked_once_and_a_map_left_part_way_leaves_nothing_behind() -> None:
     with Workers(2) as workers:
         first = workers.map(_pid, list(range(40)), chunk=4, serial_below=1)
         pids = set(itertools.islice(first, 40))  # the last item, but not StopIteration
-        assert len(pids) == 2 and os.getpid() not in pids
         del first
-        second = set(workers.map(_pid, list(range(40)), chunk=4, serial_below=1))
-        assert second == pids
-        stopped = workers.map(_pid, list(range(40)), chunk=4, serial_below=1)
+        stopped = workers.map(_square, list(range(400)), chunk=4, serial_below=1)
         next(stopped)
-        stopped.close()  # left part-way: those workers are stopped
+        stopped.close()  # left part-way: its results on their way are not the next map's
+        workers.share(mark="after")
+        assert list(workers.map(_square, list(range(40)), chunk=4, serial_below=1)) == [
+            (i, i * i, "after") for i in range(40)
+        ]
+        pids |= set(workers.map(_pid, list(range(40)), chunk=4, serial_below=1))
+        assert 1 <= len(pids) <= 2 and os.getpid() not in pids  # the same two workers
     for pid in pids:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
@@ -248,3 +205,67 @@ def test_workers_that_cannot_be_forked_leave_the_work_to_this_process(
     with Workers(2) as workers:
         assert set(workers.map(_pid, list(range(30)), chunk=4, serial_below=1)) == {os.getpid()}
     assert sorted(os.listdir("/proc/self/fd")) == open_before  # no pipe left open
+
+
+def test_a_build_with_one_job_forks_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_fork() -> int:
+        raise AssertionError("forked with --jobs 1")
+
+    content = tmp_path / "content"
+    generate(content, 30, seed=3)
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert _build(content, tmp_path / "out", jobs=1, cache=tmp_path / "cache").files_reread == 30
+
+
+_STOPPED_SCRIPT = """
+import os, sys, time
+from feeds.parallel import Workers
+
+def slow(item, shared):
+    time.sleep(0.01)
+    return os.getpid()
+
+with Workers(2) as workers:
+    seen = set()
+    for pid in workers.map(slow, list(range(100_000)), chunk=1, serial_below=1):
+        if pid not in seen:
+            seen.add(pid)
+            if len(seen) == 2:
+                print(*seen, flush=True)
+"""
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (gone, or a zombie waiting for its reaper)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "sigkill"])
+def test_workers_end_with_their_build_however_it_is_stopped(how: str) -> None:
+    """Ctrl-C (SIGINT to the whole process group), or SIGTERM or SIGKILL to the parent
+    alone: no worker is left running, and only the parent says anything."""
+    run = subprocess.Popen(
+        [sys.executable, "-c", _STOPPED_SCRIPT],
+        env=os.environ | {"PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert run.stdout is not None
+    pids = [int(pid) for pid in run.stdout.readline().split()]
+    assert len(pids) == 2 and not any(_gone(pid) for pid in pids)
+    if how == "ctrl-c":
+        os.killpg(run.pid, signal.SIGINT)
+    else:
+        run.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGKILL)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode != 0
+    deadline = time.monotonic() + 60  # a bound for a hang, not a timing
+    while not all(_gone(pid) for pid in pids):
+        assert time.monotonic() < deadline, f"workers left running after {how}"
+        time.sleep(0.01)
+    assert stderr.count("Traceback") <= (how == "ctrl-c"), stderr
