@@ -28,12 +28,28 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from feeds import fastyaml
-from feeds.cache import Cache, Choice, Damaged, RunFacts
+from feeds.cache import (
+    Cache,
+    ChoiceRecord,
+    Damaged,
+    FileChange,
+    FullFiles,
+    GroupValues,
+    Look,
+    Output,
+    Previous,
+    RunFacts,
+    RunRecord,
+    Settings,
+    Written,
+)
 from feeds.config import Config
 from feeds.errors import BuildError, Problem, Severity
 from feeds.group import (
+    MARGIN,
     Change,
     GroupKey,
+    GroupState,
     Record,
     Selection,
     Selector,
@@ -45,11 +61,11 @@ from feeds.group import (
     touched,
 )
 from feeds.lock import output_lock
-from feeds.model import Article, Brief, Counts, FeedKind, Site, from_micros, micros
+from feeds.model import Article, Brief, Counts, FeedKind, Site, Stamp, from_micros, micros
 from feeds.parallel import Workers
 from feeds.reported import problem_keys, read_reported, save_reported
-from feeds.sources import Scan, Source, Sources, Stamp, scan, stamp_of
-from feeds.write import WriteReport, read_manifest, write_output
+from feeds.sources import Scan, Source, Sources, scan, stamp_of, template_files
+from feeds.write import WriteReport, is_intact, read_manifest, write_output
 
 if TYPE_CHECKING:
     from feeds.render import Entries
@@ -266,7 +282,7 @@ class _Chosen:
     site: Site
     problems: tuple[Problem, ...]
     """Reading problems of every file in source order, then duplicates."""
-    choice: Choice
+    choice: ChoiceRecord
     briefs: Callable[[int], Brief | None]
     """The brief this run read or holds of a source number (``None``: not at hand): an
     article read again to be rendered must still give the same (and the same stamp)."""
@@ -382,7 +398,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
     show = progress or (lambda stage, done, total: None)
     selection = Selection(now=options.now, unpublished=options.unpublished, future=options.future)
     with (
-        Cache.open(options.cache, config, read_only=not options.write) as cache,
+        Cache.open(options.cache, read_only=not options.write) as cache,
         Workers(options.jobs) as workers,
         _Parking() as parking,
     ):
@@ -403,12 +419,17 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 report=None,
                 seconds=time.perf_counter() - started,
             )
-        last = (
-            cache.last_run(options.content, options.output, found, selection)
-            if options.write
-            else None
+        look = cache.look(
+            options.content,
+            _settings(config, selection),
+            rels=found.rels,
+            stamps=found.stamps,
+            runs=found.runs,
+            notes=tuple(str(problem) for problem in found.problems),
         )
-        if last is not None and not (options.strict and last.problems):
+        output = _output(options.output) if options.write else None
+        last = look.last_run(output, selection.now) if output is not None else None
+        if output is not None and last is not None and not (options.strict and last.problems):
             # Nothing changed since the last run: its output stands, its problems remain.
             problems = found.problems + last.problems
             return BuildResult(
@@ -420,7 +441,12 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 counts=last.counts,
                 feeds=last.feeds,
                 feeds_rendered=0,
-                report=last.report,
+                report=WriteReport(
+                    (),
+                    tuple(sorted(output.manifest)),
+                    (),
+                    {rel: entry.sha256 for rel, entry in output.manifest.items()},
+                ),
                 cache_notes=tuple(cache.notes),
                 seconds=time.perf_counter() - started,
             )
@@ -438,9 +464,9 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         )
 
         workers.share(config=config, prefix=sources.prefix)
-        chosen = _update(config, options, selection, cache, found, workers, show)
+        chosen = _update(config, selection, look, found, workers, show)
         if chosen is None:
-            chosen = _choose(config, options, selection, cache, found, workers, show)
+            chosen = _choose(config, selection, look, found, workers, show)
         site, hidden = chosen.site, chosen.choice.hidden
         problems = found.problems + chosen.problems
 
@@ -468,7 +494,10 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         # Pass two: read the articles of the feeds that changed and render their entries.
         context = context_for(site, config)
         digest = hashlib.sha256("\n".join(sorted(hidden)).encode()).hexdigest()
-        plan = cache.plan_feeds(options.output, site, context, digest) if writing else None
+        plan = None
+        if writing and output is not None:
+            feed_paths = [(feed, feed_files(feed, context)) for feed in site.feeds]
+            plan = look.plan_outputs(output, feed_paths, digest)
         keep = plan.keep if plan is not None else frozenset()
         rendered = to_render(site, context, keep)
         wanted = needed(rendered)
@@ -495,11 +524,8 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             site, config, keep, stream, pages=not pages_kept, parking=parking
         )
         if plan is not None and not pages_kept:  # record what the pages were made from
-            feed_paths = {p for feed in rendered for p in feed_files(feed, context)}
-            pages = [p for p in paths if p not in feed_paths]
-            plan = replace(
-                plan, fingerprints={**plan.fingerprints, **dict.fromkeys(pages, plan.pages)}
-            )
+            rendered_paths = {p for feed in rendered for p in feed_files(feed, context)}
+            plan = plan.with_pages([p for p in paths if p not in rendered_paths])
         show("writing", 0, len(paths))
         if plan is not None:
             report = write_output(
@@ -514,15 +540,23 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             for _ in files:  # check renders everything, to find what would fail
                 pass
         workers.close()  # before saving the cache, which needs memory of its own
-        facts = RunFacts(
-            selection=selection,
-            until=chosen.choice.until,
-            problems=chosen.problems,
-            articles=chosen.choice.articles,
-            counts=chosen.choice.counts,
-            feeds=len(site.feeds),
-        )
-        cache.save(plan, report, facts, chosen.choice)
+        written = None
+        if plan is not None and report is not None and output is not None:
+            facts = RunFacts(
+                until=chosen.choice.until,
+                problems=chosen.problems,
+                articles=chosen.choice.articles,
+                counts=chosen.choice.counts,
+                feeds=len(site.feeds),
+            )
+            written = Written(
+                root=output.root,
+                plan=plan,
+                digests=report.digests,
+                manifest=read_manifest(options.output),
+                facts=facts,
+            )
+        look.save(RunRecord(now=selection.now, choice=chosen.choice, written=written))
         new_problems = _reported(options, found, problems, record=report is not None)
     return BuildResult(
         problems=problems,
@@ -540,19 +574,50 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
     )
 
 
+def _settings(config: Config, selection: Selection) -> Settings:
+    """What of ``config`` and ``selection`` the cache tells apart."""
+    copied = tuple(
+        value
+        for value in (config.icon, config.favicon)
+        if value is not None and not value.startswith(("http://", "https://"))
+    )
+    return Settings(
+        everything=repr(config),
+        reading=f"tz={config.timezone};max_related={config.max_related}",
+        choosing=(
+            f"items={config.items_per_feed};margin={MARGIN};groupings={','.join(config.groupings)};"
+            f"unpublished={selection.unpublished};future={selection.future}"
+        ),
+        templates=tuple(template_files(config.templates)) if config.templates is not None else (),
+        copied=copied,
+    )
+
+
+def _output(folder: Path) -> Output:
+    """The output folder as the cache needs it: its files as the manifest records them."""
+    root = folder.resolve()
+    return Output(
+        root=str(root),
+        manifest=read_manifest(root),
+        intact=lambda rel, entry: is_intact(root, rel, entry),
+    )
+
+
+def _group_values(state: GroupState) -> GroupValues:
+    return (state.names, state.total, state.candidates, state.complete)
+
+
 def _choose(
     config: Config,
-    options: BuildOptions,
     selection: Selection,
-    cache: Cache,
+    look: Look,
     found: Scan,
     workers: Workers,
     show: Progress,
 ) -> _Chosen:
     """Pass one over every file: its brief from the cache, or read (in parallel) again."""
     sources = found.sources
-    known = cache.known(options.content, found)
-    cache.start_full()
+    known = look.known()
     to_read = [i for i in range(len(sources)) if i not in known]
     fast = fastyaml.worth_it(len(to_read))
     workers.share(fast=fast)
@@ -580,16 +645,17 @@ def _choose(
         if values is not None:
             selector.add(index, _compact(values, shared))
     briefs = selector.briefs
-    cache.remember(briefs, by_file)
     usable = len(sources) - briefs.count(None)
     site = selector.finish(config.title)
     records = {
         group: state.record(config.items_per_feed) for group, state in selector.states.items()
     }
-    choice = Choice(
-        records=records,
-        states=selector.states,
-        full=True,
+    choice = ChoiceRecord(
+        files=FullFiles(briefs=briefs, problems=by_file),
+        groups={
+            group: (_group_values(state), records[group])
+            for group, state in selector.states.items()
+        },
         hidden=selector.hidden,
         until=selector.next_change,
         duplicates=tuple(selector.problems),
@@ -608,9 +674,8 @@ def _choose(
 
 def _update(
     config: Config,
-    options: BuildOptions,
     selection: Selection,
-    cache: Cache,
+    look: Look,
     found: Scan,
     workers: Workers,
     show: Progress,
@@ -622,12 +687,12 @@ def _update(
     before and after: drafts, future and duplicate copies are updated this way too (see
     :func:`_shown_after` and :func:`_held_after` for what is left to a full choice).
     """
-    previous = cache.previous(options.content, found, selection)
+    previous = look.previous(selection.now)
     if previous is None:
         return None
     sources = found.sources
     changed = previous.changed
-    before = cache.briefs_of([rel for rel, _ in changed])
+    before = previous.briefs_of([rel for rel, _ in changed])
     indexes = [index for _, index in changed if index is not None]
     fast = fastyaml.worth_it(len(indexes))
     workers.share(fast=fast)
@@ -641,34 +706,47 @@ def _update(
     for rel, index in changed:
         after, _ = fresh[index] if index is not None else (None, ())
         changes.append((rel, before[rel], after))
-    copies = _shown_after(changes, previous.duplicates, selection, cache, config, sources.prefix)
+    copies = _shown_after(changes, previous.duplicates, selection, previous, config, sources.prefix)
     held = _held_after(changes, previous.counts, previous.until, selection, config)
     if copies is None or held is None:
         return None
     shown, duplicates = copies
     counts, until = held
+    stored = previous.group_states(touched(shown, config.groupings))
     states = reselect(
-        cache.group_states(touched(shown, config.groupings)),
+        {group: None if v is None else GroupState(*v) for group, v in stored.items()},
         shown,
         items_per_feed=config.items_per_feed,
         groupings=config.groupings,
     )
     if states is None:
         return None
-    for (rel, old, new), (_, index) in zip(changes, changed, strict=True):
-        cache.replace(index, rel, old, new, fresh[index][1] if index is not None else ())
+    files = tuple(
+        FileChange(
+            rel=rel, index=index, brief=new, problems=fresh[index][1] if index is not None else ()
+        )
+        for (rel, _, new), (_, index) in zip(changes, changed, strict=True)
+    )
+    by_file = dict(previous.problems)
+    for change in files:
+        if change.problems:
+            by_file[change.rel] = change.problems
+        else:
+            by_file.pop(change.rel, None)
     records = dict(previous.records)
+    groups: dict[GroupKey, tuple[GroupValues, Record] | None] = {}
     for group, state in states.items():
         if state is None:
             records.pop(group, None)
+            groups[group] = None
         else:
             records[group] = state.record(config.items_per_feed)
+            groups[group] = (_group_values(state), records[group])
     index_of = dict(zip(found.rels, range(len(sources)), strict=True))
     site = site_of(records, config.title, index_of)
 
     fresh_briefs = {i: b for i, (b, _) in fresh.items() if b is not None}
 
-    by_file = cache.problems
     problems = tuple(p for rel in sorted(by_file, key=lambda r: r.split("/")) for p in by_file[rel])
     show("reading", len(sources), len(sources))
     articles = (
@@ -676,10 +754,9 @@ def _update(
         + sum((new is not None) - (old is not None) for _, old, new in changes)
         - (len(duplicates) - len(previous.duplicates))
     )
-    choice = Choice(
-        records=records,
-        states=states,
-        full=False,
+    choice = ChoiceRecord(
+        files=files,
+        groups=groups,
         hidden=previous.hidden,
         until=until,
         duplicates=duplicates,
@@ -700,7 +777,7 @@ def _shown_after(
     changes: list[Change],
     duplicates: tuple[Problem, ...],
     selection: Selection,
-    cache: Cache,
+    cache: Previous,
     config: Config,
     prefix: str,
 ) -> tuple[list[Change], tuple[Problem, ...]] | None:
