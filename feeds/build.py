@@ -64,7 +64,7 @@ from feeds.lock import output_lock
 from feeds.model import Article, Brief, Counts, FeedKind, Site, Stamp, from_micros, micros
 from feeds.parallel import Workers
 from feeds.reported import problem_keys, read_reported, save_reported
-from feeds.sources import Scan, Source, Sources, scan, stamp_of, template_files
+from feeds.sources import Scan, Source, Sources, digest_of, scan, stamp_of, template_files
 from feeds.write import WriteReport, is_intact, read_manifest, write_output
 
 if TYPE_CHECKING:
@@ -288,6 +288,12 @@ class _Chosen:
     article read again to be rendered must still give the same (and the same stamp)."""
     files_reread: int
     incremental: bool
+    shown: Mapping[int, bytes]
+    """By source number, the packed stamp its feeds are fingerprinted with where that is
+    not its stamp now: a file touched but not changed keeps the stamp its bytes were
+    first seen with (see :meth:`~feeds.cache.Look.plan_outputs`)."""
+    digested: frozenset[int]
+    """The files whose bytes were digested at their stamp this run."""
 
 
 def _render_one(item: _Wanted, shared: dict[str, Any]) -> _Rendered:
@@ -497,7 +503,9 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         plan = None
         if writing and output is not None:
             feed_paths = [(feed, feed_files(feed, context)) for feed in site.feeds]
-            plan = look.plan_outputs(output, feed_paths, digest)
+            plan = look.plan_outputs(
+                output, feed_paths, digest, shown=chosen.shown, digested=chosen.digested
+            )
         keep = plan.keep if plan is not None else frozenset()
         rendered = to_render(site, context, keep)
         wanted = needed(rendered)
@@ -617,8 +625,28 @@ def _choose(
 ) -> _Chosen:
     """Pass one over every file: its brief from the cache, or read (in parallel) again."""
     sources = found.sources
+    rels, stamps = found.rels, found.stamps
     known = look.known()
+    digests: dict[int, bytes] = {}
+    shown: dict[int, bytes] = {}
+    for index, stored in list(known.items()):
+        digest = stored.digest
+        if not stored.current:  # touched, or changed? Its bytes tell.
+            digest = digest_of(sources.prefix + rels[index], stamps[index])
+            if digest is None or digest != stored.digest:
+                del known[index]
+                continue
+        if digest is not None:
+            digests[index] = digest
+        if stored.shown is not None:
+            shown[index] = stored.shown
     to_read = [i for i in range(len(sources)) if i not in known]
+    # A file changed just now is digested before it is read (an edit in the same clock
+    # tick then shows as other bytes next run); the others after, at the same stamp.
+    racy = look.racy()
+    for index in racy.intersection(to_read):
+        if (digest := digest_of(sources.prefix + rels[index], stamps[index])) is not None:
+            digests[index] = digest
     fast = fastyaml.worth_it(len(to_read))
     workers.share(fast=fast)
     fresh = workers.map(_read_brief, [found.rels[i] for i in to_read])
@@ -638,7 +666,15 @@ def _choose(
         if index % 1000 == 0:
             show("reading", index, len(sources))
         held = known.get(index)
-        values, problems = (held.brief, held.problems) if held is not None else next(fresh)
+        values: _BriefValues | None
+        if held is not None:
+            values, problems = held.brief, held.problems
+        else:
+            values, problems = next(fresh)
+            if index not in racy:
+                digest = digest_of(sources.prefix + rels[index], stamps[index])
+                if digest is not None:
+                    digests[index] = digest
         if problems:
             by_file[index] = problems
             read_problems.extend(problems)
@@ -651,7 +687,7 @@ def _choose(
         group: state.record(config.items_per_feed) for group, state in selector.states.items()
     }
     choice = ChoiceRecord(
-        files=FullFiles(briefs=briefs, problems=by_file),
+        files=FullFiles(briefs=briefs, problems=by_file, digests=digests, shown=shown),
         groups={
             group: (_group_values(state), records[group])
             for group, state in selector.states.items()
@@ -669,6 +705,8 @@ def _choose(
         briefs=briefs.__getitem__,
         files_reread=len(to_read),
         incremental=False,
+        shown=shown,
+        digested=frozenset(digests),
     )
 
 
@@ -691,7 +729,36 @@ def _update(
     if previous is None:
         return None
     sources = found.sources
-    changed = previous.changed
+    index_of = dict(zip(found.rels, range(len(sources)), strict=True))
+    # A file whose stamp changed but whose bytes did not was touched: it keeps what it
+    # gave, and its feeds the stamp they were fingerprinted with.
+    digested = previous.digested([rel for rel, index in previous.changed if index is not None])
+    touched_only: list[FileChange] = []
+    taken: dict[int, bytes] = {}
+    changed: list[tuple[str, int | None]] = []
+    for rel, index in previous.changed:
+        if index is not None:
+            digest = digest_of(sources.prefix + rel, found.stamps[index])
+            if digest is not None:
+                taken[index] = digest
+                kept = digested.get(rel)
+                if kept is not None and kept.digest == digest:
+                    touched_only.append(
+                        FileChange(
+                            rel=rel,
+                            index=index,
+                            brief=kept.brief,
+                            problems=kept.problems,
+                            digest=digest,
+                            shown=kept.shown,
+                        )
+                    )
+                    continue
+        changed.append((rel, index))
+    stamps_shown = {index_of[r]: seen for r, seen in previous.shown.items() if r in index_of}
+    for rel, _ in changed:
+        stamps_shown.pop(index_of.get(rel, -1), None)
+    stamps_shown.update((c.index, c.shown) for c in touched_only if c.index is not None and c.shown)
     before = previous.briefs_of([rel for rel, _ in changed])
     indexes = [index for _, index in changed if index is not None]
     fast = fastyaml.worth_it(len(indexes))
@@ -721,11 +788,18 @@ def _update(
     )
     if states is None:
         return None
-    files = tuple(
-        FileChange(
-            rel=rel, index=index, brief=new, problems=fresh[index][1] if index is not None else ()
-        )
-        for (rel, _, new), (_, index) in zip(changes, changed, strict=True)
+    files = (
+        *touched_only,
+        *(
+            FileChange(
+                rel=rel,
+                index=index,
+                brief=new,
+                problems=fresh[index][1] if index is not None else (),
+                digest=taken.get(index) if index is not None else None,
+            )
+            for (rel, _, new), (_, index) in zip(changes, changed, strict=True)
+        ),
     )
     by_file = dict(previous.problems)
     for change in files:
@@ -742,7 +816,6 @@ def _update(
         else:
             records[group] = state.record(config.items_per_feed)
             groups[group] = (_group_values(state), records[group])
-    index_of = dict(zip(found.rels, range(len(sources)), strict=True))
     site = site_of(records, config.title, index_of)
 
     fresh_briefs = {i: b for i, (b, _) in fresh.items() if b is not None}
@@ -770,6 +843,8 @@ def _update(
         briefs=fresh_briefs.get,
         files_reread=len(indexes),
         incremental=True,
+        shown=stamps_shown,
+        digested=frozenset(taken),
     )
 
 

@@ -7,6 +7,7 @@ nothing changed since the last one does this and little else.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from array import array
 from collections.abc import Sequence
@@ -233,6 +234,30 @@ def _stat_all(paths: Sequence[str]) -> bytes:
         if fd >= 0:
             os.close(fd)
     return stamps.tobytes()
+
+
+def digest_of(path: str, stamp: Stamp | None) -> bytes | None:
+    """A digest of the bytes of the file at ``path``, if it still has ``stamp`` (else, or
+    when it cannot be read, ``None``): what tells a file touched from a file changed."""
+    if stamp is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if stamp_of(os.fstat(fd)) != stamp:
+            return None
+        digest = hashlib.blake2b(digest_size=16)
+        while chunk := os.read(fd, 1 << 20):
+            digest.update(chunk)
+        if stamp_of(os.fstat(fd)) != stamp:
+            return None
+        return digest.digest()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def stamp_of(st: os.stat_result) -> Stamp:

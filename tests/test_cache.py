@@ -304,16 +304,62 @@ def test_another_output_folder_has_its_own_records(tmp_path: Path) -> None:
     assert outputs(other) == outputs(site.output)
 
 
-def test_files_changed_just_before_the_run_are_read_again_next_time(
+def test_files_changed_just_before_the_run_are_checked_again_next_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Their stamps are not trusted: their bytes are digested again, and only a file whose
+    bytes differ is read again; feeds of files with the same bytes are not rendered."""
     monkeypatch.setattr(feeds.cache, "RACY_SECONDS", 3600)
     site = Site(tmp_path, _site(3))
-    site.build()
-    assert site.build().files_reread == 3  # too fresh to trust their stamps
+    first = site.build()
+    assert first.feeds_rendered == first.feeds
+    again = site.build()  # too fresh to trust their stamps: the same bytes, though
+    assert again.files_reread == 0 and again.feeds_rendered == 0
+    assert again.report is not None and again.report.written == ()
+    # The same size, and (on a coarse clock) the same stamp: only the bytes tell.
+    path = site.content / "001.md"
+    text = path.read_text()
+    assert "Article number 1" in text
+    path.write_text(text.replace("Article number 1", "Brticle number 1", 1))
+    edited = site.build()
+    assert edited.files_reread == 1 and edited.feeds_rendered > 0
+    assert outputs(site.output) == site.cold()
     monkeypatch.setattr(feeds.cache, "RACY_SECONDS", 0)
     site.build()
     assert site.build().files_reread == 0
+
+
+def _touch_all(folder: Path) -> None:
+    """Every file's stamp changes, not its bytes (as a checkout or a copy without times)."""
+    for path in folder.rglob("*.md"):
+        data = path.read_bytes()
+        path.unlink()
+        path.write_bytes(data)  # a new inode, size unchanged, new times
+
+
+def test_touching_every_file_renders_nothing(tmp_path: Path) -> None:
+    site = Site(tmp_path, _site(12) | {"bad.md": "---\ntitle: [unclosed\n---\n"})
+    first = site.build()
+    before = site.mtimes()
+    _touch_all(site.content)
+    again = site.build()
+    assert again.files_reread == 0 and again.feeds_rendered == 0
+    assert again.report is not None and again.report.written == ()
+    assert again.problems == first.problems
+    assert site.mtimes() == before
+    assert outputs(site.output) == site.cold()
+    # Touching a few (the incremental path) renders nothing either, and an edit after
+    # a touch is still seen.
+    for rel in ("001.md", "002.md"):
+        path = site.content / rel
+        path.write_bytes(path.read_bytes())
+    touched = site.build()
+    assert touched.incremental and touched.files_reread == 0 and touched.feeds_rendered == 0
+    site.write("002.md", article(n=2, title="Edited after a touch"))
+    edited = site.build()
+    assert edited.files_reread == 1 and edited.feeds_rendered > 0
+    assert outputs(site.output) == site.cold()
+    assert site.build().feeds_rendered == 0
 
 
 def _corrupt_file(site: Site) -> None:
@@ -439,15 +485,16 @@ def test_an_unwritable_cache_only_makes_runs_colder(tmp_path: Path) -> None:
 
 
 def test_the_cache_holds_plain_values_only(tmp_path: Path) -> None:
-    """Rows hold numbers, text and JSON: nothing read from a cache folder runs code (so a
-    folder others could write needs no owner check; at worst it makes a run colder)."""
+    """Rows hold numbers, text (JSON for lists) and digests: nothing read from a cache
+    folder runs code (so a folder others could write needs no owner check; at worst it
+    makes a run colder)."""
     site = Site(tmp_path, _site(5) | {"bad.md": "---\ntitle: [unclosed\n---\n"})
     site.build()
     db = sqlite3.connect(site.cache / DB_FILE)
     tables = [name for (name,) in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")]
     for table in tables:
         for row in db.execute(f"SELECT * FROM {table}"):
-            assert all(v is None or type(v) in (int, str) or table == "folders" for v in row)
+            assert all(v is None or type(v) in (int, str, bytes) for v in row)
     problems = db.execute("SELECT path, field, severity FROM problems").fetchall()
     assert problems and all(severity in ("error", "warning") for _, _, severity in problems)
 

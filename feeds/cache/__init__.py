@@ -43,7 +43,7 @@ import hashlib
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -416,20 +416,33 @@ class Look:
             self.cache.discard(f"unreadable ({type(e).__name__}: {e})")
             return None
 
+    def racy(self) -> set[int]:
+        """The source numbers of the files changed too recently to trust their stamps
+        next time (or gone)."""
+        return self.stamps.since(self.trusted_before) if self.fresh else set()
+
     def plan_outputs(
         self,
         output: Output,
         feeds: Sequence[tuple[Feed, tuple[str, ...]]],
         extra: str = "",
+        *,
+        shown: Mapping[int, bytes] | None = None,
+        digested: Collection[int] = (),
     ) -> FeedPlan:
         """Fingerprint every feed (with its output paths); keep the files of feeds whose
-        inputs did not change. ``extra`` is any further input of every feed."""
+        inputs did not change. ``extra`` is any further input of every feed; ``shown``,
+        by source number, the packed stamp to fingerprint a file with where it is not its
+        stamp now (see :attr:`~feeds.cache.choice.FullFiles.shown`); ``digested``, the
+        files whose digest was taken at their stamp this run (stable, even if changed
+        just now)."""
         db = self.cache.db
         if db is None:
             return FeedPlan(fingerprints={})
         templates = self._files_part(self.settings.templates, racy_empty=False)
         settings = sha256(self.settings.everything, version(), extra, templates or "")
-        unstable = self.stamps.since(self.trusted_before) if self.fresh else set()
+        unstable = self.racy().difference(digested)
+        substitutes = shown or {}
         pages_part = self._files_part(
             (*self.settings.templates, *self.settings.copied), racy_empty=True
         )
@@ -441,7 +454,7 @@ class Look:
         rels, stamps = self.rels, self.stamps
 
         def fingerprint_of(feed: Feed) -> str | None:
-            return outputs.fingerprint(feed, settings, rels, stamps, unstable)
+            return outputs.fingerprint(feed, settings, rels, stamps, unstable, substitutes)
 
         try:
             return outputs.plan(db, output, feeds, fingerprint_of, pages)
@@ -466,6 +479,7 @@ class Look:
                           micros(record.now)),
                     rels=self.rels,
                     stamps=self._stored_stamps(),
+                    scanned=self.stamps,
                     digests=self._stored_digests(),
                 )  # fmt: skip
                 written = record.written

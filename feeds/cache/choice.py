@@ -60,11 +60,19 @@ def folder_digest(parts: list[tuple[tuple[str, ...], bytes]]) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Known:
-    """What the cache holds for one unchanged file."""
+    """What the cache holds for one file."""
 
     brief: Brief | None
     """``None``: the file gave no usable article."""
     problems: tuple[Problem, ...]
+    digest: bytes | None = None
+    """A digest of the bytes it was read from (``None``: none was taken)."""
+    current: bool = True
+    """Its stamp is the stored one: it did not change. Else it is known only if its
+    bytes still have :attr:`digest` (it was touched, not changed)."""
+    shown: bytes | None = None
+    """The packed stamp its feeds were last fingerprinted with, when that is not its
+    stamp now (``None``: it is, or it is not known)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +81,11 @@ class FullFiles:
 
     briefs: Sequence[Brief | None]
     problems: Mapping[int, tuple[Problem, ...]]
+    digests: Mapping[int, bytes]
+    """A digest of the bytes of the files whose digest was taken."""
+    shown: Mapping[int, bytes]
+    """The packed stamp the feeds are fingerprinted with, where it is not the file's
+    stamp now (a touched file keeps the stamp its bytes were first seen with)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +97,10 @@ class FileChange:
     """Its source number (``None``: gone)."""
     brief: Brief | None
     problems: tuple[Problem, ...]
+    digest: bytes | None = None
+    """A digest of its bytes (``None``: not taken)."""
+    shown: bytes | None = None
+    """The packed stamp its feeds are fingerprinted with, if not its stamp now."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,6 +182,8 @@ def _pair(value: object) -> tuple[str, str]:
 
 
 _BRIEF_COLUMNS = "id, url, published, draft, removed, topics, provider"
+_FILE_MARKS = ", ".join("?" * 16)
+"""A row of ``files``: root, rel, folder, the stamp (4), the brief (7), digest, seen."""
 
 
 def _stamp(row: Sequence[Any]) -> Stamp | None:
@@ -203,23 +222,45 @@ def file_problems(db: sqlite3.Connection, root: str) -> dict[str, tuple[Problem,
 def known(
     db: sqlite3.Connection, root: str, rels: Sequence[str], stamps: Stamps
 ) -> dict[int, Known]:
-    """By source number: what the cache holds for the files whose stamp is unchanged."""
+    """By source number: what the cache holds for the files whose stamp is unchanged, or
+    whose stamp changed but whose digest was taken (:attr:`Known.current` false)."""
     index_of = {rel: i for i, rel in enumerate(rels)}
     problems = file_problems(db, root)
     decoder = _Decoder()
     found: dict[int, Known] = {}
-    for rel, size, mtime, ctime, inode, *brief in db.execute(
-        f"SELECT rel, size, mtime, ctime, inode, {_BRIEF_COLUMNS} FROM files WHERE root = ?",
+    for rel, size, mtime, ctime, inode, digest, seen, *brief in db.execute(
+        f"SELECT rel, size, mtime, ctime, inode, digest, seen, {_BRIEF_COLUMNS} FROM files"
+        " WHERE root = ?",
         (root,),
     ):
         index = index_of.get(untext(rel))
-        if index is None or size is None:
+        if index is None:
             continue
-        stamp = stamps[index]
-        if stamp is None or stamp != _stamp((size, mtime, ctime, inode)):
+        old = _stamp((size, mtime, ctime, inode))
+        current = old is not None and stamps[index] == old
+        if not current and digest is None:
             continue
-        found[index] = Known(decoder.brief(brief), problems.get(rels[index], ()))
+        found[index] = _known(
+            decoder.brief(brief), problems.get(rels[index], ()), digest, seen, old, current
+        )
     return found
+
+
+def _known(
+    brief: Brief | None,
+    problems: tuple[Problem, ...],
+    digest: object,
+    seen: object,
+    old: Stamp | None,
+    current: bool,
+) -> Known:
+    if not (digest is None or isinstance(digest, bytes)) or not (
+        seen is None or (isinstance(seen, bytes) and len(seen) == 32)
+    ):
+        raise BadRow("files: not a digest or stamp")
+    if seen is None and not current and old is not None:
+        seen = Stamps.pack([old])
+    return Known(brief, problems, digest, current, seen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +279,9 @@ class Previous:
     duplicates: tuple[Problem, ...]
     problems: dict[str, tuple[Problem, ...]]
     """By relative path, the problems of every file that had some."""
+    shown: dict[str, bytes]
+    """By relative path, the packed stamp the feeds were fingerprinted with, where it is
+    not the file's stored stamp (see :attr:`FullFiles.shown`)."""
     hidden: frozenset[str]
     until: datetime | None
     articles: int
@@ -259,6 +303,31 @@ class Previous:
                 (self.root, *map(text, chunk)),
             ):
                 found[untext(rel)] = decoder.brief(brief)
+
+    def digested(self, rels: Collection[str]) -> dict[str, Known]:
+        """Of ``rels`` (files whose stamp changed), those whose digest was taken: what
+        they gave, if their bytes still have that digest."""
+        found: dict[str, Known] = {}
+        decoder = _Decoder()
+        with self.guard():
+            for chunk in _chunks(sorted(rels)):
+                marks = ",".join("?" * len(chunk))
+                for rel, size, mtime, ctime, inode, digest, seen, *brief in self.db.execute(
+                    f"SELECT rel, size, mtime, ctime, inode, digest, seen, {_BRIEF_COLUMNS}"
+                    f" FROM files WHERE root = ? AND rel IN ({marks}) AND digest IS NOT NULL",
+                    (self.root, *map(text, chunk)),
+                ):
+                    name = untext(rel)
+                    old = _stamp((size, mtime, ctime, inode))
+                    found[name] = _known(
+                        decoder.brief(brief),
+                        self.problems.get(name, ()),
+                        digest,
+                        seen,
+                        old,
+                        False,
+                    )
+        return found
 
     def files_of(self, ids: Collection[str]) -> dict[str, tuple[str, ...]]:
         """The files that had each of ``ids`` in the last run."""
@@ -390,6 +459,13 @@ def previous(
         except ValueError:
             raise BadRow(f"groups: no kind {kind!r}") from None
         records[group] = _record(record)
+    shown: dict[str, bytes] = {}
+    for rel, seen in db.execute(
+        "SELECT rel, seen FROM files WHERE root = ? AND seen IS NOT NULL", (root,)
+    ):
+        if not (isinstance(seen, bytes) and len(seen) == 32):
+            raise BadRow("files: not a stamp")
+        shown[untext(rel)] = seen
     hidden_ids = _list(hidden)
     if not all(isinstance(i, str) for i in hidden_ids):
         raise BadRow("choice: hidden is not a list of ids")
@@ -401,6 +477,7 @@ def previous(
         records=records,
         duplicates=duplicates,
         problems=problems,
+        shown=shown,
         hidden=frozenset(hidden_ids),
         until=from_micros(until_us) if until_us < NEVER else None,
         articles=articles,
@@ -416,10 +493,21 @@ class _Encoder:
         self.topics: dict[tuple[tuple[str, str], ...], str] = {}
         self.providers: dict[tuple[str, str], str] = {}
 
-    def row(self, root: str, rel: str, stamp: Stamp | None, brief: Brief | None) -> tuple[Any, ...]:
+    def row(
+        self,
+        root: str,
+        rel: str,
+        stamp: Stamp | None,
+        brief: Brief | None,
+        digest: bytes | None,
+        seen: bytes | None,
+    ) -> tuple[Any, ...]:
         size, mtime, ctime, inode = stamp if stamp is not None else (None, None, None, None)
         if brief is None:
-            return (root, text(rel), text(folder_of(rel)), size, mtime, ctime, inode, *(None,) * 7)
+            return (
+                root, text(rel), text(folder_of(rel)), size, mtime, ctime, inode, *(None,) * 7,
+                digest, seen,
+            )  # fmt: skip
         topics = self.topics.get(brief.topics)
         if topics is None:
             topics = self.topics[brief.topics] = to_json(brief.topics)
@@ -431,7 +519,7 @@ class _Encoder:
         return (
             root, text(rel), text(folder_of(rel)), size, mtime, ctime, inode, text(brief.id),
             None if brief.url == brief.id else text(brief.url), brief.published,
-            int(brief.draft), int(brief.removed), topics, provider,
+            int(brief.draft), int(brief.removed), topics, provider, digest, seen,
         )  # fmt: skip
 
 
@@ -447,21 +535,39 @@ def save(
     head: tuple[str, str, str, int],
     rels: Sequence[str],
     stamps: Sequence[Stamp | None],
+    scanned: Stamps,
     digests: FolderDigests,
 ) -> None:
     """Store ``record``; ``head``: the folder as given, the reading and choosing settings,
-    and the moment of the choice; ``stamps``: as stored (a file to read again: ``None``);
+    and the moment of the choice; ``stamps``: as stored (a file to read again: ``None``),
+    ``scanned`` as found;
     ``digests``: every folder's digest of those stamps."""
     encoder = _Encoder()
     files = record.files
+
+    def seen(index: int, stored: Stamp | None, digest: bytes | None) -> bytes | None:
+        """What to store as ``seen``: the stamp fingerprints used, when not ``stored``."""
+        shown = shown_of(index)
+        if shown is None and stored is None and digest is not None:
+            shown = scanned.select((index,))  # changed just now: read again next time
+        if shown is None or (stored is not None and shown == Stamps.pack([stored])):
+            return None
+        return shown
+
     if isinstance(files, FullFiles):
+        digest = files.digests.get
+        shown_of = files.shown.get
         for table in ("files", "problems", "groups", "folders"):
             db.execute(f"DELETE FROM {table} WHERE root = ?", (root,))
         db.executemany(
-            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO files VALUES ({_FILE_MARKS})",
             (
-                encoder.row(root, rel, stamp, brief)
-                for rel, stamp, brief in zip(rels, stamps, files.briefs, strict=True)
+                encoder.row(
+                    root, rel, stamp, brief, digest(index), seen(index, stamp, digest(index))
+                )
+                for index, (rel, stamp, brief) in enumerate(
+                    zip(rels, stamps, files.briefs, strict=True)
+                )
             ),
         )
         db.executemany(
@@ -476,6 +582,8 @@ def save(
             "INSERT INTO folders VALUES (?, ?, ?)", ((root, text(f), d) for f, d in digests.items())
         )
     else:
+        shown = {c.index: c.shown for c in files if c.index is not None and c.shown}
+        shown_of = shown.get
         for change in files:
             rel = text(change.rel)
             db.execute("DELETE FROM problems WHERE root = ? AND rel = ?", (root, rel))
@@ -483,8 +591,15 @@ def save(
                 db.execute("DELETE FROM files WHERE root = ? AND rel = ?", (root, rel))
                 continue
             db.execute(
-                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                encoder.row(root, change.rel, stamps[change.index], change.brief),
+                f"INSERT OR REPLACE INTO files VALUES ({_FILE_MARKS})",
+                encoder.row(
+                    root,
+                    change.rel,
+                    stamps[change.index],
+                    change.brief,
+                    change.digest,
+                    seen(change.index, stamps[change.index], change.digest),
+                ),
             )
             db.executemany(
                 "INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -125,7 +125,7 @@ CREATE TABLE IF NOT EXISTS files (
     root TEXT NOT NULL, rel TEXT NOT NULL, folder TEXT NOT NULL,
     size INTEGER, mtime INTEGER, ctime INTEGER, inode INTEGER,
     id TEXT, url TEXT, published INTEGER, draft INTEGER, removed INTEGER,
-    topics TEXT, provider TEXT,
+    topics TEXT, provider TEXT, digest BLOB, seen BLOB,
     PRIMARY KEY (root, rel)
 ) WITHOUT ROWID, STRICT;
 CREATE INDEX IF NOT EXISTS files_by_folder ON files (root, folder);
@@ -147,9 +147,12 @@ CREATE TABLE IF NOT EXISTS outputs (
     PRIMARY KEY (root, path)
 ) WITHOUT ROWID, STRICT;
 """
-"""``files`` holds a row per content file (its stamp, and its brief when it gave a usable
-article), found by folder and by article id; ``problems`` a row per problem of a file
-(``rel`` ``""``: the duplicate warnings of the choice); ``groups`` a row per topic,
+"""``files`` holds a row per content file (its stamp, its brief when it gave a usable
+article, a digest of its bytes when one was taken, and ``seen``, the stamp its feeds were
+fingerprinted with when that is not its stamp: it was touched since, not changed, or
+changed just before the run), found by folder and by article id; ``problems`` a row per
+problem of a file (``rel`` ``""``: the duplicate warnings of the choice); ``groups`` a
+row per topic,
 provider and the site feed."""
 
 DUPLICATES = ""

@@ -60,19 +60,29 @@ def fingerprint(
     settings: str,
     rels: Sequence[str],
     stamps: Stamps,
-    unstable: Collection[int],
+    unstable: set[int],
+    shown: Mapping[int, bytes],
 ) -> str | None:
     """Everything a feed file is rendered from, or ``None`` when an input is not stable
-    (changed too recently to trust its stamp)."""
+    (changed too recently to trust its stamp, and no digest of its bytes taken). Each
+    article file counts by its stamp, or by the one in ``shown``: a file touched but not
+    changed keeps the stamp its bytes were first seen with, and the fingerprint with it."""
     members = feed.members
     identity: tuple[Any, ...] = (
         settings, feed.kind.value, feed.key, feed.name, feed.slug, feed.total
     )  # fmt: skip
     if members:
-        if unstable and not set(unstable).isdisjoint(members):
+        if unstable and not unstable.isdisjoint(members):
             return None
         pick = itemgetter(*members, members[0])  # always a tuple, even for one member
-        identity = (*identity, pick(rels), stamps.select(members))
+        if shown and not shown.keys().isdisjoint(members):
+            select = stamps.select
+            contents = b"".join(
+                [s if (s := shown.get(m)) is not None else select((m,)) for m in members]
+            )
+        else:
+            contents = stamps.select(members)
+        identity = (*identity, pick(rels), contents)
     return hashlib.sha256(canonical(identity)).hexdigest()
 
 
