@@ -61,10 +61,28 @@ from feeds.group import (
     touched,
 )
 from feeds.lock import output_lock
-from feeds.model import Article, Brief, Counts, FeedKind, Site, Stamp, from_micros, micros
+from feeds.model import (
+    DIGEST_SIZE,
+    Article,
+    Brief,
+    Counts,
+    FeedKind,
+    Site,
+    Stamp,
+    from_micros,
+    micros,
+)
 from feeds.parallel import Workers
 from feeds.reported import problem_keys, read_reported, save_reported
-from feeds.sources import Scan, Source, Sources, digest_of, scan, stamp_of, template_files
+from feeds.sources import (
+    Scan,
+    Source,
+    Sources,
+    digest_of,
+    scan,
+    stamp_of,
+    template_files,
+)
 from feeds.write import WriteReport, is_intact, read_manifest, write_output
 
 if TYPE_CHECKING:
@@ -293,7 +311,8 @@ class _Chosen:
     not its stamp now: a file touched but not changed keeps the stamp its bytes were
     first seen with (see :meth:`~feeds.cache.Look.plan_outputs`)."""
     digested: frozenset[int]
-    """The files whose bytes were digested at their stamp this run."""
+    """Of the files changed just now, those whose bytes were digested at their stamp this
+    run (their feeds can be fingerprinted all the same)."""
 
 
 def _render_one(item: _Wanted, shared: dict[str, Any]) -> _Rendered:
@@ -627,8 +646,17 @@ def _choose(
     sources = found.sources
     rels, stamps = found.rels, found.stamps
     known = look.known()
-    digests: dict[int, bytes] = {}
+    racy = look.racy()
+    digests = bytearray(DIGEST_SIZE * len(sources))  # one for each file; zeros: none
+    digested: set[int] = set()  # of the racy files: those digested at their stamp
     shown: dict[int, bytes] = {}
+
+    def take(index: int, digest: bytes | None) -> None:
+        if digest is not None:
+            digests[DIGEST_SIZE * index : DIGEST_SIZE * (index + 1)] = digest
+            if index in racy:
+                digested.add(index)
+
     for index, stored in list(known.items()):
         digest = stored.digest
         if not stored.current:  # touched, or changed? Its bytes tell.
@@ -636,17 +664,14 @@ def _choose(
             if digest is None or digest != stored.digest:
                 del known[index]
                 continue
-        if digest is not None:
-            digests[index] = digest
+        take(index, digest)
         if stored.shown is not None:
             shown[index] = stored.shown
     to_read = [i for i in range(len(sources)) if i not in known]
     # A file changed just now is digested before it is read (an edit in the same clock
     # tick then shows as other bytes next run); the others after, at the same stamp.
-    racy = look.racy()
     for index in racy.intersection(to_read):
-        if (digest := digest_of(sources.prefix + rels[index], stamps[index])) is not None:
-            digests[index] = digest
+        take(index, digest_of(sources.prefix + rels[index], stamps[index]))
     fast = fastyaml.worth_it(len(to_read))
     workers.share(fast=fast)
     fresh = workers.map(_read_brief, [found.rels[i] for i in to_read])
@@ -672,9 +697,7 @@ def _choose(
         else:
             values, problems = next(fresh)
             if index not in racy:
-                digest = digest_of(sources.prefix + rels[index], stamps[index])
-                if digest is not None:
-                    digests[index] = digest
+                take(index, digest_of(sources.prefix + rels[index], stamps[index]))
         if problems:
             by_file[index] = problems
             read_problems.extend(problems)
@@ -687,7 +710,7 @@ def _choose(
         group: state.record(config.items_per_feed) for group, state in selector.states.items()
     }
     choice = ChoiceRecord(
-        files=FullFiles(briefs=briefs, problems=by_file, digests=digests, shown=shown),
+        files=FullFiles(briefs=briefs, problems=by_file, digests=bytes(digests), shown=shown),
         groups={
             group: (_group_values(state), records[group])
             for group, state in selector.states.items()
@@ -706,7 +729,7 @@ def _choose(
         files_reread=len(to_read),
         incremental=False,
         shown=shown,
-        digested=frozenset(digests),
+        digested=frozenset(digested),
     )
 
 

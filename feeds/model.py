@@ -308,3 +308,8 @@ class ManifestEntry:
     sha256: str
     size: int
     mtime_ns: int
+
+
+DIGEST_SIZE = 16
+"""Bytes in the digest of a content file's bytes that tells a touched file from a changed
+one (see :func:`feeds.sources.digest_of`)."""

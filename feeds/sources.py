@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple, overload
 
 from feeds.errors import Problem, Severity
-from feeds.model import _GONE, _HIGHEST, _LOWEST, Stamp, Stamps
+from feeds.model import _GONE, _HIGHEST, _LOWEST, DIGEST_SIZE, Stamp, Stamps
 from feeds.parallel import split_map
 
 
@@ -248,7 +248,7 @@ def digest_of(path: str, stamp: Stamp | None) -> bytes | None:
     try:
         if stamp_of(os.fstat(fd)) != stamp:
             return None
-        digest = hashlib.blake2b(digest_size=16)
+        digest = hashlib.blake2b(digest_size=DIGEST_SIZE)
         while chunk := os.read(fd, 1 << 20):
             digest.update(chunk)
         if stamp_of(os.fstat(fd)) != stamp:

@@ -616,3 +616,17 @@ def test_an_incremental_build_counts_what_a_cold_one_does(tmp_path: Path) -> Non
     assert result.counts == site.cold_result.counts
     assert result.counts.published == 12 and result.counts.drafts == 1
     assert site.build().counts == result.counts  # answered from the last run
+
+
+def test_file_names_that_are_not_utf8_are_cached_like_any_other(tmp_path: Path) -> None:
+    site = Site(tmp_path, _site(4))
+    odd = site.content / os.fsdecode(b"caf\xe9.md")  # Latin-1: not UTF-8
+    odd.write_text(article(n=40, topics=["Topic 1"]))
+    first = site.build()
+    assert first.articles == 5
+    again = site.build()
+    assert again.files_reread == 0 and again.feeds_rendered == 0
+    odd.write_text(article(n=40, title="Edited", topics=["Topic 1"]))
+    edited = site.build()
+    assert edited.incremental and edited.files_reread == 1
+    assert outputs(site.output) == site.cold()

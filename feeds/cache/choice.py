@@ -35,7 +35,16 @@ from feeds.cache.db import (
     untext,
 )
 from feeds.errors import Problem
-from feeds.model import Brief, Counts, FeedKind, Stamp, Stamps, from_micros, micros
+from feeds.model import (
+    DIGEST_SIZE,
+    Brief,
+    Counts,
+    FeedKind,
+    Stamp,
+    Stamps,
+    from_micros,
+    micros,
+)
 
 GroupKey = tuple[FeedKind, str]
 """A feed's group: its kind and key (``""`` for the site feed)."""
@@ -46,6 +55,7 @@ GroupValues = tuple[tuple[tuple[str, int], ...], int, tuple[tuple[int, str, str]
 """A group's state as stored: its names with their counts, its total, its candidates
 (date, id, source file) newest first, and whether those are all its articles."""
 FolderDigests = dict[str, bytes]
+_NO_DIGEST = bytes(DIGEST_SIZE)
 
 
 def folder_of(rel: str) -> str:
@@ -81,8 +91,10 @@ class FullFiles:
 
     briefs: Sequence[Brief | None]
     problems: Mapping[int, tuple[Problem, ...]]
-    digests: Mapping[int, bytes]
-    """A digest of the bytes of the files whose digest was taken."""
+    digests: bytes
+    """A digest of the bytes of each file (all of them, :data:`DIGEST_SIZE` bytes each,
+    by source number; zeros where none was taken): one string, where a mapping of 100,000
+    digests held 15 MB more at the peak of a cold build."""
     shown: Mapping[int, bytes]
     """The packed stamp the feeds are fingerprinted with, where it is not the file's
     stamp now (a touched file keeps the stamp its bytes were first seen with)."""
@@ -555,7 +567,12 @@ def save(
         return shown
 
     if isinstance(files, FullFiles):
-        digest = files.digests.get
+        taken = memoryview(files.digests)
+
+        def digest(index: int) -> bytes | None:
+            value = bytes(taken[DIGEST_SIZE * index : DIGEST_SIZE * (index + 1)])
+            return None if value == _NO_DIGEST else value
+
         shown_of = files.shown.get
         for table in ("files", "problems", "groups", "folders"):
             db.execute(f"DELETE FROM {table} WHERE root = ?", (root,))
