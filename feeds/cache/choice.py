@@ -308,37 +308,34 @@ class Previous:
         return found
 
     def _briefs(self, found: dict[str, Brief | None], decoder: _Decoder) -> None:
-        for chunk in _chunks(sorted(found)):
-            marks = ",".join("?" * len(chunk))
-            for rel, *brief in self.db.execute(
-                f"SELECT rel, {_BRIEF_COLUMNS} FROM files WHERE root = ? AND rel IN ({marks})",
-                (self.root, *map(text, chunk)),
-            ):
-                found[untext(rel)] = decoder.brief(brief)
+        for rel, row in self._rows(_BRIEF_COLUMNS, found):
+            found[rel] = decoder.brief(row)
+
+    def _rows(self, columns: str, rels: Collection[str]) -> Iterator[tuple[str, list[Any]]]:
+        """The ``columns`` of the row of each of ``rels`` that has one (each by its key:
+        a few files changed)."""
+        for rel in sorted(rels):
+            row = self.db.execute(
+                f"SELECT {columns} FROM files WHERE root = ? AND folder = ? AND rel = ?",
+                (self.root, text(folder_of(rel)), text(rel)),
+            ).fetchone()
+            if row is not None:
+                yield rel, list(row)
 
     def digested(self, rels: Collection[str]) -> dict[str, Known]:
         """Of ``rels`` (files whose stamp changed), those whose digest was taken: what
         they gave, if their bytes still have that digest."""
         found: dict[str, Known] = {}
         decoder = _Decoder()
+        columns = f"size, mtime, ctime, inode, digest, seen, {_BRIEF_COLUMNS}"
         with self.guard():
-            for chunk in _chunks(sorted(rels)):
-                marks = ",".join("?" * len(chunk))
-                for rel, size, mtime, ctime, inode, digest, seen, *brief in self.db.execute(
-                    f"SELECT rel, size, mtime, ctime, inode, digest, seen, {_BRIEF_COLUMNS}"
-                    f" FROM files WHERE root = ? AND rel IN ({marks}) AND digest IS NOT NULL",
-                    (self.root, *map(text, chunk)),
-                ):
-                    name = untext(rel)
-                    old = _stamp((size, mtime, ctime, inode))
-                    found[name] = _known(
-                        decoder.brief(brief),
-                        self.problems.get(name, ()),
-                        digest,
-                        seen,
-                        old,
-                        False,
-                    )
+            for rel, (size, mtime, ctime, inode, digest, seen, *brief) in self._rows(columns, rels):
+                if digest is None:
+                    continue
+                old = _stamp((size, mtime, ctime, inode))
+                found[rel] = _known(
+                    decoder.brief(brief), self.problems.get(rel, ()), digest, seen, old, False
+                )
         return found
 
     def files_of(self, ids: Collection[str]) -> dict[str, tuple[str, ...]]:
@@ -605,7 +602,10 @@ def save(
             rel = text(change.rel)
             db.execute("DELETE FROM problems WHERE root = ? AND rel = ?", (root, rel))
             if change.index is None:
-                db.execute("DELETE FROM files WHERE root = ? AND rel = ?", (root, rel))
+                db.execute(
+                    "DELETE FROM files WHERE root = ? AND folder = ? AND rel = ?",
+                    (root, text(folder_of(change.rel)), rel),
+                )
                 continue
             db.execute(
                 f"INSERT OR REPLACE INTO files VALUES ({_FILE_MARKS})",

@@ -126,9 +126,9 @@ CREATE TABLE IF NOT EXISTS files (
     size INTEGER, mtime INTEGER, ctime INTEGER, inode INTEGER,
     id TEXT, url TEXT, published INTEGER, draft INTEGER, removed INTEGER,
     topics TEXT, provider TEXT, digest BLOB, seen BLOB,
-    PRIMARY KEY (root, rel)
+    PRIMARY KEY (root, folder, rel)
 ) WITHOUT ROWID, STRICT;
-CREATE INDEX IF NOT EXISTS files_by_folder ON files (root, folder);
+CREATE INDEX IF NOT EXISTS files_seen ON files (root) WHERE seen IS NOT NULL;
 CREATE INDEX IF NOT EXISTS files_by_id ON files (root, id) WHERE id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS problems (
     root TEXT NOT NULL, rel TEXT NOT NULL, seq INTEGER NOT NULL,
@@ -147,13 +147,13 @@ CREATE TABLE IF NOT EXISTS outputs (
     PRIMARY KEY (root, path)
 ) WITHOUT ROWID, STRICT;
 """
-"""``files`` holds a row per content file (its stamp, its brief when it gave a usable
+"""``files`` holds a row per content file: its stamp, its brief when it gave a usable
 article, a digest of its bytes when one was taken, and ``seen``, the stamp its feeds were
-fingerprinted with when that is not its stamp: it was touched since, not changed, or
-changed just before the run), found by folder and by article id; ``problems`` a row per
-problem of a file (``rel`` ``""``: the duplicate warnings of the choice); ``groups`` a
-row per topic,
-provider and the site feed."""
+fingerprinted with when that is not its stamp (it was touched since, not changed, or
+changed just before the run). Its key puts a folder's files in one range (a folder whose
+digest changed is one range read); an index finds the files of an article id.
+``problems`` holds a row per problem of a file (``rel`` ``""``: the duplicate warnings of
+the choice); ``groups`` a row per topic, provider and the site feed."""
 
 DUPLICATES = ""
 """The ``rel`` under which ``problems`` holds the choice's duplicate warnings."""
