@@ -137,9 +137,9 @@ CREATE TABLE IF NOT EXISTS problems (
     PRIMARY KEY (root, rel, seq)
 ) WITHOUT ROWID, STRICT;
 CREATE TABLE IF NOT EXISTS groups (
-    root TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
-    names TEXT NOT NULL, total INTEGER NOT NULL, candidates TEXT NOT NULL,
-    complete INTEGER NOT NULL, record TEXT NOT NULL,
+    root TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, record TEXT NOT NULL,
+    total INTEGER NOT NULL, complete INTEGER NOT NULL, names TEXT NOT NULL,
+    candidates TEXT NOT NULL,
     PRIMARY KEY (root, kind, key)
 ) WITHOUT ROWID, STRICT;
 CREATE TABLE IF NOT EXISTS outputs (
@@ -153,7 +153,8 @@ fingerprinted with when that is not its stamp (it was touched since, not changed
 changed just before the run). Its key puts a folder's files in one range (a folder whose
 digest changed is one range read); an index finds the files of an article id.
 ``problems`` holds a row per problem of a file (``rel`` ``""``: the duplicate warnings of
-the choice); ``groups`` a row per topic, provider and the site feed."""
+the choice); ``groups`` a row per topic, provider and the site feed (its chosen feed
+first: a run that reads every group's feed leaves the long lists of candidates unread)."""
 
 DUPLICATES = ""
 """The ``rel`` under which ``problems`` holds the choice's duplicate warnings."""
