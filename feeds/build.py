@@ -670,7 +670,8 @@ def _choose(
     to_read = [i for i in range(len(sources)) if i not in known]
     # A file changed just now is digested before it is read (an edit in the same clock
     # tick then shows as other bytes next run); the others after, at the same stamp.
-    for index in racy.intersection(to_read):
+    keeping = look.keeping
+    for index in racy.intersection(to_read) if keeping else ():
         take(index, digest_of(sources.prefix + rels[index], stamps[index]))
     fast = fastyaml.worth_it(len(to_read))
     workers.share(fast=fast)
@@ -696,7 +697,7 @@ def _choose(
             values, problems = held.brief, held.problems
         else:
             values, problems = next(fresh)
-            if index not in racy:
+            if keeping and index not in racy:
                 take(index, digest_of(sources.prefix + rels[index], stamps[index]))
         if problems:
             by_file[index] = problems

@@ -416,6 +416,12 @@ class Look:
             self.cache.discard(f"unreadable ({type(e).__name__}: {e})")
             return None
 
+    @property
+    def keeping(self) -> bool:
+        """Whether this run's record will be kept (a cache is open, and writable): what is
+        only worth working out to be saved can be skipped otherwise."""
+        return self.cache.db is not None and not self.cache.read_only
+
     def racy(self) -> set[int]:
         """The source numbers of the files changed too recently to trust their stamps
         next time (or gone)."""
