@@ -3,7 +3,8 @@
     python -m benchmarks.renderspeed CORPUS_DIR [--count 10000] [--json]
 
 Reads the first ``--count`` article files (sorted) with ``feeds.collect.read_source``,
-groups them as a build does (every article admitted), then times, best of three:
+chooses the feeds from their briefs as a build does (every article admitted), then
+times, best of three:
 
 * every article's entry in each format (µs per entry),
 * each format's document for the site feed and for the median-sized topic feed, from
@@ -27,8 +28,8 @@ from feeds.collect import read_source
 from feeds.config import Config
 from feeds.formats import FEED_FORMATS
 from feeds.formats.common import Context
-from feeds.group import Selection, group_articles
-from feeds.model import Article, Feed, FeedKind
+from feeds.group import Selection, Selector
+from feeds.model import Article, Brief, Feed, FeedKind
 from feeds.render import context_for
 from feeds.sources import find_sources
 
@@ -76,9 +77,11 @@ def _entries_us(articles: list[Article], context: Context, name: str) -> float:
     return _best_of_three(run) / len(articles) * 1e6
 
 
-def _document_us(feed: Feed, context: Context, name: str, repeat: int = 20) -> float:
+def _document_us(
+    feed: Feed, articles: list[Article], context: Context, name: str, repeat: int = 20
+) -> float:
     fmt = FEED_FORMATS[name]
-    entries = [fmt.entry(article, context) for article in feed.articles]
+    entries = [fmt.entry(articles[i], context) for i in feed.members]
 
     def run() -> None:
         for _ in range(repeat):
@@ -90,24 +93,28 @@ def _document_us(feed: Feed, context: Context, name: str, repeat: int = 20) -> f
 def measure(corpus: Path, count: int) -> RenderSpeed:
     config = Config()
     articles = read_articles(corpus, count, config)
-    site = group_articles(
-        articles,
+    selector = Selector(
         Selection(now=NOW, unpublished=True, future=True),
-        site_title=config.title,
         items_per_feed=config.items_per_feed,
+        groupings=config.groupings,
     )
+    for index, article in enumerate(articles):
+        selector.add(index, Brief.of(article))
+    site = selector.finish(config.title)
     context = context_for(site, config)
     topics = sorted(
-        (f for f in site.feeds if f.kind is FeedKind.TOPIC), key=lambda f: len(f.articles)
+        (f for f in site.feeds if f.kind is FeedKind.TOPIC), key=lambda f: len(f.members)
     )
     topic = topics[len(topics) // 2] if topics else site.site_feed
     names = list(config.formats)
     return RenderSpeed(
         articles=len(articles),
         entry_us={name: _entries_us(articles, context, name) for name in names},
-        site_document_us={name: _document_us(site.site_feed, context, name) for name in names},
-        topic_document_us={name: _document_us(topic, context, name) for name in names},
-        topic_items=len(topic.articles),
+        site_document_us={
+            name: _document_us(site.site_feed, articles, context, name) for name in names
+        },
+        topic_document_us={name: _document_us(topic, articles, context, name) for name in names},
+        topic_items=len(topic.members),
     )
 
 

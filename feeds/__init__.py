@@ -6,6 +6,7 @@ The pipeline, one module per stage::
     sources.scan            content/                -> Scan (sources and their stamps)
     collect.read_source     one file                -> FileResult (article + problems)
     group.Selector          every article's Brief   -> Site (feeds naming their members)
+    update.reselect         changed files' briefs   -> the last choice's groups, updated
     render.render_stream    feeds, member entries   -> paths, stream of (path, bytes)
     write.write_output      stream of files         -> WriteReport
 
@@ -13,8 +14,8 @@ The pipeline, one module per stage::
 :class:`~feeds.model.Brief` (the rest come from ``cache.Cache``), the feeds are chosen
 from the briefs, and only the articles of the feeds to render are read again and rendered
 (``parallel.Workers`` spreads both passes over worker processes). ``cli.main`` is the
-command line on top; ``group.group_articles`` chooses feeds with every article in memory,
-for tests and small tools.
+command line on top, and after a writing build tells the WebSub hubs which feeds it
+rewrote (``websub.after_build``, from the build's ``WriteReport``).
 """
 
 __version__ = "0.1.0"  # before the imports below: modules they import read it

@@ -37,28 +37,24 @@ from feeds.cache import (
     GroupValues,
     Look,
     Output,
-    Previous,
     RunFacts,
     RunRecord,
     Settings,
     Written,
 )
+from feeds.cache import Record as StoredRecord
 from feeds.config import Config
 from feeds.errors import BuildError, Problem, Severity
 from feeds.group import (
     MARGIN,
-    Change,
+    Candidate,
     GroupKey,
     GroupState,
     Record,
     Selection,
     Selector,
     hide_related,
-    problem_order,
-    reselect,
-    shown_copy,
     site_of,
-    touched,
 )
 from feeds.lock import output_lock
 from feeds.model import (
@@ -69,8 +65,6 @@ from feeds.model import (
     FeedKind,
     Site,
     Stamp,
-    from_micros,
-    micros,
 )
 from feeds.parallel import Workers
 from feeds.reported import problem_keys, read_reported, save_reported
@@ -83,6 +77,7 @@ from feeds.sources import (
     stamp_of,
     template_files,
 )
+from feeds.update import Change, held_after, reselect, shown_after, touched
 from feeds.write import WriteReport, is_intact, read_manifest, write_output
 
 if TYPE_CHECKING:
@@ -481,6 +476,8 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         # forked, which then shares them).
         import feeds.collect  # noqa: F401
         from feeds.render import (
+            Capped,
+            capped_warning,
             context_for,
             feed_files,
             needed,
@@ -547,8 +544,15 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         workers.share(context=context_for(Site(), config), hidden=hidden, fast=fast)
         stream = checked(workers.map(_render_one, items, chunk=64))
         pages_kept = plan is not None and plan.pages_kept
+        capped: list[Capped] = []
         paths, files = render_stream(
-            site, config, keep, stream, pages=not pages_kept, parking=parking
+            site,
+            config,
+            keep,
+            stream,
+            pages=not pages_kept,
+            parking=parking,
+            on_capped=capped.append,
         )
         if plan is not None and not pages_kept:  # record what the pages were made from
             rendered_paths = {p for feed in rendered for p in feed_files(feed, context)}
@@ -584,6 +588,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 facts=facts,
             )
         look.save(RunRecord(now=selection.now, choice=chosen.choice, written=written))
+        problems += tuple(map(capped_warning, capped))  # known once rendered
         new_problems = _reported(options, found, problems, record=report is not None)
     return BuildResult(
         problems=problems,
@@ -632,6 +637,11 @@ def _output(folder: Path) -> Output:
 
 def _group_values(state: GroupState) -> GroupValues:
     return (state.names, state.total, state.candidates, state.complete)
+
+
+def _group_state(values: GroupValues) -> GroupState:
+    names, total, candidates, complete = values
+    return GroupState(names, total, tuple(map(Candidate._make, candidates)), complete)
 
 
 def _choose(
@@ -745,9 +755,10 @@ def _update(
     """Update the last run's choice from the files that changed, or ``None``: choose again.
 
     Only the changed files are read, and only the groups they were or are in are looked
-    at (:func:`~feeds.group.reselect`), which see each touched article's shown copy
+    at (:func:`~feeds.update.reselect`), which see each touched article's shown copy
     before and after: drafts, future and duplicate copies are updated this way too (see
-    :func:`_shown_after` and :func:`_held_after` for what is left to a full choice).
+    :func:`~feeds.update.shown_after` and :func:`~feeds.update.held_after` for what is
+    left to a full choice).
     """
     previous = look.previous(selection.now)
     if previous is None:
@@ -796,16 +807,26 @@ def _update(
     changes: list[Change] = []
     for rel, index in changed:
         after, _ = fresh[index] if index is not None else (None, ())
-        changes.append((rel, before[rel], after))
-    copies = _shown_after(changes, previous.duplicates, selection, previous, config, sources.prefix)
-    held = _held_after(changes, previous.counts, previous.until, selection, config)
+        changes.append(Change(rel, before[rel], after))
+    copies = shown_after(
+        changes,
+        previous.duplicates,
+        selection,
+        previous.files_of,
+        previous.briefs_of,
+        sources.prefix,
+        config.related_published_only,
+    )
+    held = held_after(
+        changes, previous.counts, previous.until, selection, config.related_published_only
+    )
     if copies is None or held is None:
         return None
     shown, duplicates = copies
     counts, until = held
     stored = previous.group_states(touched(shown, config.groupings))
     states = reselect(
-        {group: None if v is None else GroupState(*v) for group, v in stored.items()},
+        {group: None if v is None else _group_state(v) for group, v in stored.items()},
         shown,
         items_per_feed=config.items_per_feed,
         groupings=config.groupings,
@@ -831,8 +852,8 @@ def _update(
             by_file[change.rel] = change.problems
         else:
             by_file.pop(change.rel, None)
-    records = dict(previous.records)
-    groups: dict[GroupKey, tuple[GroupValues, Record] | None] = {}
+    records = {group: Record._make(record) for group, record in previous.records.items()}
+    groups: dict[GroupKey, tuple[GroupValues, StoredRecord] | None] = {}
     for group, state in states.items():
         if state is None:
             records.pop(group, None)
@@ -870,101 +891,6 @@ def _update(
         shown=stamps_shown,
         digested=frozenset(taken),
     )
-
-
-def _shown_after(
-    changes: list[Change],
-    duplicates: tuple[Problem, ...],
-    selection: Selection,
-    cache: Previous,
-    config: Config,
-    prefix: str,
-) -> tuple[list[Change], tuple[Problem, ...]] | None:
-    """What the groups see of ``changes``: for each id a change touches, its shown copy
-    before and after (:func:`~feeds.group.shown_copy` over every file holding the id), and
-    the duplicate warnings after. ``None`` when only a full choice can tell: a removed
-    copy of a changed id, before or after (it hides related items while no copy is
-    published), or, with ``related_published_only``, an id held by several files."""
-    ids = {b.id for _, old, new in changes for b in (old, new) if b is not None}
-    files = cache.files_of(ids)
-    moved = {rel for rel, _, _ in changes}
-    others = cache.briefs_of({rel for i in ids for rel in files[i] if rel not in moved})
-
-    def label(rel: str) -> str:
-        return prefix + rel
-
-    def in_order(copies: list[tuple[str, Brief]]) -> list[tuple[str, Brief]]:
-        return sorted(copies, key=lambda copy: copy[0].split("/"))  # source order
-
-    shown: list[Change] = []
-    gone: set[Problem] = set()
-    added: list[Problem] = []
-    for id_ in sorted(ids):
-        kept = [(rel, b) for rel in files[id_] if rel not in moved and (b := others[rel])]
-        was = in_order(kept + [(r, b) for r, b, _ in changes if b is not None and b.id == id_])
-        now = in_order(kept + [(r, b) for r, _, b in changes if b is not None and b.id == id_])
-        for copies in (was, now):
-            if any(b.removed for _, b in copies):
-                return None
-            if config.related_published_only and len(copies) > 1:
-                return None
-        before, old_warnings = shown_copy(was, selection, label)
-        after, new_warnings = shown_copy(now, selection, label)
-        gone.update(old_warnings)
-        added.extend(new_warnings)
-        if before is not None and after is not None and before[0] == after[0]:
-            if before[1] != after[1]:
-                shown.append((before[0], before[1], after[1]))
-            continue
-        if before is not None:
-            shown.append((before[0], before[1], None))
-        if after is not None:
-            shown.append((after[0], None, after[1]))
-    if not gone <= set(duplicates):
-        return None  # not the warnings the last choice gave: choose again
-    remaining = [p for p in duplicates if p not in gone]
-    return shown, tuple(sorted(remaining + added, key=problem_order))
-
-
-def _held_after(
-    changes: list[Change],
-    counts: Counts,
-    until: datetime | None,
-    selection: Selection,
-    config: Config,
-) -> tuple[Counts, datetime | None] | None:
-    """The counts of articles held back and the moment the next one comes due after
-    ``changes``, or ``None`` when only a full choice can tell: with
-    ``related_published_only``, a change involving an article not published (the
-    related items it hides change), or the article that was to come due next leaving
-    the future (which one comes next is not known here)."""
-    why = Counter[str | None]()
-    next_due = micros(until) if until is not None else None
-    left = False  # the article next due left the future (or the content)
-    coming: list[int] = []
-    for _, old, new in changes:
-        for brief, step in ((old, -1), (new, 1)):
-            if brief is None:
-                continue
-            reason = selection.held_back(brief)
-            if config.related_published_only and reason is not None:
-                return None
-            if reason == "future":
-                if step < 0:
-                    left = left or brief.published == next_due
-                else:
-                    coming.append(brief.published)
-            why[reason] += step
-    if left and not (coming and next_due is not None and min(coming) <= next_due):
-        return None  # which article comes due next is not known here
-    if coming and (next_due is None or min(coming) < next_due):
-        until = from_micros(min(coming))
-    counts = counts._replace(
-        drafts=counts.drafts + why["draft"],
-        future=counts.future + why["future"],
-        removed=counts.removed + why["removed"],
-    )
-    return counts, until
 
 
 def _published(records: Mapping[GroupKey, Record]) -> int:

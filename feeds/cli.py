@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from feeds import __version__
 
@@ -43,6 +43,9 @@ from feeds.errors import (
     Severity,
     escape,
 )
+
+if TYPE_CHECKING:
+    from feeds.websub import PingReport
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 DEFAULT_CONFIG = Path("feeds.yaml")
@@ -159,6 +162,44 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="remove the feeds no longer produced even when they are more than "
         "max_removed_share of those published last time (default: refuse, exit 1)",
+    )
+    b.add_argument(
+        "--no-ping",
+        action="store_true",
+        help="do not notify the configured WebSub hubs (feeds ping does it later)",
+    )
+    p = commands.add_parser(
+        "ping",
+        help="notify the WebSub hubs again of the feeds the last build rewrote",
+        description="Notify the configured WebSub hubs of the feeds the last build of the "
+        "output folder rewrote (and of any that earlier pings could not deliver): for "
+        "deploys that copy the output elsewhere before the hubs can read it.",
+    )
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=Path("public"),
+        metavar="DIR",
+        help="output folder the build wrote (default: ./public)",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="configuration file (default: ./feeds.yaml when it exists)",
+    )
+    p.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="print nothing unless a hub fails differently from last time (for cron)",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="warnings and summary as text lines or JSON lines",
     )
     c = commands.add_parser(
         "check",
@@ -322,6 +363,8 @@ def main(
         for line in str(e).splitlines():
             _log("error", line, fmt, err)
         return EXIT_USAGE
+    if args.command == "ping":
+        return _ping(args, config, out, err)
     if not args.content.is_dir():
         _log("error", f"{args.content}: no such content folder", fmt, err)
         return EXIT_USAGE
@@ -357,7 +400,7 @@ def main(
     for note in result.cache_notes:
         _log("warning", f"feeds: cache: {note}", fmt, err)
     failed = bool(result.errors) or (args.strict and bool(result.problems))
-    if args.strict and result.problems and args.command == "build":
+    if args.strict and result.problems and args.command == "build" and result.report is None:
         _log("error", "feeds: --strict: problems found, the output was left untouched", fmt, err)
     if result.refused is not None:
         failed = True
@@ -371,12 +414,52 @@ def main(
             would_remove=len(refused.removed),
             published=refused.published,
         )
+    if config.hubs and result.report is not None and args.command == "build":
+        from feeds.websub import after_build, feed_urls  # only with hubs
+
+        urls = feed_urls(config.base_url, result.report.written)
+        pings = after_build(args.output, config.hubs, urls, send=not args.no_ping)
+        _log_pings(pings, args.quiet, fmt, out, err)
     if not args.quiet:
         for path in result.report.removed if result.report is not None else ():
             _log("info", f"removed {path}", fmt, out, event="removed", path=path)
         text, fields = _summary(result, args.command)
         _log("info", text, fmt, out, event="summary", **fields)
     return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def _ping(args: argparse.Namespace, config: Config, out: TextIO, err: TextIO) -> int:
+    """``feeds ping``: a hub that fails is a warning (exit 0), as after a build."""
+    fmt = args.log_format
+    if not config.hubs:
+        _log("error", "feeds ping: no hubs in the configuration (hubs: [URL, ...])", fmt, err)
+        return EXIT_USAGE
+    if not args.output.is_dir():
+        _log("error", f"{args.output}: no such output folder", fmt, err)
+        return EXIT_USAGE
+    from feeds.websub import ping_again
+
+    _log_pings(ping_again(args.output, config.hubs), args.quiet, fmt, out, err)
+    return EXIT_OK
+
+
+def _log_pings(pings: PingReport, quiet: bool, fmt: str, out: TextIO, err: TextIO) -> None:
+    """Each failing hub once per failure under ``--quiet``; every failure and the count of
+    pings sent otherwise."""
+    for failure in pings.new_failures if quiet else pings.failures:
+        _log(
+            "warning",
+            f"feeds: warning: {failure}",
+            fmt,
+            err,
+            event="ping_failed",
+            hub=failure.hub,
+            status=failure.status,
+            unsent=failure.unsent,
+        )
+    if not quiet and pings.sent:
+        text = f"feeds: pinged {_count(pings.sent, 'feed')} at the WebSub hubs"
+        _log("info", text, fmt, out, event="pinged", sent=pings.sent)
 
 
 def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from feeds.errors import ConfigError
 from feeds.urls import normalize_url
@@ -52,6 +53,15 @@ class Config:
     max_removed_share: float = 0.5
     """The largest share of the topic and provider feeds published last time that one
     ``feeds build`` may remove without ``--allow-removal`` (1 turns the guard off)."""
+    hubs: tuple[str, ...] = ()
+    """WebSub hubs (absolute http(s) URLs): linked from every feed, and told after each
+    writing build which feeds it rewrote."""
+    refresh_minutes: int | None = None
+    """How often readers should fetch the feeds: RSS ``<ttl>`` and ``sy:updatePeriod``/
+    ``sy:updateFrequency``, and the ``max-age`` of the documented server blocks."""
+    max_feed_bytes: int = 1_048_576
+    """The largest feed document written; a feed over it loses its oldest items until
+    it fits (each format on its own), with a warning naming the feed."""
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -132,6 +142,24 @@ def _share(value: Any) -> float:
     return float(value)
 
 
+def _hubs(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("must be a list of hub URLs")
+    hubs: list[str] = []
+    for text in value:
+        if not text.strip().lower().startswith(("http://", "https://")):
+            raise ValueError(f"not an absolute http(s) URL: {text!r}")
+        url = normalize_url(text.strip())
+        if not urlsplit(url).hostname:
+            raise ValueError(f"not an absolute http(s) URL: {text!r}")
+        if "#" in url:
+            raise ValueError(f"a hub URL has no fragment: {text!r}")
+        if url in hubs:
+            raise ValueError(f"listed twice: {text!r}")
+        hubs.append(url)
+    return tuple(hubs)
+
+
 def _flag(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("must be true or false")
@@ -154,6 +182,9 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "icon": _icon,
     "favicon": _icon,
     "max_removed_share": _share,
+    "hubs": _hubs,
+    "refresh_minutes": _count(1, 525_600),
+    "max_feed_bytes": _count(16_384, 1_073_741_824),
 }
 assert set(_CHECKS) == {f.name for f in fields(Config)}
 

@@ -6,17 +6,21 @@ articles, newest first, ties broken by id. :class:`Selector` streams article bri
 and holds, per feed, only its newest candidates: memory grows with the number of feeds,
 plus each article's brief and its id's source number (about 820 bytes per article at
 1M articles, measured with the whole build), never with whole articles.
+
+The rules are written here once, for a full choice and for the update of the last
+choice from a few changed files (:mod:`feeds.update`) alike: :meth:`Selection.held_back`
+(is an article published) and :func:`replaces` (which of two copies is shown).
 """
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import heapq
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import NamedTuple
 
 from feeds.errors import Problem, Severity
 from feeds.model import Article, Brief, Feed, FeedKind, Site, from_micros, micros
@@ -58,10 +62,10 @@ def order_key(article: Article) -> tuple[int, str]:
     return (-micros(article.published), article.id)
 
 
-_Group = tuple[FeedKind, str]
-"""A group's identity: its kind and key (``""`` for the site)."""
-_SITE: _Group = (FeedKind.SITE, "")
-_SITE_PAIR: tuple[_Group, str] = (_SITE, "")
+GroupKey = tuple[FeedKind, str]
+"""A feed's group: its kind and key (``""`` for the site feed)."""
+_SITE: GroupKey = (FeedKind.SITE, "")
+_SITE_PAIR: tuple[GroupKey, str] = (_SITE, "")
 
 
 class _Descending(str):
@@ -77,15 +81,23 @@ class _Descending(str):
         return str.__lt__(self, other)  # type: ignore[operator]
 
 
-_Held = tuple[int, _Descending, int]
-"""(date, id, source number) of an article a feed holds."""
+class _Held(NamedTuple):
+    """An article a feed holds, as the feed's heap orders it (as a tuple): the root is the
+    article that leaves the feed first."""
+
+    published: int
+    """:func:`micros` of the article's date: the oldest is the root."""
+    id: _Descending
+    """The article's id, sorting in reverse: among equal dates, the largest id is the root."""
+    number: int
+    """The source number of the file holding the article."""
 
 
 def groups_of(
     brief: Brief, topics: bool, providers: bool, intern: Callable[[str], str] = str
-) -> tuple[tuple[_Group, str], ...]:
+) -> tuple[tuple[GroupKey, str], ...]:
     """Each group an article belongs to (the site first), with the name it gives the group."""
-    groups: list[tuple[_Group, str]] = [(_SITE, "")]
+    groups: list[tuple[GroupKey, str]] = [(_SITE, "")]
     if topics:
         seen: set[str] = set()
         for key, name in brief.topics:
@@ -126,26 +138,6 @@ def problem_order(problem: Problem) -> list[str]:
     return problem.path.split("/")
 
 
-def shown_copy(
-    copies: Iterable[tuple[str, Brief]], selection: Selection, label: Callable[[str], str]
-) -> tuple[tuple[str, Brief] | None, list[Problem]]:
-    """Which of one article's copies (rel and brief, in source order) is shown, and the
-    warnings for the others: what :meth:`Selector.add` decides for them, one id alone."""
-    shown: tuple[str, Brief] | None = None
-    problems: list[Problem] = []
-    for rel, brief in copies:
-        if not selection.publishes(brief):
-            continue
-        if shown is None:
-            shown = (rel, brief)
-        elif replaces(brief, shown[1]):
-            problems.append(same_article(label(shown[0]), label(rel), brief.id))
-            shown = (rel, brief)
-        else:
-            problems.append(same_article(label(rel), label(shown[0]), brief.id))
-    return shown, problems
-
-
 class Selector:
     """Streams article briefs into feeds, holding per feed only its newest candidates.
 
@@ -184,8 +176,8 @@ class Selector:
         """Each source number's brief (``None``: no usable article), duplicates included."""
         self.ids: dict[str, int] = {}
         """The source number of each published id (of two published copies, the one kept)."""
-        self.held: dict[_Group, list[_Held]] = {_SITE: []}
-        self.dirty: set[_Group] = set()
+        self.held: dict[GroupKey, list[_Held]] = {_SITE: []}
+        self.dirty: set[GroupKey] = set()
         self.problems: list[Problem] = []
         self.hidden: frozenset[str] = frozenset()
         """After :meth:`finish`: ids and links that related items must not name (see
@@ -194,15 +186,16 @@ class Selector:
         self.next_change: datetime | None = None
         """After :meth:`finish`: when time alone will publish another article (``None``: never)."""
         self.states: dict[GroupKey, GroupState] = {}
-        """After :meth:`finish`: every group's state, for the cache (see :func:`reselect`)."""
+        """After :meth:`finish`: every group's state, for the cache (see
+        :func:`~feeds.update.reselect`)."""
         self._names: dict[str, str] = {}
-        self._shared: dict[tuple[_Group, str], tuple[_Group, str]] = {}
-        self._topic_pairs: dict[tuple[str, str], tuple[_Group, str]] = {}
-        self._provider_pairs: dict[tuple[str, str], tuple[_Group, str]] = {}
-        self._counts: dict[tuple[_Group, str], int] = {}
+        self._shared: dict[tuple[GroupKey, str], tuple[GroupKey, str]] = {}
+        self._topic_pairs: dict[tuple[str, str], tuple[GroupKey, str]] = {}
+        self._provider_pairs: dict[tuple[str, str], tuple[GroupKey, str]] = {}
+        self._counts: dict[tuple[GroupKey, str], int] = {}
         """How many admitted articles give each group each name, kept up as they come."""
 
-    def _groups(self, brief: Brief) -> tuple[tuple[_Group, str], ...]:
+    def _groups(self, brief: Brief) -> tuple[tuple[GroupKey, str], ...]:
         """:func:`groups_of`, taking one shared ``(group, name)`` pair per topic and
         provider spelling, looked up in one step each (``groups_of`` builds them anew)."""
         topics = brief.topics if self.topics else ()
@@ -227,7 +220,7 @@ class Selector:
             groups.append(pair)
         return tuple(groups)
 
-    def _pair(self, kind: FeedKind, key: str, name: str) -> tuple[_Group, str]:
+    def _pair(self, kind: FeedKind, key: str, name: str) -> tuple[GroupKey, str]:
         pair = ((kind, self._intern(key)), self._intern(name))
         return self._shared.setdefault(pair, pair)
 
@@ -264,7 +257,7 @@ class Selector:
                 return
         self.ids[brief.id] = index
         n = self.keep
-        item = (brief.published, _Descending(brief.id), index)
+        item = _Held(brief.published, _Descending(brief.id), index)
         held_by, counts = self.held, self._counts
         for pair in self._groups(brief):
             counts[pair] = counts.get(pair, 0) + 1
@@ -282,8 +275,8 @@ class Selector:
             self._counts[pair] -= 1
             group = pair[0]
             held = self.held.get(group, [])
-            for position, (_, _, held_index) in enumerate(held):
-                if held_index == index:
+            for position, item in enumerate(held):
+                if item.number == index:
                     del held[position]
                     heapq.heapify(held)
                     self.dirty.add(group)
@@ -296,7 +289,7 @@ class Selector:
         """
         self.problems.sort(key=problem_order)
         hidden: set[str] = set()
-        members: dict[_Group, list[tuple[int, str, int]]] = {g: [] for g in self.dirty}
+        members: dict[GroupKey, list[tuple[int, str, int]]] = {g: [] for g in self.dirty}
         pending: list[int] = []
         briefs, selection, ids = self.briefs, self.selection, self.ids
         for brief in briefs:
@@ -317,8 +310,8 @@ class Selector:
                 for group, _ in self._groups(brief):
                     if group in members:
                         members[group].append((-brief.published, article_id, index))
-        totals: Counter[_Group] = Counter()
-        names: dict[_Group, Counter[str]] = {}
+        totals: Counter[GroupKey] = Counter()
+        names: dict[GroupKey, Counter[str]] = {}
         for (group, name), count in self._counts.items():
             if count:
                 totals[group] += count
@@ -348,7 +341,7 @@ class Selector:
             for ts, i, index in rows:
                 name = rel(index)
                 index_of[name] = index
-                candidates.append((ts, i, name))
+                candidates.append(Candidate(ts, i, name))
             self.states[group] = GroupState(
                 names=tuple(sorted(names[group].items())),
                 total=totals[group],
@@ -368,11 +361,27 @@ def _id_of(briefs: Sequence[Brief | None], index: int) -> str:
     return brief.id
 
 
-GroupKey = tuple[FeedKind, str]
-"""A feed's group: its kind and key (``""`` for the site feed)."""
-Record = tuple[str, int, int | None, tuple[str, ...]]
-"""A chosen feed: its name, its total, its newest article's date (:func:`micros`), and the
-source files of its articles, newest first."""
+class Record(NamedTuple):
+    """A chosen feed, as the cache keeps it between runs (:meth:`GroupState.record`)."""
+
+    name: str
+    """The group's display name: its most common spelling."""
+    total: int
+    """How many published articles the group holds in all."""
+    newest: int | None
+    """:func:`micros` of its newest article's date (``None``: no article)."""
+    rels: tuple[str, ...]
+    """The source files of the feed's articles, newest first."""
+
+
+class Candidate(NamedTuple):
+    """One of a group's newest articles, as :class:`GroupState` remembers it."""
+
+    published: int
+    """:func:`micros` of the article's date."""
+    id: str
+    rel: str
+    """The source file holding the article (of several copies, the one shown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,107 +395,20 @@ class GroupState:
     names: tuple[tuple[str, int], ...]
     """Each spelling of the group's name, with how many articles use it."""
     total: int
-    candidates: tuple[tuple[int, str, str], ...]
-    """(date, id, source file), newest first."""
+    candidates: tuple[Candidate, ...]
+    """Newest first, ties by id."""
     complete: bool
     """``candidates`` are all the group's articles."""
 
     def record(self, n: int) -> Record:
+        """The group's feed, of ``n`` (``items_per_feed``) articles."""
         name = _common_name(Counter(dict(self.names)))
-        newest = self.candidates[0][0] if self.candidates else None
-        return (name, self.total, newest, tuple(rel for _, _, rel in self.candidates[:n]))
+        newest = self.candidates[0].published if self.candidates else None
+        return Record(name, self.total, newest, tuple(c.rel for c in self.candidates[:n]))
 
 
 MARGIN = 2
 """Groups keep ``MARGIN × items_per_feed`` candidates between runs."""
-
-
-Change = tuple[str, Brief | None, Brief | None]
-"""A source file and its brief before and after (``None``: no usable article)."""
-
-
-def touched(changes: Iterable[Change], groupings: tuple[str, ...]) -> set[GroupKey]:
-    """Every group a changed article was or is in: what :func:`reselect` needs the state of."""
-    topics, providers = "topics" in groupings, "providers" in groupings
-    return {
-        group
-        for _, before, after in changes
-        for brief in (before, after)
-        if brief is not None
-        for group, _ in groups_of(brief, topics, providers)
-    }
-
-
-def _rank(item: tuple[int, str, str]) -> tuple[int, str]:
-    return (-item[0], item[1])
-
-
-def reselect(
-    states: Mapping[GroupKey, GroupState | None],
-    changes: Sequence[Change],
-    *,
-    items_per_feed: int,
-    groupings: tuple[str, ...] = ("topics", "providers"),
-) -> dict[GroupKey, GroupState | None] | None:
-    """The groups in ``states`` after ``changes``, without looking at any other article.
-
-    ``states`` holds the previous state of every group any change touches (``None``: no
-    such group yet); the result maps each to its new state (``None``: the group is gone).
-    ``changes`` name published articles only (a draft, removed or future article, before
-    or after, is ``None``: no article to any group), and no id published twice. Returns ``None``
-    when a group is left with fewer known candidates than its feed shows: every brief
-    must be chosen from again. Property-tested against :meth:`Selector.finish` on the
-    whole corpus.
-    """
-    n, keep = items_per_feed, MARGIN * items_per_feed
-    topics, providers = "topics" in groupings, "providers" in groupings
-    named: list[tuple[str, dict[_Group, str] | None, dict[_Group, str] | None, Change]] = []
-    for change in changes:
-        rel, before, after = change
-        named.append(
-            (
-                rel,
-                dict(groups_of(before, topics, providers)) if before is not None else None,
-                dict(groups_of(after, topics, providers)) if after is not None else None,
-                change,
-            )
-        )
-    result: dict[GroupKey, GroupState | None] = {}
-    for group, state in states.items():
-        names = Counter(dict(state.names)) if state is not None else Counter[str]()
-        total = state.total if state is not None else 0
-        candidates = list(state.candidates) if state is not None else []
-        complete = state.complete if state is not None else True
-        for rel, old_groups, new_groups, (_, before, after) in named:
-            if before is not None and old_groups is not None and group in old_groups:
-                total -= 1
-                names[old_groups[group]] -= 1
-                item = (before.published, before.id, rel)
-                if item in candidates:
-                    candidates.remove(item)
-            if after is not None and new_groups is not None and group in new_groups:
-                total += 1
-                names[new_groups[group]] += 1
-                item = (after.published, after.id, rel)
-                # Candidates are the group's newest: anything older than the last one is
-                # not a candidate, unless the candidates are the whole group.
-                if complete or (candidates and _rank(item) < _rank(candidates[-1])):
-                    bisect.insort(candidates, item, key=_rank)
-        if len(candidates) > keep:
-            del candidates[keep:]
-            complete = False
-        if total <= 0:
-            result[group] = None
-            continue
-        if not complete and len(candidates) < min(n, total):
-            return None  # too many left the feed: the next ones are not known here
-        result[group] = GroupState(
-            names=tuple(sorted((k, v) for k, v in names.items() if v > 0)),
-            total=total,
-            candidates=tuple(candidates),
-            complete=complete,
-        )
-    return result
 
 
 def site_of(
@@ -497,22 +419,21 @@ def site_of(
     index = index_of.__getitem__
 
     def feed(kind: FeedKind, key: str, name: str, slug: str, record: Record) -> Feed:
-        _, total, newest, rels = record
+        newest, rels = record.newest, record.rels
         return Feed(
             kind=kind,
             key=key,
             name=name,
             slug=slug,
-            articles=(),
-            total=total,
-            newest=from_micros(newest) if newest is not None and rels else None,
+            total=record.total,
             members=tuple(map(index, rels)),
+            updated=from_micros(newest) if newest is not None and rels else None,
         )
 
-    site = records.get(_SITE, ("", 0, None, ()))
+    site = records.get(_SITE, Record("", 0, None, ()))
     feeds = [feed(FeedKind.SITE, "", site_title, "", site)]
     for kind in (FeedKind.TOPIC, FeedKind.PROVIDER):
-        groups = sorted(g for g in records if g[0] is kind and records[g][1])
+        groups = sorted(g for g in records if g[0] is kind and records[g].total)
         taken: set[str] = set()
         of_kind: list[Feed] = []
         for group in groups:
@@ -521,46 +442,10 @@ def site_of(
             if slug in taken:  # two keys, one slug: only on a hash collision; keep both apart
                 slug = f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
             taken.add(slug)
-            of_kind.append(feed(kind, key, records[group][0], slug, records[group]))
+            of_kind.append(feed(kind, key, records[group].name, slug, records[group]))
         of_kind.sort(key=lambda f: f.slug)
         feeds.extend(of_kind)
     return Site(feeds=tuple(feeds))
-
-
-def _visible(articles: Iterable[Article], hidden: Collection[str]) -> tuple[Article, ...]:
-    return tuple(hide_related(a, hidden) for a in articles) if hidden else tuple(articles)
-
-
-def group_articles(
-    articles: Iterable[Article],
-    selection: Selection,
-    *,
-    site_title: str,
-    items_per_feed: int,
-    groupings: tuple[str, ...] = ("topics", "providers"),
-    related_published_only: bool = False,
-) -> Site:
-    """Build every feed, articles included, from articles all in memory."""
-    kept = list(articles)
-    selector = Selector(
-        selection,
-        items_per_feed=items_per_feed,
-        groupings=groupings,
-        related_published_only=related_published_only,
-    )
-    for index, article in enumerate(kept):
-        selector.add(index, Brief.of(article))
-    site = selector.finish(site_title)
-    return Site(
-        feeds=tuple(
-            replace(
-                feed,
-                articles=_visible((kept[i] for i in feed.members), selector.hidden),
-                members=(),
-            )
-            for feed in site.feeds
-        )
-    )
 
 
 def hide_related(article: Article, hidden: Collection[str]) -> Article:

@@ -171,16 +171,14 @@ class Feed:
     """Display name: the site title, the topic's most common spelling, the provider name."""
     slug: str
     """The folder under ``topics/`` or ``providers/`` (``""`` for the site feed)."""
-    articles: tuple[Article, ...]
-    """The newest ``items_per_feed`` published articles, newest first, ties by id
-    (empty when the feed was chosen from briefs: see ``members``)."""
     total: int
     """How many published articles the group holds in all."""
-    newest: datetime | None = None
-    """The newest article's date (also known when ``articles`` were not loaded)."""
     members: tuple[int, ...] = ()
-    """The source numbers of its articles, newest first: a build chooses feeds from
-    briefs and leaves ``articles`` empty; the renderer reads the members it needs."""
+    """The source numbers of its newest ``items_per_feed`` published articles, newest
+    first, ties by id: the renderer reads the articles it needs by these."""
+    updated: datetime | None = None
+    """The newest article's date (``None``: no article): feed-level dates never come
+    from the clock."""
     icon: str | None = None
     """A provider feed's icon: its provider's logo (``Provider.image``) as the newest
     article that has one gives it; set by the renderer from the entries."""
@@ -191,11 +189,6 @@ class Feed:
         if self.kind is FeedKind.SITE:
             return ""
         return f"{self.kind.value}s/{self.slug}"
-
-    @property
-    def updated(self) -> datetime | None:
-        """The newest article's date: feed-level dates never come from the clock."""
-        return self.articles[0].published if self.articles else self.newest
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

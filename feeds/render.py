@@ -1,21 +1,21 @@
 """Stage 4: render every feed in every configured format, and the site pages.
 
 An article's entry is rendered once per format (:func:`entries`), however many feeds
-hold it, and spliced into each of their documents. A build chooses its feeds from
-briefs, so its feeds name their articles by source number (``Feed.members``) and the
-entries arrive as a stream, in the order the feeds first need them
-(:func:`render_stream`); the stream can be rendered by worker processes. Nothing here
-reads the clock or the disk.
+hold it, and spliced into each of their documents. Feeds name their articles by source
+number (``Feed.members``) and the entries arrive as a stream, in the order the feeds
+first need them (:func:`needed`, :func:`render_stream`); the stream can be rendered by
+worker processes. Nothing here reads the clock or the disk.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from feeds.config import Config
+from feeds.errors import Problem, Severity
 from feeds.formats import FEED_FORMATS, GROUP_PAGE, SITE_PAGES
 from feeds.formats.common import Context, FormatInfo
 from feeds.model import Article, Feed, FeedKind, Site
@@ -61,18 +61,82 @@ def entries(article: Article, context: Context) -> Entries:
     )
 
 
-def documents(feed: Feed, context: Context, texts: list[Entries]) -> Iterator[tuple[str, bytes]]:
-    """The files of one feed, given the entries of its articles in feed order."""
+@dataclass(frozen=True, slots=True)
+class Capped:
+    """A feed document that lost its oldest items to fit in ``max_feed_bytes``."""
+
+    path: str
+    kept: int
+    items: int
+    size: int
+    """The bytes the whole document would have had."""
+
+
+OnCapped = Callable[[Capped], None]
+
+
+def capped_warning(capped: Capped) -> Problem:
+    """The warning that names a capped feed document."""
+    left_out = capped.items - capped.kept
+    return Problem(
+        path=capped.path,
+        line=0,
+        field="max_feed_bytes",
+        message=f"{left_out} oldest of {capped.items} items left out: with them the feed would be "
+        f"{capped.size:,} bytes",
+        severity=Severity.WARNING,
+    )
+
+
+def documents(
+    feed: Feed, context: Context, texts: list[Entries], on_capped: OnCapped | None = None
+) -> Iterator[tuple[str, bytes]]:
+    """The files of one feed, given the entries of its articles in feed order.
+
+    Each feed format is capped at ``max_feed_bytes`` on its own (see :func:`_capped`);
+    ``on_capped`` is told of every document that was."""
     page = len(context.formats)
     if feed.kind is FeedKind.PROVIDER:
         logo = next((text[page + 1] for text in texts if text[page + 1]), None)
         feed = replace(feed, icon=logo)
     for position, info in enumerate(context.formats):
         items = [text[position] for text in texts]
-        yield _path(feed, info), FEED_FORMATS[info.name].document(feed, context, items)
+        path = _path(feed, info)
+        data = FEED_FORMATS[info.name].document(feed, context, items)
+        size = len(data)
+        if size > context.config.max_feed_bytes:
+            data, kept = _capped(feed, context, info.name, items, size)
+            if on_capped is not None:
+                on_capped(Capped(path, kept, len(items), size))
+        yield path, data
     if _has_page(feed):
         items = [text[page] for text in texts]
         yield _path(feed, GROUP_PAGE.info), GROUP_PAGE.document(feed, context, items)
+
+
+def _capped(
+    feed: Feed, context: Context, name: str, items: list[str], size: int
+) -> tuple[bytes, int]:
+    """The document with as many of the newest ``items`` as fit in ``max_feed_bytes``
+    (none, when even its head does not), and how many that is.
+
+    Items are newest first, so the oldest go. The count is guessed from the items' sizes
+    (the document is its head, the items and a separator of at most two bytes between
+    two items), then corrected by rendering: the result depends on the items alone, so an
+    incremental and a cold build cap a feed alike."""
+    cap = context.config.max_feed_bytes
+    render = FEED_FORMATS[name].document
+    sizes = [len(item.encode("utf-8")) for item in items]
+    budget = cap - (size - sum(sizes))
+    kept = 0
+    while kept < len(items) and budget >= sizes[kept]:
+        budget -= sizes[kept]
+        kept += 1
+    data = render(feed, context, items[:kept])
+    while len(data) > cap and kept:
+        kept -= 1
+        data = render(feed, context, items[:kept])
+    return data, kept
 
 
 def to_render(site: Site, context: Context, keep: Collection[str]) -> list[Feed]:
@@ -108,6 +172,7 @@ def render_stream(
     *,
     pages: bool = True,
     parking: Parking | None = None,
+    on_capped: OnCapped | None = None,
 ) -> tuple[tuple[str, ...], Iterator[tuple[str, bytes]]]:
     """Every output path, and a stream of (path, bytes), one feed at a time.
 
@@ -142,7 +207,7 @@ def render_stream(
                 held[index] if index in held else _fetch(parking, parked[index])
                 for index in feed.members
             ]
-            yield from documents(feed, context, feed_texts)
+            yield from documents(feed, context, feed_texts, on_capped)
             del feed_texts
             for index in feed.members:
                 uses[index] -= 1
@@ -161,25 +226,6 @@ def render_stream(
 def _fetch(parking: Parking | None, ticket: int) -> Entries:
     assert parking is not None
     return parking.fetch(ticket)
-
-
-class Renderer:
-    """Renders feeds that hold their articles (chosen in memory by ``group_articles``),
-    each article's entries once however many feeds hold it."""
-
-    def __init__(self, site: Site, config: Config) -> None:
-        self.context = context_for(site, config)
-        self._entries: dict[str, Entries] = {}
-
-    def feed(self, feed: Feed) -> dict[str, bytes]:
-        """The files of one feed, keyed by output path."""
-        texts = []
-        for article in feed.articles:
-            text = self._entries.get(article.id)
-            if text is None:
-                text = self._entries[article.id] = entries(article, self.context)
-            texts.append(text)
-        return dict(documents(feed, self.context, texts))
 
 
 def _merge(files: dict[str, bytes], new: dict[str, bytes]) -> None:

@@ -90,6 +90,9 @@ class PreviewHTTPServer(ThreadingHTTPServer):
             frozenset(),
         )
         self._published_lock = threading.Lock()
+        self.cache_control = "no-cache"
+        """Sent with every file: ``public, max-age=`` the configured ``refresh_minutes``,
+        else ``no-cache`` (a preview changes under the reader's eyes)."""
         super().__init__((HOST, port), _Handler)
 
     @property
@@ -164,7 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
             validators = {
                 "ETag": etag,
                 "Last-Modified": formatdate(stat.st_mtime, usegmt=True),
-                "Cache-Control": "no-cache",
+                "Cache-Control": self.server.cache_control,
             }
             content_type = media_type(path.name)
             if path.name in _XML_FEEDS:
@@ -364,6 +367,11 @@ class Preview:
         return replace(config, base_url=self.url)
 
     def _build(self, config: Config) -> None:
+        if self._server is not None:
+            minutes = config.refresh_minutes
+            self._server.cache_control = (
+                "no-cache" if minutes is None else f"public, max-age={minutes * 60}"
+            )
         options = BuildOptions(
             content=self.options.content,
             output=self.output,

@@ -1,9 +1,11 @@
-"""Shared test helpers: inline content trees, article text, a fixed ``now``, builds."""
+"""Shared test helpers: inline content trees, article text, a fixed ``now``, builds, and
+the build's own choosing and rendering driven from articles in memory."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -16,7 +18,9 @@ from feeds.build import BuildOptions, BuildResult, build
 from feeds.collect import read_source
 from feeds.config import Config
 from feeds.errors import Problem
-from feeds.model import Article
+from feeds.group import Selection, Selector, hide_related
+from feeds.model import Article, Brief, Feed, Site
+from feeds.render import context_for, entries, needed, render_stream
 from feeds.sources import find_sources
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -95,6 +99,59 @@ def read_content(content: Path, zone: tzinfo = UTC, max_related: int = 50) -> Re
         problems=problems + tuple(p for r in results for p in r.problems),
         files=len(results),
     )
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The feeds the build's :class:`~feeds.group.Selector` chose from some articles."""
+
+    site: Site
+    """The feeds, naming their articles by source number (``Feed.members``)."""
+    articles: Sequence[Article]
+    """The articles chosen from, by source number."""
+    hidden: frozenset[str]
+    """Ids and links that related items must not name (:attr:`Selector.hidden`)."""
+
+    def articles_of(self, feed: Feed) -> tuple[Article, ...]:
+        """``feed``'s articles, newest first, as the build renders them (related items
+        naming a hidden article left out)."""
+        return tuple(hide_related(self.articles[i], self.hidden) for i in feed.members)
+
+
+def choose(
+    articles: Iterable[Article],
+    selection: Selection | None = None,
+    *,
+    title: str = "Site",
+    items_per_feed: int = 50,
+    groupings: tuple[str, ...] = ("topics", "providers"),
+    related_published_only: bool = False,
+) -> Chosen:
+    """Choose the feeds of ``articles`` (in source order) as a build chooses them: each
+    article's :class:`~feeds.model.Brief` into a :class:`~feeds.group.Selector`."""
+    kept = tuple(articles)
+    selector = Selector(
+        selection or Selection(now=NOW),
+        items_per_feed=items_per_feed,
+        groupings=groupings,
+        related_published_only=related_published_only,
+    )
+    for index, item in enumerate(kept):
+        selector.add(index, Brief.of(item))
+    return Chosen(site=selector.finish(title), articles=kept, hidden=selector.hidden)
+
+
+def render(chosen: Chosen, config: Config) -> dict[str, bytes]:
+    """Every file of ``chosen`` (feeds, group pages, site pages), rendered as a build
+    renders them: entries of :func:`~feeds.render.needed` articles streamed into
+    :func:`~feeds.render.render_stream`."""
+    context = context_for(Site(), config)
+    stream = (
+        (i, entries(hide_related(chosen.articles[i], chosen.hidden), context))
+        for i in needed(chosen.site.feeds)
+    )
+    _, files = render_stream(chosen.site, config, (), stream)
+    return dict(files)
 
 
 def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:

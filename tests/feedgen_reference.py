@@ -9,6 +9,7 @@ write media, provider, related links and our extension in a feedgen extension.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -146,7 +147,9 @@ def _extension(parent: Any, article: Article) -> None:
             _related(group, item)
 
 
-def _generator(feed: Feed, context: Context, filename: str) -> FeedGenerator:
+def _generator(
+    feed: Feed, articles: Sequence[Article], context: Context, filename: str
+) -> FeedGenerator:
     fg = FeedGenerator()
     fg.register_extension(EXTENSION_PREFIX, _FeedExtension, _EntryExtension)
     fg.id(context.file_url(feed, filename))
@@ -159,7 +162,7 @@ def _generator(feed: Feed, context: Context, filename: str) -> FeedGenerator:
     fg.link(href=context.file_url(feed, filename), rel="self")
     fg.link(href=context.home_url(feed), rel="alternate")
     if feed.kind is FeedKind.PROVIDER:  # the provider's logo, from its newest article
-        logos = [a.provider.image.url for a in feed.articles if a.provider and a.provider.image]
+        logos = [a.provider.image.url for a in articles if a.provider and a.provider.image]
         feed = replace(feed, icon=logos[0] if logos else None)
     icon, favicon = feed_icons(feed, context)
     if icon:
@@ -213,17 +216,17 @@ def _entry(fg: FeedGenerator, article: Article, context: Context, *, atom: bool)
     return fe
 
 
-def render_rss(feed: Feed, context: Context) -> bytes:
-    fg = _generator(feed, context, "rss.xml")
-    for article in feed.articles:
+def render_rss(feed: Feed, articles: Sequence[Article], context: Context) -> bytes:
+    fg = _generator(feed, articles, context, "rss.xml")
+    for article in articles:
         _entry(fg, article, context, atom=False)
     fg.docs("https://www.rssboard.org/rss-specification")
     return fg.rss_str(pretty=True)  # type: ignore[no-any-return]
 
 
-def render_atom(feed: Feed, context: Context) -> bytes:
-    fg = _generator(feed, context, "atom.xml")
+def render_atom(feed: Feed, articles: Sequence[Article], context: Context) -> bytes:
+    fg = _generator(feed, articles, context, "atom.xml")
     fg.author({"name": context.config.title, "uri": context.config.base_url})
-    for article in feed.articles:
+    for article in articles:
         _entry(fg, article, context, atom=True)
     return fg.atom_str(pretty=True)  # type: ignore[no-any-return]

@@ -1,17 +1,27 @@
-"""Stage 3: selection of published articles and grouping into feeds."""
+"""Stage 3: selection of published articles and grouping into feeds (the build's
+:class:`~feeds.group.Selector`, driven from articles in memory by ``conftest.choose``)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from conftest import NOW, examples
+from conftest import NOW, Chosen, choose, examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feeds.group import Selection, Selector, group_articles, order_key, reselect, touched
-from feeds.model import Article, Brief, FeedKind, Provider, Topic
+from feeds.group import Selection, Selector, order_key, same_article
+from feeds.model import Article, Brief, Counts, FeedKind, Provider, Topic, from_micros, micros
 from feeds.slugs import group_key
+from feeds.update import (
+    Change,
+    HeldBack,
+    Shown,
+    held_after,
+    reselect,
+    shown_after,
+    touched,
+)
 
 
 def make(
@@ -47,17 +57,19 @@ def make(
     )
 
 
-def _group(articles, n=50, **selection):
-    return group_articles(
-        articles, Selection(now=NOW, **selection), site_title="Site", items_per_feed=n
-    )
+def _group(articles, n=50, **selection) -> Chosen:
+    return choose(articles, Selection(now=NOW, **selection), items_per_feed=n)
+
+
+def _titles(chosen: Chosen, feed) -> list[str]:
+    return [a.title for a in chosen.articles_of(feed)]
 
 
 def test_site_topic_and_provider_feeds() -> None:
     site = _group(
         [make(1, topics=("AI", "Space")), make(2, topics=("ai",), domain="b.example.org")]
-    )
-    kinds = [(f.kind, f.slug, len(f.articles)) for f in site.feeds]
+    ).site
+    kinds = [(f.kind, f.slug, len(f.members)) for f in site.feeds]
     assert kinds == [
         (FeedKind.SITE, "", 2),
         (FeedKind.TOPIC, "ai", 2),
@@ -75,27 +87,29 @@ def test_unpublished_removed_and_future_are_held_back_unless_asked() -> None:
         make(4, when=NOW + timedelta(seconds=1)),
         make(5, when=NOW),
     ]
-    assert [a.title for a in _group(articles).site_feed.articles] == ["T5", "T1"]
-    assert {
-        a.title for a in _group(articles, unpublished=True, future=True).site_feed.articles
-    } == {"T1", "T2", "T4", "T5"}
+    chosen = _group(articles)
+    assert _titles(chosen, chosen.site.site_feed) == ["T5", "T1"]
+    previews = _group(articles, unpublished=True, future=True)
+    assert set(_titles(previews, previews.site.site_feed)) == {"T1", "T2", "T4", "T5"}
 
 
 def test_newest_n_newest_first_ties_by_id() -> None:
     same = datetime(2025, 6, 1, tzinfo=UTC)
     articles = [make(i, when=same if i % 2 else None) for i in range(10)]
-    feed = _group(articles, n=4).site_feed
+    chosen = _group(articles, n=4)
+    feed = chosen.site.site_feed
     assert feed.total == 10
-    assert [a.id for a in feed.articles] == sorted(
+    assert feed.updated == max(a.published for a in articles)
+    assert [a.id for a in chosen.articles_of(feed)] == sorted(
         (a.id for a in articles), key=lambda i: order_key(next(a for a in articles if a.id == i))
     )[:4]
 
 
 def test_display_name_is_the_most_common_spelling_ties_deterministic() -> None:
     site = _group([make(1, topics=("ai",)), make(2, topics=("AI",)), make(3, topics=("AI",))])
-    assert site.feeds[1].name == "AI"
+    assert site.site.feeds[1].name == "AI"
     tie = _group([make(1, topics=("ai",)), make(2, topics=("AI",))])
-    assert tie.feeds[1].name == "AI"  # "AI" < "ai": smallest spelling wins a tie
+    assert tie.site.feeds[1].name == "AI"  # "AI" < "ai": smallest spelling wins a tie
 
 
 @st.composite
@@ -122,10 +136,11 @@ def corpora(draw: st.DrawFn) -> list[Article]:
 def test_property_every_feed_holds_exactly_the_newest_published_of_its_group(
     articles: list[Article], n: int
 ) -> None:
-    site = _group(articles, n=n)
+    chosen = _group(articles, n=n)
+    site = chosen.site
     published = [a for a in articles if not a.draft and not a.removed]
     expect_site = sorted(published, key=order_key)[:n]
-    assert site.site_feed.articles == tuple(expect_site)
+    assert chosen.articles_of(site.site_feed) == tuple(expect_site)
     seen_slugs = set()
     for feed in site.feeds[1:]:
         if feed.kind is FeedKind.TOPIC:
@@ -133,7 +148,8 @@ def test_property_every_feed_holds_exactly_the_newest_published_of_its_group(
         else:
             members = [a for a in published if a.provider and a.provider.domain == feed.key]
         assert members, "no feed without a published article"
-        assert feed.articles == tuple(sorted(members, key=order_key)[:n])
+        assert chosen.articles_of(feed) == tuple(sorted(members, key=order_key)[:n])
+        assert feed.updated == max(a.published for a in members)
         assert feed.total == len(members)
         assert (feed.kind, feed.slug) not in seen_slugs
         seen_slugs.add((feed.kind, feed.slug))
@@ -147,7 +163,16 @@ def test_property_grouping_ignores_input_order(ns: list[int], rnd) -> None:
     articles = [make(n, topics=("AI", "Space")[: n % 3]) for n in ns]
     shuffled = list(articles)
     rnd.shuffle(shuffled)
-    assert _group(articles, n=5) == _group(shuffled, n=5)
+    assert _view(_group(articles, n=5)) == _view(_group(shuffled, n=5))
+
+
+def _view(chosen: Chosen) -> list[tuple[object, ...]]:
+    """Each feed as readers see it: its fields, with its articles in place of the
+    source numbers that name them."""
+    return [
+        (f.kind, f.key, f.name, f.slug, f.total, f.updated, chosen.articles_of(f))
+        for f in chosen.site.feeds
+    ]
 
 
 def _naive(articles: list[Article], n: int) -> dict[tuple[str, str], tuple[str, ...]]:
@@ -194,8 +219,8 @@ def test_property_streaming_selection_with_duplicates_matches_the_naive_one(rows
             draft=draft,
         )
         articles.append(replace(a, title=f"T{position}"))
-    site = _group(articles, n=n)
-    got = {(f.kind.value, f.key): tuple(a.title for a in f.articles) for f in site.feeds}
+    chosen = _group(articles, n=n)
+    got = {(f.kind.value, f.key): tuple(_titles(chosen, f)) for f in chosen.site.feeds}
     expected = _naive(articles, n)
     assert got == {g: t for g, t in expected.items() if t or g == ("site", "")}
 
@@ -260,7 +285,7 @@ def test_property_reselect_gives_what_choosing_from_every_article_gives(data, n)
     first: dict[int, Brief | None] = {}
     for index, _ in changes:
         first.setdefault(index, before[index] if index < len(before) else None)
-    change_list = [(f"{i:03d}.md", first[i], after[i]) for i in sorted(first)]
+    change_list = [Change(f"{i:03d}.md", first[i], after[i]) for i in sorted(first)]
     affected = touched(change_list, ("topics", "providers"))
     result = reselect(
         {g: old_states.get(g) for g in affected},
@@ -291,7 +316,7 @@ def test_reselect_refuses_what_it_cannot_know() -> None:
     ]
     states = _states(briefs, 1)  # keeps 2 candidates of 6
     site = (FeedKind.SITE, "")
-    drop = [(f"{i:03d}.md", briefs[i], None) for i in (5, 4)]
+    drop = [Change(f"{i:03d}.md", briefs[i], None) for i in (5, 4)]
     assert reselect({site: states[site]}, drop[:1], items_per_feed=1)
     assert reselect({site: states[site]}, drop, items_per_feed=1) is None
 
@@ -316,3 +341,66 @@ def test_selector_groups_are_groups_of(
     expected = groups_of(brief, "topics" in groupings, "providers" in groupings)
     assert selector._groups(brief) == expected
     assert selector._groups(brief) == expected  # again, from the shared pairs
+
+
+# -- what an update sees of changed files (shown_after, held_after) ------------------------
+
+
+def _brief(n: int, published: int = 0, *, draft: bool = False, removed: bool = False) -> Brief:
+    url = f"https://x.example/{n}"
+    return Brief(url, url, published, draft, removed, (), None)
+
+
+def test_shown_after_follows_the_duplicate_rule_over_every_copy() -> None:
+    a, b = _brief(1, 1), _brief(1, 2)  # two copies of one id: b, newer, is shown
+    last = {"a.md": a, "b.md": b}
+
+    def files_of(ids):
+        return {i: ("a.md", "b.md") for i in ids}
+
+    def briefs_of(rels):
+        return {rel: last[rel] for rel in rels}
+
+    def after(*changes: Change, related_published_only: bool = False):
+        return shown_after(
+            changes,
+            (same_article("c/a.md", "c/b.md", a.id),),
+            Selection(now=NOW),
+            files_of,
+            briefs_of,
+            "c/",
+            related_published_only,
+        )
+
+    older = b._replace(published=0)  # b edited to be older than a: a is shown now
+    assert after(Change("b.md", b, older)) == Shown(
+        [Change("b.md", b, None), Change("a.md", None, a)],
+        (same_article("c/b.md", "c/a.md", a.id),),
+    )
+    newer = b._replace(published=3)  # still shown: the groups see it change
+    assert after(Change("b.md", b, newer)) == Shown(
+        [Change("b.md", b, newer)], (same_article("c/a.md", "c/b.md", a.id),)
+    )
+    # A removed copy, or several copies with related_published_only: choose again.
+    assert after(Change("b.md", b, b._replace(removed=True))) is None
+    assert after(Change("b.md", b, newer), related_published_only=True) is None
+
+
+def test_held_after_counts_what_is_held_back_and_knows_what_it_cannot() -> None:
+    due = micros(NOW) + 10
+    counts, until = Counts(published=5, drafts=1, future=1), from_micros(due)
+    draft, sooner = _brief(1, draft=True), _brief(2, due - 5)
+    assert held_after(
+        [Change("1.md", None, draft), Change("2.md", None, sooner)],
+        counts,
+        until,
+        Selection(now=NOW),
+        False,
+    ) == HeldBack(Counts(published=5, drafts=2, future=2), from_micros(due - 5))
+    # The article due next leaves the future: which one comes next is not known here.
+    gone = Change("3.md", _brief(3, due), None)
+    assert held_after([gone], counts, until, Selection(now=NOW), False) is None
+    # With related_published_only, a draft changes which related items are hidden.
+    assert (
+        held_after([Change("1.md", None, draft)], counts, until, Selection(now=NOW), True) is None
+    )

@@ -48,8 +48,9 @@ MEDIA_TYPES = {
 }
 
 
-def _server_block(root: Path, port: int) -> str:
-    """The documented server block, listening on ``port`` and serving ``root``."""
+def _server_block(root: Path, port: int, extra: str = "") -> str:
+    """The documented server block, listening on ``port`` and serving ``root``, with the
+    directives ``extra`` added (``{port}`` in them is the port)."""
     text = (REPO / "docs" / "operations.md").read_text("utf-8")
     block = re.search(r"```nginx\n(server \{.*?\n\})\n```", text, re.S)
     assert block, "docs/operations.md has no nginx server block"
@@ -58,6 +59,8 @@ def _server_block(root: Path, port: int) -> str:
     server = re.sub(r"root /srv/feeds/public;", f"root {root};", server)
     server = server.replace("/srv/feeds/public/", f"{root}/")
     assert "/srv/" not in server
+    if extra:
+        server = server.removesuffix("}") + extra.replace("{port}", str(port)) + "\n}"
     return server
 
 
@@ -76,8 +79,9 @@ def nginx(tmp_path: Path) -> Iterator[tuple[int, Path]]:
 
 
 @contextmanager
-def _running_nginx(tmp_path: Path) -> Iterator[int]:
-    """nginx serving ``tmp_path/public`` (which it reads its configuration from only now)."""
+def _running_nginx(tmp_path: Path, extra: str = "") -> Iterator[int]:
+    """nginx serving ``tmp_path/public`` (which it reads its configuration from only now),
+    with the server block's directives ``extra`` (see :func:`_server_block`)."""
     assert NGINX is not None
     prefix = tmp_path / "nginx"
     public = tmp_path / "public"
@@ -92,7 +96,7 @@ def _running_nginx(tmp_path: Path) -> Iterator[int]:
             "daemon off;\nmaster_process off;\nworker_processes 1;\n"
             f"pid {prefix}/nginx.pid;\nerror_log {prefix}/error.log;\n"
             "events { worker_connections 64; }\n"
-            f"http {{\n    access_log off;\n{temp}\n{_server_block(public, port)}\n}}\n"
+            f"http {{\n    access_log off;\n{temp}\n{_server_block(public, port, extra)}\n}}\n"
         )
         process = subprocess.Popen(
             [NGINX, "-p", str(prefix), "-c", str(prefix / "nginx.conf"),

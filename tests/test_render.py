@@ -541,5 +541,5 @@ def test_property_json_document_is_the_indented_dump(
     config = Config(title=title, description=description, language=language)
     context = context_for(Site(), config)
     slug = "" if kind is FeedKind.SITE else slugify(name)
-    feed = Feed(kind=kind, key=name, name=name, slug=slug, articles=(), total=0)
+    feed = Feed(kind=kind, key=name, name=name, slug=slug, total=0)
     assert render_json(feed, context, items) == _reference_json_document(feed, context, items)

@@ -386,7 +386,9 @@ def test_a_client_that_goes_away_or_says_nothing_is_dropped_quietly(
     monkeypatch.setattr(feeds.serve._Handler, "timeout", 1.0)
     body = "\n\n".join(f"Paragraph {i} " + "words " * 100 for i in range(300))
     write_tree(site, {f"content/big{n}.md": article(n=n, body=body) for n in range(3, 40)})
-    options = PreviewOptions(content=site / "content", config=None, output=site / "out", port=0)
+    (site / "feeds.yaml").write_text("max_feed_bytes: 67108864\n")  # no cap below 64 MiB
+    config = site / "feeds.yaml"
+    options = PreviewOptions(content=site / "content", config=config, output=site / "out", port=0)
     with Preview(options) as preview:
         assert (site / "out" / "rss.xml").stat().st_size > 6_000_000  # more than socket buffers
         capsys.readouterr()
@@ -448,3 +450,11 @@ def test_command_honours_jobs_and_refuses_cache_options(
         )
         assert result.returncode == 2
         assert f"unrecognized arguments: {option[0]}" in result.stderr
+
+
+def test_refresh_minutes_is_the_max_age(preview: Preview, site: Path) -> None:
+    assert request(preview.url, "/rss.xml").headers["cache-control"] == "no-cache"
+    (site / "feeds.yaml").write_text("title: Preview\nrefresh_minutes: 15\n")
+    assert wait_for(lambda: b"<ttl>15</ttl>" in request(preview.url, "/rss.xml").body)
+    for path in ("/rss.xml", "/feed.json", "/"):
+        assert request(preview.url, path).headers["cache-control"] == "public, max-age=900"

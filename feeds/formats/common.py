@@ -21,6 +21,7 @@ EXTENSION_PREFIX = "feeds"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 ATOM_NS = "http://www.w3.org/2005/Atom"
+SY_NS = "http://purl.org/rss/1.0/modules/syndication/"
 GENERATOR = "feeds"
 GENERATOR_URI = "https://pypi.org/project/feeds/"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -106,6 +107,19 @@ def per_config(build: Callable[[Context], T]) -> Callable[[Context], T]:
         return value
 
     return get
+
+
+_PERIODS = (("hourly", 60), ("daily", 1440), ("weekly", 10_080), ("monthly", 43_200))
+
+
+def update_period(minutes: int) -> tuple[str, int]:
+    """``refresh_minutes`` as the Syndication module's period and frequency: the shortest
+    period that is at least ``minutes`` long, updated as often as whole ``minutes`` fit in
+    it (45 minutes: hourly, once; 20 minutes: hourly, 3 times). A month is 30 days."""
+    for name, length in _PERIODS:
+        if minutes <= length:
+            return name, length // minutes
+    return "yearly", max(1, 525_600 // minutes)
 
 
 # -- what a reader shows of an item --------------------------------------------------------

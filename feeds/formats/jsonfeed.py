@@ -140,6 +140,15 @@ def render_json(feed: Feed, context: Context, items: list[str]) -> bytes:
     icons = (f'  "icon": {_string(icon)},\n' if icon else "") + (
         f'  "favicon": {_string(favicon)},\n' if favicon else ""
     )
+    hubs = ""
+    if config.hubs:  # WebSub: the hubs that push this feed's changes
+        listed = ",\n".join(
+            [
+                f'    {{\n      "type": "WebSub",\n      "url": {_string(h)}\n    }}'
+                for h in config.hubs
+            ]
+        )
+        hubs = f'  "hubs": [\n{listed}\n  ],\n'
     head = (
         f'{{\n  "version": {_string(JSONFEED_VERSION)},\n'
         f'  "title": {_string(context.title(feed))},\n'
@@ -150,6 +159,7 @@ def render_json(feed: Feed, context: Context, items: list[str]) -> bytes:
         f'  "language": {_string(config.language)},\n'
         f'  "authors": [\n    {{\n      "name": {_string(config.title)},\n'
         f'      "url": {_string(config.base_url)}\n    }}\n  ],\n'
+        f"{hubs}"
         '  "items": '
     )
     if not items:

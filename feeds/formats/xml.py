@@ -24,9 +24,11 @@ from feeds.formats.common import (
     GENERATOR,
     GENERATOR_URI,
     MEDIA_NS,
+    SY_NS,
     Context,
     item_content,
     per_config,
+    update_period,
 )
 from feeds.formats.icons import feed_icons
 from feeds.formats.stylesheet import processing_instruction
@@ -40,6 +42,17 @@ class _Namespaces(BaseExtension):  # type: ignore[misc]
 
     def extend_ns(self) -> dict[str, str]:
         return {EXTENSION_PREFIX: EXTENSION_NS, "media": MEDIA_NS, "dc": DC_NS}
+
+
+class _Syndication(BaseExtension):  # type: ignore[misc]
+    """Declares the RSS 1.0 Syndication module's namespace (with ``refresh_minutes``).
+
+    feedgen's own syndication extension writes ``sy:UpdatePeriod`` (the module's
+    elements begin in lower case) and an ``UpdateFrequency`` of ``None``: the elements are
+    written here, by :func:`_channel_extras`."""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"sy": SY_NS}
 
 
 def text(value: str) -> str:
@@ -302,15 +315,38 @@ def _splice(head: bytes, closing: bytes, entries: list[str]) -> bytes:
     return b"".join((head[:cut], "".join(entries).encode("utf-8"), head[cut:]))
 
 
+def _channel_extras(context: Context) -> str:
+    """What RSS's channel carries that feedgen does not write: WebSub hub links (feedgen
+    drops every ``atom:link`` but ``self``) and the Syndication module's refresh hint."""
+    config = context.config
+    out = "".join([f'    <atom:link rel="hub" href="{attr(hub)}"/>\n' for hub in config.hubs])
+    if config.refresh_minutes is not None:
+        period, frequency = update_period(config.refresh_minutes)
+        out += (
+            f"    <sy:updatePeriod>{period}</sy:updatePeriod>\n"
+            f"    <sy:updateFrequency>{frequency}</sy:updateFrequency>\n"
+        )
+    return out
+
+
 def render_rss(feed: Feed, context: Context, entries: list[str]) -> bytes:
     fg = _generator(feed, context, "rss.xml")
     fg.docs("https://www.rssboard.org/rss-specification")
-    return _styled(_splice(fg.rss_str(pretty=True), b"  </channel>", entries), feed, context)
+    if context.config.refresh_minutes is not None:
+        fg.register_extension("sy", _Syndication, None)
+        fg.ttl(context.config.refresh_minutes)
+    extras = _channel_extras(context)
+    head = fg.rss_str(pretty=True)
+    if extras:  # the channel's own elements come before its items
+        head = _splice(head, b"  </channel>", [extras])
+    return _styled(_splice(head, b"  </channel>", entries), feed, context)
 
 
 def render_atom(feed: Feed, context: Context, entries: list[str]) -> bytes:
     fg = _generator(feed, context, "atom.xml")
     fg.author({"name": context.config.title, "uri": context.config.base_url})
+    for hub in context.config.hubs:  # WebSub: after self and alternate, which feedgen keeps
+        fg.link(href=hub, rel="hub")
     return _styled(_splice(fg.atom_str(pretty=True), b"</feed>", entries), feed, context)
 
 
