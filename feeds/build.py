@@ -25,11 +25,28 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from feeds import fastyaml
-from feeds.cache import Cache, Choice, Damaged, RunFacts
+from feeds.cache import (
+    Cache,
+    ChoiceRecord,
+    Damaged,
+    FileChange,
+    FullFiles,
+    GroupValues,
+    Look,
+    Output,
+    RunFacts,
+    RunRecord,
+    Settings,
+    Written,
+)
+from feeds.cache import Record as StoredRecord
 from feeds.config import Config
 from feeds.errors import BuildError, Problem, Severity
 from feeds.group import (
+    MARGIN,
+    Candidate,
     GroupKey,
+    GroupState,
     Record,
     Selection,
     Selector,
@@ -37,12 +54,28 @@ from feeds.group import (
     site_of,
 )
 from feeds.lock import output_lock
-from feeds.model import Article, Brief, Counts, FeedKind, Site
+from feeds.model import (
+    DIGEST_SIZE,
+    Article,
+    Brief,
+    Counts,
+    FeedKind,
+    Site,
+    Stamp,
+)
 from feeds.parallel import Workers
 from feeds.reported import problem_keys, read_reported, save_reported
-from feeds.sources import Scan, Source, Sources, Stamp, scan, stamp_of
+from feeds.sources import (
+    Scan,
+    Source,
+    Sources,
+    digest_of,
+    scan,
+    stamp_of,
+    template_files,
+)
 from feeds.update import Change, held_after, reselect, shown_after, touched
-from feeds.write import WriteReport, read_manifest, write_output
+from feeds.write import WriteReport, is_intact, read_manifest, write_output
 
 if TYPE_CHECKING:
     from feeds.render import Entries
@@ -250,12 +283,19 @@ class _Chosen:
     site: Site
     problems: tuple[Problem, ...]
     """Reading problems of every file in source order, then duplicates."""
-    choice: Choice
+    choice: ChoiceRecord
     briefs: Callable[[int], Brief | None]
     """The brief this run read or holds of a source number (``None``: not at hand): an
     article read again to be rendered must still give the same (and the same stamp)."""
     files_reread: int
     incremental: bool
+    shown: Mapping[int, bytes]
+    """By source number, the packed stamp its feeds are fingerprinted with where that is
+    not its stamp now: a file touched but not changed keeps the stamp its bytes were
+    first seen with (see :meth:`~feeds.cache.Look.plan_outputs`)."""
+    digested: frozenset[int]
+    """Of the files changed just now, those whose bytes were digested at their stamp this
+    run (their feeds can be fingerprinted all the same)."""
 
 
 class _Wanted(NamedTuple):
@@ -313,7 +353,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
     show = progress or (lambda stage, done, total: None)
     selection = Selection(now=options.now, unpublished=options.unpublished, future=options.future)
     with (
-        Cache.open(options.cache, config, read_only=not options.write) as cache,
+        Cache.open(options.cache, read_only=not options.write) as cache,
         Workers(options.jobs) as workers,
     ):
         found = scan(options.content, options.jobs)
@@ -333,12 +373,17 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 report=None,
                 seconds=time.perf_counter() - started,
             )
-        last = (
-            cache.last_run(options.content, options.output, found, selection)
-            if options.write
-            else None
+        look = cache.look(
+            options.content,
+            _settings(config, selection),
+            rels=found.rels,
+            stamps=found.stamps,
+            runs=found.runs,
+            notes=tuple(str(problem) for problem in found.problems),
         )
-        if last is not None and not (options.strict and last.problems):
+        output = _output(options.output) if options.write else None
+        last = look.last_run(output, selection.now) if output is not None else None
+        if output is not None and last is not None and not (options.strict and last.problems):
             # Nothing changed since the last run: its output stands, its problems remain.
             problems = found.problems + last.problems
             return BuildResult(
@@ -350,7 +395,12 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 counts=last.counts,
                 feeds=last.feeds,
                 feeds_rendered=0,
-                report=last.report,
+                report=WriteReport(
+                    (),
+                    tuple(sorted(output.manifest)),
+                    (),
+                    {rel: entry.sha256 for rel, entry in output.manifest.items()},
+                ),
                 cache_notes=tuple(cache.notes),
                 seconds=time.perf_counter() - started,
             )
@@ -370,9 +420,9 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         )
 
         workers.share(config=config, prefix=sources.prefix)
-        chosen = _update(config, options, selection, cache, found, workers, show)
+        chosen = _update(config, selection, look, found, workers, show)
         if chosen is None:
-            chosen = _choose(config, options, selection, cache, found, workers, show)
+            chosen = _choose(config, selection, look, found, workers, show)
         site, hidden = chosen.site, chosen.choice.hidden
         problems = found.problems + chosen.problems
 
@@ -400,7 +450,12 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         # Pass two: read the articles of the feeds that changed and render their entries.
         context = context_for(site, config)
         digest = hashlib.sha256("\n".join(sorted(hidden)).encode()).hexdigest()
-        plan = cache.plan_feeds(options.output, site, context, digest) if writing else None
+        plan = None
+        if writing and output is not None:
+            feed_paths = [(feed, feed_files(feed, context)) for feed in site.feeds]
+            plan = look.plan_outputs(
+                output, feed_paths, digest, shown=chosen.shown, digested=chosen.digested
+            )
         keep = plan.keep if plan is not None else frozenset()
         rendered = to_render(site, context, keep)
         wanted = needed(rendered)
@@ -428,11 +483,8 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             site, config, keep, stream, pages=not pages_kept, on_capped=capped.append
         )
         if plan is not None and not pages_kept:  # record what the pages were made from
-            feed_paths = {p for feed in rendered for p in feed_files(feed, context)}
-            pages = [p for p in paths if p not in feed_paths]
-            plan = replace(
-                plan, fingerprints={**plan.fingerprints, **dict.fromkeys(pages, plan.pages)}
-            )
+            rendered_paths = {p for feed in rendered for p in feed_files(feed, context)}
+            plan = plan.with_pages([p for p in paths if p not in rendered_paths])
         show("writing", 0, len(paths))
         if plan is not None:
             report = write_output(
@@ -447,15 +499,23 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             for _ in files:  # check renders everything, to find what would fail
                 pass
         workers.close()  # before saving the cache, which needs memory of its own
-        facts = RunFacts(
-            selection=selection,
-            until=chosen.choice.until,
-            problems=chosen.problems,
-            articles=chosen.choice.articles,
-            counts=chosen.choice.counts,
-            feeds=len(site.feeds),
-        )
-        cache.save(plan, report, facts, chosen.choice)
+        written = None
+        if plan is not None and report is not None and output is not None:
+            facts = RunFacts(
+                until=chosen.choice.until,
+                problems=chosen.problems,
+                articles=chosen.choice.articles,
+                counts=chosen.choice.counts,
+                feeds=len(site.feeds),
+            )
+            written = Written(
+                root=output.root,
+                plan=plan,
+                digests=report.digests,
+                manifest=read_manifest(options.output),
+                facts=facts,
+            )
+        look.save(RunRecord(now=selection.now, choice=chosen.choice, written=written))
         problems += tuple(map(capped_warning, capped))  # known once rendered
         new_problems = _reported(options, found, problems, record=report is not None)
     return BuildResult(
@@ -474,20 +534,83 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
     )
 
 
+def _settings(config: Config, selection: Selection) -> Settings:
+    """What of ``config`` and ``selection`` the cache tells apart."""
+    copied = tuple(
+        value
+        for value in (config.icon, config.favicon)
+        if value is not None and not value.startswith(("http://", "https://"))
+    )
+    return Settings(
+        everything=repr(config),
+        reading=f"tz={config.timezone};max_related={config.max_related}",
+        choosing=(
+            f"items={config.items_per_feed};margin={MARGIN};groupings={','.join(config.groupings)};"
+            f"unpublished={selection.unpublished};future={selection.future}"
+        ),
+        templates=tuple(template_files(config.templates)) if config.templates is not None else (),
+        copied=copied,
+    )
+
+
+def _output(folder: Path) -> Output:
+    """The output folder as the cache needs it: its files as the manifest records them."""
+    root = folder.resolve()
+    return Output(
+        root=str(root),
+        manifest=read_manifest(root),
+        intact=lambda rel, entry: is_intact(root, rel, entry),
+    )
+
+
+def _group_values(state: GroupState) -> GroupValues:
+    return (state.names, state.total, state.candidates, state.complete)
+
+
+def _group_state(values: GroupValues) -> GroupState:
+    names, total, candidates, complete = values
+    return GroupState(names, total, tuple(map(Candidate._make, candidates)), complete)
+
+
 def _choose(
     config: Config,
-    options: BuildOptions,
     selection: Selection,
-    cache: Cache,
+    look: Look,
     found: Scan,
     workers: Workers,
     show: Progress,
 ) -> _Chosen:
     """Pass one over every file: its brief from the cache, or read (in parallel) again."""
     sources = found.sources
-    known = cache.known(options.content, found)
-    cache.start_full()
+    rels, stamps = found.rels, found.stamps
+    known = look.known()
+    racy = look.racy()
+    digests = bytearray(DIGEST_SIZE * len(sources))  # one for each file; zeros: none
+    digested: set[int] = set()  # of the racy files: those digested at their stamp
+    shown: dict[int, bytes] = {}
+
+    def take(index: int, digest: bytes | None) -> None:
+        if digest is not None:
+            digests[DIGEST_SIZE * index : DIGEST_SIZE * (index + 1)] = digest
+            if index in racy:
+                digested.add(index)
+
+    for index, stored in list(known.items()):
+        digest = stored.digest
+        if not stored.current:  # touched, or changed? Its bytes tell.
+            digest = digest_of(sources.prefix + rels[index], stamps[index])
+            if digest is None or digest != stored.digest:
+                del known[index]
+                continue
+        take(index, digest)
+        if stored.shown is not None:
+            shown[index] = stored.shown
     to_read = [i for i in range(len(sources)) if i not in known]
+    # A file changed just now is digested before it is read (an edit in the same clock
+    # tick then shows as other bytes next run); the others after, at the same stamp.
+    keeping = look.keeping
+    for index in racy.intersection(to_read) if keeping else ():
+        take(index, digest_of(sources.prefix + rels[index], stamps[index]))
     fast = fastyaml.worth_it(len(to_read))
     workers.share(fast=fast)
     fresh = workers.map(_read_brief, [found.rels[i] for i in to_read])
@@ -507,23 +630,29 @@ def _choose(
         if index % 1000 == 0:
             show("reading", index, len(sources))
         held = known.get(index)
-        brief, problems = (held.brief, held.problems) if held is not None else next(fresh)
+        if held is not None:
+            brief, problems = held.brief, held.problems
+        else:
+            brief, problems = next(fresh)
+            if keeping and index not in racy:
+                take(index, digest_of(sources.prefix + rels[index], stamps[index]))
         if problems:
             by_file[index] = problems
             read_problems.extend(problems)
         if brief is not None:
             selector.add(index, _compact(brief, shared))
     briefs = selector.briefs
-    cache.remember(briefs, by_file)
     usable = len(sources) - briefs.count(None)
     site = selector.finish(config.title)
     records = {
         group: state.record(config.items_per_feed) for group, state in selector.states.items()
     }
-    choice = Choice(
-        records=records,
-        states=selector.states,
-        full=True,
+    choice = ChoiceRecord(
+        files=FullFiles(briefs=briefs, problems=by_file, digests=bytes(digests), shown=shown),
+        groups={
+            group: (_group_values(state), records[group])
+            for group, state in selector.states.items()
+        },
         hidden=selector.hidden,
         until=selector.next_change,
         duplicates=tuple(selector.problems),
@@ -537,14 +666,15 @@ def _choose(
         briefs=briefs.__getitem__,
         files_reread=len(to_read),
         incremental=False,
+        shown=shown,
+        digested=frozenset(digested),
     )
 
 
 def _update(
     config: Config,
-    options: BuildOptions,
     selection: Selection,
-    cache: Cache,
+    look: Look,
     found: Scan,
     workers: Workers,
     show: Progress,
@@ -557,12 +687,41 @@ def _update(
     :func:`~feeds.update.shown_after` and :func:`~feeds.update.held_after` for what is
     left to a full choice).
     """
-    previous = cache.previous(options.content, found, selection)
+    previous = look.previous(selection.now)
     if previous is None:
         return None
     sources = found.sources
-    changed = previous.changed
-    before = cache.briefs_of([rel for rel, _ in changed])
+    index_of = dict(zip(found.rels, range(len(sources)), strict=True))
+    # A file whose stamp changed but whose bytes did not was touched: it keeps what it
+    # gave, and its feeds the stamp they were fingerprinted with.
+    digested = previous.digested([rel for rel, index in previous.changed if index is not None])
+    touched_only: list[FileChange] = []
+    taken: dict[int, bytes] = {}
+    changed: list[tuple[str, int | None]] = []
+    for rel, index in previous.changed:
+        if index is not None:
+            digest = digest_of(sources.prefix + rel, found.stamps[index])
+            if digest is not None:
+                taken[index] = digest
+                kept = digested.get(rel)
+                if kept is not None and kept.digest == digest:
+                    touched_only.append(
+                        FileChange(
+                            rel=rel,
+                            index=index,
+                            brief=kept.brief,
+                            problems=kept.problems,
+                            digest=digest,
+                            shown=kept.shown,
+                        )
+                    )
+                    continue
+        changed.append((rel, index))
+    stamps_shown = {index_of[r]: seen for r, seen in previous.shown.items() if r in index_of}
+    for rel, _ in changed:
+        stamps_shown.pop(index_of.get(rel, -1), None)
+    stamps_shown.update((c.index, c.shown) for c in touched_only if c.index is not None and c.shown)
+    before = previous.briefs_of([rel for rel, _ in changed])
     indexes = [index for _, index in changed if index is not None]
     fast = fastyaml.worth_it(len(indexes))
     workers.share(fast=fast)
@@ -577,8 +736,8 @@ def _update(
         changes,
         previous.duplicates,
         selection,
-        cache.files_of,
-        cache.briefs_of,
+        previous.files_of,
+        previous.briefs_of,
         sources.prefix,
         config.related_published_only,
     )
@@ -589,28 +748,47 @@ def _update(
         return None
     shown, duplicates = copies
     counts, until = held
+    stored = previous.group_states(touched(shown, config.groupings))
     states = reselect(
-        cache.group_states(touched(shown, config.groupings)),
+        {group: None if v is None else _group_state(v) for group, v in stored.items()},
         shown,
         items_per_feed=config.items_per_feed,
         groupings=config.groupings,
     )
     if states is None:
         return None
-    for (rel, old, new), (_, index) in zip(changes, changed, strict=True):
-        cache.replace(index, rel, old, new, fresh[index][1] if index is not None else ())
-    records = dict(previous.records)
+    files = (
+        *touched_only,
+        *(
+            FileChange(
+                rel=rel,
+                index=index,
+                brief=new,
+                problems=fresh[index][1] if index is not None else (),
+                digest=taken.get(index) if index is not None else None,
+            )
+            for (rel, _, new), (_, index) in zip(changes, changed, strict=True)
+        ),
+    )
+    by_file = dict(previous.problems)
+    for change in files:
+        if change.problems:
+            by_file[change.rel] = change.problems
+        else:
+            by_file.pop(change.rel, None)
+    records = {group: Record._make(record) for group, record in previous.records.items()}
+    groups: dict[GroupKey, tuple[GroupValues, StoredRecord] | None] = {}
     for group, state in states.items():
         if state is None:
             records.pop(group, None)
+            groups[group] = None
         else:
             records[group] = state.record(config.items_per_feed)
-    index_of = dict(zip(found.rels, range(len(sources)), strict=True))
+            groups[group] = (_group_values(state), records[group])
     site = site_of(records, config.title, index_of)
 
     fresh_briefs = {i: b for i, (b, _) in fresh.items() if b is not None}
 
-    by_file = cache.problems
     problems = tuple(p for rel in sorted(by_file, key=lambda r: r.split("/")) for p in by_file[rel])
     show("reading", len(sources), len(sources))
     articles = (
@@ -618,10 +796,9 @@ def _update(
         + sum((new is not None) - (old is not None) for _, old, new in changes)
         - (len(duplicates) - len(previous.duplicates))
     )
-    choice = Choice(
-        records=records,
-        states=states,
-        full=False,
+    choice = ChoiceRecord(
+        files=files,
+        groups=groups,
         hidden=previous.hidden,
         until=until,
         duplicates=duplicates,
@@ -635,6 +812,8 @@ def _update(
         briefs=fresh_briefs.get,
         files_reread=len(indexes),
         incremental=True,
+        shown=stamps_shown,
+        digested=frozenset(taken),
     )
 
 

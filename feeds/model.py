@@ -7,10 +7,12 @@ characters that XML 1.0 cannot carry.
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -198,3 +200,109 @@ class Site:
     @property
     def site_feed(self) -> Feed:
         return self.feeds[0]
+
+
+Stamp = tuple[int, int, int, int]
+"""What ``stat`` says of a file (size, mtime_ns, ctime_ns, inode): any change means an edit."""
+
+_LOWEST, _HIGHEST = -(2**63), 2**63 - 1
+_GONE = (-1, _LOWEST, _LOWEST, 0)
+"""A missing stamp as :class:`Stamps` packs it (no file has a negative size, and its
+times are older than any, so that :meth:`Stamps.newest` passes it over)."""
+
+
+class Stamps(Sequence["Stamp | None"]):
+    """Every source's stamp, four 64-bit numbers each in one array: a tuple of four ints
+    per file cost about 170 bytes per file for the whole build, and the folder digests of
+    a run that finds nothing changed hash the packed bytes (:meth:`packed`) directly."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes = b"") -> None:
+        self.data = array("q")
+        self.data.frombytes(data)
+
+    def __len__(self) -> int:
+        return len(self.data) // 4
+
+    @overload
+    def __getitem__(self, index: int) -> Stamp | None: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Stamp | None, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Stamp | tuple[Stamp | None, ...] | None:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("stamp index out of range")
+        data, at = self.data, 4 * index
+        if data[at] < 0:
+            return None
+        return (data[at], data[at + 1], data[at + 2], data[at + 3])
+
+    def __iter__(self) -> Iterator[Stamp | None]:
+        values = iter(self.data)
+        for stamp in zip(values, values, values, values, strict=True):
+            yield None if stamp[0] < 0 else stamp
+
+    @staticmethod
+    def pack(stamps: Iterable[Stamp | None]) -> bytes:
+        """``stamps`` packed as :meth:`packed` gives them."""
+        data = array("q")
+        for stamp in stamps:
+            data.extend(_GONE if stamp is None else stamp)
+        return data.tobytes()
+
+    def select(self, indexes: Iterable[int]) -> bytes:
+        """The packed stamps of sources ``indexes`` (about 0.2 µs each, where making each
+        stamp's tuple takes 0.7)."""
+        raw = memoryview(self.data).cast("B")
+        return b"".join([raw[32 * i : 32 * i + 32] for i in indexes])
+
+    def packed(self, start: int, end: int) -> bytes:
+        """The stamps of sources ``start`` to ``end``, as bytes."""
+        return self.data[4 * start : 4 * end].tobytes()
+
+    def span(self, start: int, end: int) -> Stamps:
+        """The stamps of sources ``start`` to ``end``, still packed."""
+        part = Stamps()
+        part.data = self.data[4 * start : 4 * end]
+        return part
+
+    def since(self, moment: int) -> set[int]:
+        """The source numbers whose stamp is missing, or was modified or changed at or
+        after ``moment`` (ns)."""
+        data = self.data
+        columns = zip(data[0::4], data[1::4], data[2::4], strict=True)
+        return {
+            i
+            for i, (size, mtime, ctime) in enumerate(columns)
+            if size < 0 or mtime >= moment or ctime >= moment
+        }
+
+    def missing(self) -> bool:
+        """Whether any file was gone or unreadable when stamped."""
+        return -1 in self.data[0::4]
+
+    def newest(self) -> int:
+        """The latest modification or change time (ns) of any stamp (the lowest 64-bit
+        number if there is none)."""
+        data = self.data
+        return max(max(data[1::4], default=_LOWEST), max(data[2::4], default=_LOWEST))
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestEntry:
+    """One file of the output as the write manifest records it."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+DIGEST_SIZE = 16
+"""Bytes in the digest of a content file's bytes that tells a touched file from a changed
+one (see :func:`feeds.sources.digest_of`)."""

@@ -7,15 +7,17 @@ nothing changed since the last one does this and little else.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple, overload
 
 from feeds.errors import Problem, Severity
+from feeds.model import _GONE, _HIGHEST, _LOWEST, DIGEST_SIZE, Stamp, Stamps
 from feeds.parallel import Workers
 
 
@@ -64,10 +66,6 @@ class Sources(Sequence[Source]):
     def label(self, index: int) -> str:
         """How problems name source number ``index``."""
         return self.prefix + self.rels[index]
-
-
-Stamp = tuple[int, int, int, int]
-"""What ``stat`` says of a file (size, mtime_ns, ctime_ns, inode): any change means an edit."""
 
 
 def find_sources(content: Path) -> tuple[tuple[Source, ...], tuple[Problem, ...]]:
@@ -246,6 +244,30 @@ def _stat_block(span: tuple[int, int], shared: dict[str, Any]) -> bytes:
     return _stat_all(paths[start:stop])
 
 
+def digest_of(path: str, stamp: Stamp | None) -> bytes | None:
+    """A digest of the bytes of the file at ``path``, if it still has ``stamp`` (else, or
+    when it cannot be read, ``None``): what tells a file touched from a file changed."""
+    if stamp is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if stamp_of(os.fstat(fd)) != stamp:
+            return None
+        digest = hashlib.blake2b(digest_size=DIGEST_SIZE)
+        while chunk := os.read(fd, 1 << 20):
+            digest.update(chunk)
+        if stamp_of(os.fstat(fd)) != stamp:
+            return None
+        return digest.digest()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def stamp_of(st: os.stat_result) -> Stamp:
     """The stamp of a file's ``stat`` as :class:`Stamps` holds it: each number taken
     modulo 2**64 as a signed 64-bit number (the same for equal stats, and unchanged for
@@ -255,95 +277,6 @@ def stamp_of(st: os.stat_result) -> Stamp:
         return stamp
     size, mtime, ctime, inode = (((v - _LOWEST) % 2**64) + _LOWEST for v in stamp)
     return (size, mtime, ctime, inode)
-
-
-_LOWEST, _HIGHEST = -(2**63), 2**63 - 1
-_GONE = (-1, _LOWEST, _LOWEST, 0)
-"""A missing stamp as :class:`Stamps` packs it (no file has a negative size, and its
-times are older than any, so that :meth:`Stamps.newest` passes it over)."""
-
-
-class Stamps(Sequence["Stamp | None"]):
-    """Every source's stamp, four 64-bit numbers each in one array: a tuple of four ints
-    per file cost about 170 bytes per file for the whole build, and the folder digests of
-    a run that finds nothing changed hash the packed bytes (:meth:`packed`) directly."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes = b"") -> None:
-        self.data = array("q")
-        self.data.frombytes(data)
-
-    def __len__(self) -> int:
-        return len(self.data) // 4
-
-    @overload
-    def __getitem__(self, index: int) -> Stamp | None: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> tuple[Stamp | None, ...]: ...
-
-    def __getitem__(self, index: int | slice) -> Stamp | tuple[Stamp | None, ...] | None:
-        if isinstance(index, slice):
-            return tuple(self[i] for i in range(*index.indices(len(self))))
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("stamp index out of range")
-        data, at = self.data, 4 * index
-        if data[at] < 0:
-            return None
-        return (data[at], data[at + 1], data[at + 2], data[at + 3])
-
-    def __iter__(self) -> Iterator[Stamp | None]:
-        values = iter(self.data)
-        for stamp in zip(values, values, values, values, strict=True):
-            yield None if stamp[0] < 0 else stamp
-
-    @staticmethod
-    def pack(stamps: Iterable[Stamp | None]) -> bytes:
-        """``stamps`` packed as :meth:`packed` gives them."""
-        data = array("q")
-        for stamp in stamps:
-            data.extend(_GONE if stamp is None else stamp)
-        return data.tobytes()
-
-    def select(self, indexes: Iterable[int]) -> bytes:
-        """The packed stamps of sources ``indexes`` (about 0.2 µs each, where making each
-        stamp's tuple takes 0.7)."""
-        raw = memoryview(self.data).cast("B")
-        return b"".join([raw[32 * i : 32 * i + 32] for i in indexes])
-
-    def packed(self, start: int, end: int) -> bytes:
-        """The stamps of sources ``start`` to ``end``, as bytes."""
-        return self.data[4 * start : 4 * end].tobytes()
-
-    def span(self, start: int, end: int) -> Stamps:
-        """The stamps of sources ``start`` to ``end``, still packed."""
-        part = Stamps()
-        part.data = self.data[4 * start : 4 * end]
-        return part
-
-    def since(self, moment: int) -> set[int]:
-        """The source numbers whose stamp is missing, or was modified or changed at or
-        after ``moment`` (ns)."""
-        data = self.data
-        columns = zip(data[0::4], data[1::4], data[2::4], strict=True)
-        return {
-            i
-            for i, (size, mtime, ctime) in enumerate(columns)
-            if size < 0 or mtime >= moment or ctime >= moment
-        }
-
-    def missing(self) -> bool:
-        """Whether any file was gone or unreadable when stamped."""
-        return -1 in self.data[0::4]
-
-    def newest(self) -> int:
-        """The latest modification or change time (ns) of any stamp (the lowest 64-bit
-        number if there is none)."""
-        data = self.data
-        return max(max(data[1::4], default=_LOWEST), max(data[2::4], default=_LOWEST))
 
 
 @dataclass(frozen=True, slots=True)

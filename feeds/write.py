@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from feeds.errors import BuildError, DuplicateOutputError
+from feeds.model import ManifestEntry
 
 MANIFEST = ".feeds-manifest.json"
 GONE_NGINX = ".feeds-gone.nginx.conf"
@@ -50,13 +51,6 @@ class WriteReport:
     """sha256 of every file the output now holds for us, by path."""
     gone: tuple[str, ...] = ()
     """Every file we removed, in this run or before, and have not produced again."""
-
-
-@dataclass(frozen=True, slots=True)
-class ManifestEntry:
-    sha256: str
-    size: int
-    mtime_ns: int
 
 
 _PENDING = ManifestEntry("", -1, -1)

@@ -16,6 +16,7 @@ import pytest
 from conftest import NOW, article, write_tree
 
 import feeds.cache
+import feeds.cache.db
 from feeds.build import BuildOptions, BuildResult, build
 from feeds.cache import DB_FILE
 from feeds.config import Config
@@ -113,7 +114,8 @@ def _no_loading(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object) -> None:
         raise AssertionError("articles were loaded")
 
-    monkeypatch.setattr(feeds.cache.Cache, "known", refuse)
+    monkeypatch.setattr(feeds.cache.Look, "known", refuse)
+    monkeypatch.setattr(feeds.cache.Look, "previous", refuse)
 
 
 def test_when_nothing_changed_no_article_is_even_loaded(
@@ -302,16 +304,62 @@ def test_another_output_folder_has_its_own_records(tmp_path: Path) -> None:
     assert outputs(other) == outputs(site.output)
 
 
-def test_files_changed_just_before_the_run_are_read_again_next_time(
+def test_files_changed_just_before_the_run_are_checked_again_next_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Their stamps are not trusted: their bytes are digested again, and only a file whose
+    bytes differ is read again; feeds of files with the same bytes are not rendered."""
     monkeypatch.setattr(feeds.cache, "RACY_SECONDS", 3600)
     site = Site(tmp_path, _site(3))
-    site.build()
-    assert site.build().files_reread == 3  # too fresh to trust their stamps
+    first = site.build()
+    assert first.feeds_rendered == first.feeds
+    again = site.build()  # too fresh to trust their stamps: the same bytes, though
+    assert again.files_reread == 0 and again.feeds_rendered == 0
+    assert again.report is not None and again.report.written == ()
+    # The same size, and (on a coarse clock) the same stamp: only the bytes tell.
+    path = site.content / "001.md"
+    text = path.read_text()
+    assert "Article number 1" in text
+    path.write_text(text.replace("Article number 1", "Brticle number 1", 1))
+    edited = site.build()
+    assert edited.files_reread == 1 and edited.feeds_rendered > 0
+    assert outputs(site.output) == site.cold()
     monkeypatch.setattr(feeds.cache, "RACY_SECONDS", 0)
     site.build()
     assert site.build().files_reread == 0
+
+
+def _touch_all(folder: Path) -> None:
+    """Every file's stamp changes, not its bytes (as a checkout or a copy without times)."""
+    for path in folder.rglob("*.md"):
+        data = path.read_bytes()
+        path.unlink()
+        path.write_bytes(data)  # a new inode, size unchanged, new times
+
+
+def test_touching_every_file_renders_nothing(tmp_path: Path) -> None:
+    site = Site(tmp_path, _site(12) | {"bad.md": "---\ntitle: [unclosed\n---\n"})
+    first = site.build()
+    before = site.mtimes()
+    _touch_all(site.content)
+    again = site.build()
+    assert again.files_reread == 0 and again.feeds_rendered == 0
+    assert again.report is not None and again.report.written == ()
+    assert again.problems == first.problems
+    assert site.mtimes() == before
+    assert outputs(site.output) == site.cold()
+    # Touching a few (the incremental path) renders nothing either, and an edit after
+    # a touch is still seen.
+    for rel in ("001.md", "002.md"):
+        path = site.content / rel
+        path.write_bytes(path.read_bytes())
+    touched = site.build()
+    assert touched.incremental and touched.files_reread == 0 and touched.feeds_rendered == 0
+    site.write("002.md", article(n=2, title="Edited after a touch"))
+    edited = site.build()
+    assert edited.files_reread == 1 and edited.feeds_rendered > 0
+    assert outputs(site.output) == site.cold()
+    assert site.build().feeds_rendered == 0
 
 
 def _corrupt_file(site: Site) -> None:
@@ -323,48 +371,37 @@ def _corrupt_file(site: Site) -> None:
 def _rows(site: Site) -> list[str]:
     """The files the cache holds a record of."""
     db = sqlite3.connect(site.cache / DB_FILE)
-    found = db.execute("SELECT data FROM store WHERE name = 'stamps'").fetchall()
-    return sorted(rel for (data,) in found for rel in feeds.cache._unseal(data))
+    return sorted(rel for (rel,) in db.execute("SELECT rel FROM files"))
 
 
-def _rewrite(site: Site, name: str, change: Any) -> None:
-    """Apply ``change`` to every (unsealed) row of the store ``name``."""
+def _update(site: Site, statement: str, *values: Any) -> None:
     db = sqlite3.connect(site.cache / DB_FILE)
-    for bucket, data in db.execute(
-        "SELECT bucket, data FROM store WHERE name = ?", (name,)
-    ).fetchall():
-        sealed = feeds.cache._seal(change(feeds.cache._unseal(data)))
-        db.execute(
-            "UPDATE store SET data = ? WHERE name = ? AND bucket = ?", (sealed, name, bucket)
-        )
+    db.execute(statement, values)
     db.commit()
 
 
 def _damage_a_row(site: Site) -> None:
-    db = sqlite3.connect(site.cache / DB_FILE)
-    db.execute("UPDATE store SET data = substr(data, 1, length(data) - 7) || X'80049500'")
-    db.commit()
+    _update(site, "UPDATE files SET topics = substr(topics, 1, length(topics) - 2)")
 
 
 def _unloadable_rows(site: Site) -> None:
-    db = sqlite3.connect(site.cache / DB_FILE)
-    db.execute("UPDATE store SET data = ? WHERE name = 'stamps'", (b"\x80not marshal" * 5,))
-    db.commit()
+    _update(site, 'UPDATE files SET provider = \'{"not": "a pair"}\'')
 
 
 def _unloadable_problems(site: Site) -> None:
-    db = sqlite3.connect(site.cache / DB_FILE)
-    sealed = feeds.cache._seal(b"\x80\x04\x95not a pickle")
-    db.execute("UPDATE state SET problems = ?", (sealed,))
-    db.commit()
+    _update(
+        site,
+        "INSERT INTO problems SELECT root, '001.md', 0, 'x', 1, 'f', 'm', 'catastrophe'"
+        " FROM choice",
+    )
 
 
 def _wrong_brief(site: Site) -> None:
-    _rewrite(site, "briefs", lambda rows: dict.fromkeys(rows, ("too", "short")))
+    _update(site, "UPDATE files SET draft = 7")
 
 
 def _wrong_group(site: Site) -> None:
-    _rewrite(site, "groups", lambda rows: dict.fromkeys(rows, ("not", "a", "group", "!", "!")))
+    _update(site, 'UPDATE groups SET candidates = \'[["not", "a", "candidate"]]\'')
 
 
 def _other_version(site: Site) -> None:
@@ -447,13 +484,19 @@ def test_an_unwritable_cache_only_makes_runs_colder(tmp_path: Path) -> None:
     assert outputs(site.output) == site.cold()
 
 
-def test_a_cache_folder_others_can_write_is_not_used(tmp_path: Path) -> None:
-    site = Site(tmp_path, _site(3))
-    site.cache.mkdir()
-    site.cache.chmod(0o777)
-    result = site.build()
-    assert any("writable by others" in note for note in result.cache_notes)
-    assert not (site.cache / DB_FILE).exists()
+def test_the_cache_holds_plain_values_only(tmp_path: Path) -> None:
+    """Rows hold numbers, text (JSON for lists) and digests: nothing read from a cache
+    folder runs code (so a folder others could write needs no owner check; at worst it
+    makes a run colder)."""
+    site = Site(tmp_path, _site(5) | {"bad.md": "---\ntitle: [unclosed\n---\n"})
+    site.build()
+    db = sqlite3.connect(site.cache / DB_FILE)
+    tables = [name for (name,) in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")]
+    for table in tables:
+        for row in db.execute(f"SELECT * FROM {table}"):
+            assert all(v is None or type(v) in (int, str, bytes) for v in row)
+    problems = db.execute("SELECT path, field, severity FROM problems").fetchall()
+    assert problems and all(severity in ("error", "warning") for _, _, severity in problems)
 
 
 def test_check_uses_the_cache_and_writes_no_output(tmp_path: Path) -> None:
@@ -531,14 +574,15 @@ def test_library_versions_are_read_from_dist_info_folders_as_metadata_gives_them
 ) -> None:
     from importlib import metadata
 
-    versions = feeds.cache._library_versions()
-    assert versions == {name: metadata.version(name) for name in feeds.cache._LIBRARIES}
+    versions = feeds.cache.db._library_versions()
+    assert versions == {name: metadata.version(name) for name in feeds.cache.db._LIBRARIES}
     jinja = metadata.version("Jinja2")
     # A second copy of a library ahead on the path, and one not installed at all.
     (tmp_path / "jinja2-9.9.dist-info").mkdir()
-    monkeypatch.setattr(feeds.cache, "_LIBRARIES", (*feeds.cache._LIBRARIES, "No-Such_lib"))
+    libraries = (*feeds.cache.db._LIBRARIES, "No-Such_lib")
+    monkeypatch.setattr(feeds.cache.db, "_LIBRARIES", libraries)
     monkeypatch.syspath_prepend(str(tmp_path))
-    again = feeds.cache._library_versions()
+    again = feeds.cache.db._library_versions()
     assert again["Jinja2"] == f"9.9|{jinja}"
     assert again["No-Such_lib"] == "-"
 
@@ -549,7 +593,7 @@ def test_digests_depend_on_values_not_on_which_strings_are_shared() -> None:
     assert separate is not key
     shared = ("settings", "provider", key, "P0", key, ("a.md", "a.md"))
     apart = ("settings", "provider", key, "P0", separate, ("a.md", "".join(["a.", "md"])))
-    assert feeds.cache._canonical(shared) == feeds.cache._canonical(apart)
+    assert feeds.cache.db.canonical(shared) == feeds.cache.db.canonical(apart)
 
 
 def test_an_incremental_build_counts_what_a_cold_one_does(tmp_path: Path) -> None:
@@ -572,3 +616,17 @@ def test_an_incremental_build_counts_what_a_cold_one_does(tmp_path: Path) -> Non
     assert result.counts == site.cold_result.counts
     assert result.counts.published == 12 and result.counts.drafts == 1
     assert site.build().counts == result.counts  # answered from the last run
+
+
+def test_file_names_that_are_not_utf8_are_cached_like_any_other(tmp_path: Path) -> None:
+    site = Site(tmp_path, _site(4))
+    odd = site.content / os.fsdecode(b"caf\xe9.md")  # Latin-1: not UTF-8
+    odd.write_text(article(n=40, topics=["Topic 1"]))
+    first = site.build()
+    assert first.articles == 5
+    again = site.build()
+    assert again.files_reread == 0 and again.feeds_rendered == 0
+    odd.write_text(article(n=40, title="Edited", topics=["Topic 1"]))
+    edited = site.build()
+    assert edited.incremental and edited.files_reread == 1
+    assert outputs(site.output) == site.cold()

@@ -10,7 +10,8 @@ from conftest import article, write_tree
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feeds.sources import Source, Stamps, find_sources, scan, stamp_of
+from feeds.model import Stamps
+from feeds.sources import Source, find_sources, scan, stamp_of
 
 _INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 _STAMP = st.none() | st.tuples(st.integers(0, 2**63 - 1), _INT64, _INT64, _INT64)

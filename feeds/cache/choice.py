@@ -1,0 +1,660 @@
+"""The choice tier: what each content file gave (its stamp, brief and problems), and the
+feeds the last run chose from them (a row per group), so that a run that changed a few
+files reads those few rows and updates the choice.
+
+Tables ``choice`` (a row per content folder: the settings and moment of the choice, its
+counts and hidden articles), ``files`` (a row per file, by folder and by article id),
+``problems`` (a row per problem) and ``groups`` (a row per topic, provider and the site:
+the state a later run updates, and the feed chosen). The published articles of a group
+dated in a range are one indexed query away: ``files`` holds each brief's date and
+topics, ``groups`` each group's newest candidates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from feeds.cache.db import (
+    DUPLICATES,
+    NEVER,
+    BadRow,
+    canonical,
+    from_json,
+    ints_of,
+    problem_of,
+    problem_row,
+    text,
+    text_of,
+    to_json,
+    untext,
+)
+from feeds.errors import Problem
+from feeds.model import (
+    DIGEST_SIZE,
+    Brief,
+    Counts,
+    FeedKind,
+    Stamp,
+    Stamps,
+    from_micros,
+    micros,
+)
+
+GroupKey = tuple[FeedKind, str]
+"""A feed's group: its kind and key (``""`` for the site feed)."""
+Record = tuple[str, int, int | None, tuple[str, ...]]
+"""A chosen feed: its name, its total, its newest article's date (micros), and the
+source files of its articles, newest first."""
+GroupValues = tuple[tuple[tuple[str, int], ...], int, tuple[tuple[int, str, str], ...], bool]
+"""A group's state as stored: its names with their counts, its total, its candidates
+(date, id, source file) newest first, and whether those are all its articles."""
+FolderDigests = dict[str, bytes]
+_NO_DIGEST = bytes(DIGEST_SIZE)
+
+
+def folder_of(rel: str) -> str:
+    """The folder part of a relative path, as a scan's runs name it."""
+    return rel[: rel.rfind("/") + 1]
+
+
+def folder_digest(parts: list[tuple[tuple[str, ...], bytes]]) -> bytes:
+    """A digest of one content folder's (relative paths, packed stamps) runs of sources."""
+    return hashlib.sha256(canonical(parts)).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the cache holds for one file."""
+
+    brief: Brief | None
+    """``None``: the file gave no usable article."""
+    problems: tuple[Problem, ...]
+    digest: bytes | None = None
+    """A digest of the bytes it was read from (``None``: none was taken)."""
+    current: bool = True
+    """Its stamp is the stored one: it did not change. Else it is known only if its
+    bytes still have :attr:`digest` (it was touched, not changed)."""
+    shown: bytes | None = None
+    """The packed stamp its feeds were last fingerprinted with, when that is not its
+    stamp now (``None``: it is, or it is not known)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FullFiles:
+    """What every source gave a full choice, by source number."""
+
+    briefs: Sequence[Brief | None]
+    problems: Mapping[int, tuple[Problem, ...]]
+    digests: bytes
+    """A digest of the bytes of each file (all of them, :data:`DIGEST_SIZE` bytes each,
+    by source number; zeros where none was taken): one string, where a mapping of 100,000
+    digests held 15 MB more at the peak of a cold build."""
+    shown: Mapping[int, bytes]
+    """The packed stamp the feeds are fingerprinted with, where it is not the file's
+    stamp now (a touched file keeps the stamp its bytes were first seen with)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileChange:
+    """What one changed file gives now."""
+
+    rel: str
+    index: int | None
+    """Its source number (``None``: gone)."""
+    brief: Brief | None
+    problems: tuple[Problem, ...]
+    digest: bytes | None = None
+    """A digest of its bytes (``None``: not taken)."""
+    shown: bytes | None = None
+    """The packed stamp its feeds are fingerprinted with, if not its stamp now."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChoiceRecord:
+    """What a run chose, to be saved: every file and group (``files`` a :class:`FullFiles`)
+    or what changed since the last choice (``files`` the changes, ``groups`` the groups
+    looked at)."""
+
+    files: FullFiles | tuple[FileChange, ...]
+    groups: Mapping[GroupKey, tuple[GroupValues, Record] | None]
+    """Each group's state and chosen feed (``None``: the group is gone)."""
+    hidden: frozenset[str]
+    until: datetime | None
+    duplicates: tuple[Problem, ...]
+    articles: int
+    counts: Counts
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+class _Decoder:
+    """Rows of ``files`` back into briefs, each distinct topics and provider text decoded
+    (and checked) once."""
+
+    def __init__(self) -> None:
+        self.topics: dict[str, tuple[tuple[str, str], ...]] = {}
+        self.providers: dict[str, tuple[str, str]] = {}
+
+    def brief(self, row: Sequence[Any]) -> Brief | None:
+        """``row``: id, url, published, draft, removed, topics, provider."""
+        article_id, url, published, draft, removed, topics, provider = row
+        if article_id is None:
+            return None
+        if not (
+            isinstance(article_id, str)
+            and (url is None or isinstance(url, str))
+            and type(published) is int
+            and draft in (0, 1)
+            and removed in (0, 1)
+        ):
+            raise BadRow("files: not a brief")
+        held = self.topics.get(topics)
+        if held is None:
+            held = self.topics[topics] = tuple(_pair(pair) for pair in _list(topics))
+        if provider is not None:
+            known = self.providers.get(provider)
+            if known is None:
+                known = self.providers[provider] = _pair(from_json(provider))
+            provider = known
+        article_id = untext(article_id)
+        return Brief(
+            article_id,
+            article_id if url is None else untext(url),
+            published,
+            bool(draft),
+            bool(removed),
+            held,
+            provider,
+        )
+
+
+def _list(text: object) -> list[Any]:
+    value = from_json(text)
+    if not isinstance(value, list):
+        raise BadRow("not a list")
+    return value
+
+
+def _pair(value: object) -> tuple[str, str]:
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and isinstance(value[1], str)
+    ):
+        raise BadRow("not a pair of strings")
+    return (value[0], value[1])
+
+
+_BRIEF_COLUMNS = "id, url, published, draft, removed, topics, provider"
+_FILE_MARKS = ", ".join("?" * 16)
+"""A row of ``files``: root, rel, folder, the stamp (4), the brief (7), digest, seen."""
+
+
+def _stamp(row: Sequence[Any]) -> Stamp | None:
+    size, mtime, ctime, inode = row
+    if size is None:
+        return None
+    if not all(type(v) is int for v in row):
+        raise BadRow("files: not a stamp")
+    return (size, mtime, ctime, inode)
+
+
+def state(db: sqlite3.Connection, root: str, given: str, reading: str) -> tuple[Any, ...] | None:
+    """The last choice's row, if it was made of this folder with the same reading settings."""
+    row = db.execute(
+        "SELECT given, reading, choosing, now_us, until_us, articles, counts, hidden"
+        " FROM choice WHERE root = ?",
+        (root,),
+    ).fetchone()
+    if row is None or row[0] != given or row[1] != reading:
+        return None
+    return tuple(row)
+
+
+def file_problems(db: sqlite3.Connection, root: str) -> dict[str, tuple[Problem, ...]]:
+    """By relative path (:data:`DUPLICATES` for the choice's duplicates): the problems."""
+    found: dict[str, list[Problem]] = {}
+    for rel, *values in db.execute(
+        "SELECT rel, path, line, field, message, severity FROM problems WHERE root = ?"
+        " ORDER BY rel, seq",
+        (root,),
+    ):
+        found.setdefault(untext(rel), []).append(problem_of(*values))
+    return {rel: tuple(problems) for rel, problems in found.items()}
+
+
+def known(
+    db: sqlite3.Connection, root: str, rels: Sequence[str], stamps: Stamps
+) -> dict[int, Known]:
+    """By source number: what the cache holds for the files whose stamp is unchanged, or
+    whose stamp changed but whose digest was taken (:attr:`Known.current` false)."""
+    index_of = {rel: i for i, rel in enumerate(rels)}
+    problems = file_problems(db, root)
+    decoder = _Decoder()
+    found: dict[int, Known] = {}
+    for rel, size, mtime, ctime, inode, digest, seen, *brief in db.execute(
+        f"SELECT rel, size, mtime, ctime, inode, digest, seen, {_BRIEF_COLUMNS} FROM files"
+        " WHERE root = ?",
+        (root,),
+    ):
+        index = index_of.get(untext(rel))
+        if index is None:
+            continue
+        old = _stamp((size, mtime, ctime, inode))
+        current = old is not None and stamps[index] == old
+        if not current and digest is None:
+            continue
+        found[index] = _known(
+            decoder.brief(brief), problems.get(rels[index], ()), digest, seen, old, current
+        )
+    return found
+
+
+def _known(
+    brief: Brief | None,
+    problems: tuple[Problem, ...],
+    digest: object,
+    seen: object,
+    old: Stamp | None,
+    current: bool,
+) -> Known:
+    if not (digest is None or isinstance(digest, bytes)) or not (
+        seen is None or (isinstance(seen, bytes) and len(seen) == 32)
+    ):
+        raise BadRow("files: not a digest or stamp")
+    if seen is None and not current and old is not None:
+        seen = Stamps.pack([old])
+    return Known(brief, problems, digest, current, seen)
+
+
+@dataclass(frozen=True, slots=True)
+class Previous:
+    """The last run's choice of feeds, for a run that changed few files to update it; its
+    lookups read the rows of the files and groups a change touches."""
+
+    db: sqlite3.Connection
+    root: str
+    guard: Callable[[], AbstractContextManager[None]]
+    """Around each lookup: a row that does not load discards the cache and raises
+    :class:`~feeds.cache.db.Damaged` (the build starts over)."""
+    changed: tuple[tuple[str, int | None], ...]
+    """Files added, changed or removed since: (relative path, source number or ``None``)."""
+    records: dict[GroupKey, Record]
+    duplicates: tuple[Problem, ...]
+    problems: dict[str, tuple[Problem, ...]]
+    """By relative path, the problems of every file that had some."""
+    shown: dict[str, bytes]
+    """By relative path, the packed stamp the feeds were fingerprinted with, where it is
+    not the file's stored stamp (see :attr:`FullFiles.shown`)."""
+    hidden: frozenset[str]
+    until: datetime | None
+    articles: int
+    counts: Counts
+
+    def briefs_of(self, rels: Collection[str]) -> dict[str, Brief | None]:
+        """The stored brief of each of ``rels`` (``None``: no article, or not stored)."""
+        found: dict[str, Brief | None] = dict.fromkeys(rels)
+        decoder = _Decoder()
+        with self.guard():
+            self._briefs(found, decoder)
+        return found
+
+    def _briefs(self, found: dict[str, Brief | None], decoder: _Decoder) -> None:
+        for rel, row in self._rows(_BRIEF_COLUMNS, found):
+            found[rel] = decoder.brief(row)
+
+    def _rows(self, columns: str, rels: Collection[str]) -> Iterator[tuple[str, list[Any]]]:
+        """The ``columns`` of the row of each of ``rels`` that has one (each by its key:
+        a few files changed)."""
+        for rel in sorted(rels):
+            row = self.db.execute(
+                f"SELECT {columns} FROM files WHERE root = ? AND folder = ? AND rel = ?",
+                (self.root, text(folder_of(rel)), text(rel)),
+            ).fetchone()
+            if row is not None:
+                yield rel, list(row)
+
+    def digested(self, rels: Collection[str]) -> dict[str, Known]:
+        """Of ``rels`` (files whose stamp changed), those whose digest was taken: what
+        they gave, if their bytes still have that digest."""
+        found: dict[str, Known] = {}
+        decoder = _Decoder()
+        columns = f"size, mtime, ctime, inode, digest, seen, {_BRIEF_COLUMNS}"
+        with self.guard():
+            for rel, (size, mtime, ctime, inode, digest, seen, *brief) in self._rows(columns, rels):
+                if digest is None:
+                    continue
+                old = _stamp((size, mtime, ctime, inode))
+                found[rel] = _known(
+                    decoder.brief(brief), self.problems.get(rel, ()), digest, seen, old, False
+                )
+        return found
+
+    def files_of(self, ids: Collection[str]) -> dict[str, tuple[str, ...]]:
+        """The files that had each of ``ids`` in the last run."""
+        found: dict[str, list[str]] = {i: [] for i in ids}
+        with self.guard():
+            for chunk in _chunks(sorted(ids)):
+                marks = ",".join("?" * len(chunk))
+                for article_id, rel in self.db.execute(
+                    f"SELECT id, rel FROM files WHERE root = ? AND id IN ({marks})",
+                    (self.root, *map(text, chunk)),
+                ):
+                    found[untext(article_id)].append(untext(rel))
+        return {i: tuple(rels) for i, rels in found.items()}
+
+    def group_states(self, groups: Collection[GroupKey]) -> dict[GroupKey, GroupValues | None]:
+        """The stored state of each of ``groups`` (``None``: no such group)."""
+        found: dict[GroupKey, GroupValues | None] = {}
+        with self.guard():
+            for kind, key in groups:
+                row = self.db.execute(
+                    "SELECT names, total, candidates, complete FROM groups"
+                    " WHERE root = ? AND kind = ? AND key = ?",
+                    (self.root, kind.value, text(key)),
+                ).fetchone()
+                found[kind, key] = None if row is None else _group_values(*row)
+        return found
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _group_values(
+    names: object, total: object, candidates: object, complete: object
+) -> GroupValues:
+    pairs = _list(names)
+    items = _list(candidates)
+    if not (
+        type(total) is int
+        and complete in (0, 1)
+        and all(
+            isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and type(p[1]) is int
+            for p in pairs
+        )
+        and all(
+            isinstance(c, list)
+            and len(c) == 3
+            and type(c[0]) is int
+            and isinstance(c[1], str)
+            and isinstance(c[2], str)
+            for c in items
+        )
+    ):
+        raise BadRow("groups: not a group")
+    return (
+        tuple((p[0], p[1]) for p in pairs),
+        total,
+        tuple((c[0], c[1], c[2]) for c in items),
+        bool(complete),
+    )
+
+
+def _record(text: object) -> Record:
+    value = _list(text)
+    if not (
+        len(value) == 4
+        and isinstance(value[0], str)
+        and type(value[1]) is int
+        and (value[2] is None or type(value[2]) is int)
+        and isinstance(value[3], list)
+    ):
+        raise BadRow("groups: not a record")
+    try:
+        "".join(value[3])  # every one a string (quicker than asking each)
+    except TypeError:
+        raise BadRow("groups: not a record") from None
+    return (value[0], value[1], value[2], tuple(value[3]))
+
+
+def previous(
+    db: sqlite3.Connection,
+    root: str,
+    row: tuple[Any, ...],
+    now: datetime,
+    rels: Sequence[str],
+    stamps: Stamps,
+    spans: Mapping[str, list[tuple[int, int]]],
+    digests: FolderDigests,
+    *,
+    guard: Callable[[], AbstractContextManager[None]],
+) -> Previous | None:
+    """The last choice (``row``, of :func:`state`), or ``None`` when the clock went back, an
+    article came due, or so much changed that choosing from every brief is as quick."""
+    now_us, until_us, articles, counts, hidden = row[3], row[4], row[5], row[6], row[7]
+    if not now_us <= micros(now) < until_us:
+        return None
+    stored = {
+        untext(folder): digest
+        for folder, digest in db.execute(
+            "SELECT folder, digest FROM folders WHERE root = ?", (root,)
+        )
+    }
+    differ = sorted(f for f in digests.keys() | stored.keys() if digests.get(f) != stored.get(f))
+    changed: list[tuple[str, int | None]] = []
+    for folder in differ:
+        old = {
+            untext(rel): _stamp(stamp)
+            for rel, *stamp in db.execute(
+                "SELECT rel, size, mtime, ctime, inode FROM files WHERE root = ? AND folder = ?",
+                (root, text(folder)),
+            )
+        }
+        for start, end in spans.get(folder, ()):
+            for index in range(start, end):
+                rel, stamp = rels[index], stamps[index]
+                if stamp is None or old.pop(rel, None) != stamp:
+                    changed.append((rel, index))
+                    old.pop(rel, None)
+        changed.extend((rel, None) for rel in old)
+        if len(changed) > max(100, len(rels) // 10):
+            return None
+    changed.sort(key=lambda change: (change[1] is None, change[1] or 0, change[0]))
+    problems = file_problems(db, root)
+    duplicates = problems.pop(DUPLICATES, ())
+    records: dict[GroupKey, Record] = {}
+    for kind, key, record in db.execute(
+        "SELECT kind, key, record FROM groups WHERE root = ?", (root,)
+    ):
+        try:
+            group = (FeedKind(kind), untext(key))
+        except ValueError:
+            raise BadRow(f"groups: no kind {kind!r}") from None
+        records[group] = _record(record)
+    shown: dict[str, bytes] = {}
+    for rel, seen in db.execute(
+        "SELECT rel, seen FROM files WHERE root = ? AND seen IS NOT NULL", (root,)
+    ):
+        if not (isinstance(seen, bytes) and len(seen) == 32):
+            raise BadRow("files: not a stamp")
+        shown[untext(rel)] = seen
+    hidden_ids = _list(hidden)
+    if not all(isinstance(i, str) for i in hidden_ids):
+        raise BadRow("choice: hidden is not a list of ids")
+    return Previous(
+        db=db,
+        root=root,
+        guard=guard,
+        changed=tuple(changed),
+        records=records,
+        duplicates=duplicates,
+        problems=problems,
+        shown=shown,
+        hidden=frozenset(hidden_ids),
+        until=from_micros(until_us) if until_us < NEVER else None,
+        articles=articles,
+        counts=Counts(*ints_of(counts, len(Counts._fields))),
+    )
+
+
+# -- saving ----------------------------------------------------------------------------------
+
+
+class _Encoder:
+    def __init__(self) -> None:
+        self.topics: dict[tuple[tuple[str, str], ...], str] = {}
+        self.providers: dict[tuple[str, str], str] = {}
+
+    def row(
+        self,
+        root: str,
+        rel: str,
+        stamp: Stamp | None,
+        brief: Brief | None,
+        digest: bytes | None,
+        seen: bytes | None,
+    ) -> tuple[Any, ...]:
+        size, mtime, ctime, inode = stamp if stamp is not None else (None, None, None, None)
+        if brief is None:
+            return (
+                root, text(rel), text(folder_of(rel)), size, mtime, ctime, inode, *(None,) * 7,
+                digest, seen,
+            )  # fmt: skip
+        topics = self.topics.get(brief.topics)
+        if topics is None:
+            topics = self.topics[brief.topics] = to_json(brief.topics)
+        provider = None
+        if brief.provider is not None:
+            provider = self.providers.get(brief.provider)
+            if provider is None:
+                provider = self.providers[brief.provider] = to_json(brief.provider)
+        return (
+            root, text(rel), text(folder_of(rel)), size, mtime, ctime, inode, text(brief.id),
+            None if brief.url == brief.id else text(brief.url), brief.published,
+            int(brief.draft), int(brief.removed), topics, provider, digest, seen,
+        )  # fmt: skip
+
+
+def _problem_rows(root: str, rel: str, problems: Iterable[Problem]) -> Iterator[tuple[Any, ...]]:
+    return ((root, text(rel), seq, *problem_row(p)) for seq, p in enumerate(problems))
+
+
+def save(
+    db: sqlite3.Connection,
+    root: str,
+    record: ChoiceRecord,
+    *,
+    head: tuple[str, str, str, int],
+    rels: Sequence[str],
+    stamps: Sequence[Stamp | None],
+    scanned: Stamps,
+    digests: FolderDigests,
+) -> None:
+    """Store ``record``; ``head``: the folder as given, the reading and choosing settings,
+    and the moment of the choice; ``stamps``: as stored (a file to read again: ``None``),
+    ``scanned`` as found;
+    ``digests``: every folder's digest of those stamps."""
+    encoder = _Encoder()
+    files = record.files
+
+    def seen(index: int, stored: Stamp | None, digest: bytes | None) -> bytes | None:
+        """What to store as ``seen``: the stamp fingerprints used, when not ``stored``."""
+        shown = shown_of(index)
+        if shown is None and stored is None and digest is not None:
+            shown = scanned.select((index,))  # changed just now: read again next time
+        if shown is None or (stored is not None and shown == Stamps.pack([stored])):
+            return None
+        return shown
+
+    if isinstance(files, FullFiles):
+        taken = memoryview(files.digests)
+
+        def digest(index: int) -> bytes | None:
+            value = bytes(taken[DIGEST_SIZE * index : DIGEST_SIZE * (index + 1)])
+            return None if value == _NO_DIGEST else value
+
+        shown_of = files.shown.get
+        for table in ("files", "problems", "groups", "folders"):
+            db.execute(f"DELETE FROM {table} WHERE root = ?", (root,))
+        db.executemany(
+            f"INSERT INTO files VALUES ({_FILE_MARKS})",
+            (
+                encoder.row(
+                    root, rel, stamp, brief, digest(index), seen(index, stamp, digest(index))
+                )
+                for index, (rel, stamp, brief) in enumerate(
+                    zip(rels, stamps, files.briefs, strict=True)
+                )
+            ),
+        )
+        db.executemany(
+            "INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row
+                for index, problems in sorted(files.problems.items())
+                for row in _problem_rows(root, rels[index], problems)
+            ),
+        )
+        db.executemany(
+            "INSERT INTO folders VALUES (?, ?, ?)", ((root, text(f), d) for f, d in digests.items())
+        )
+    else:
+        shown = {c.index: c.shown for c in files if c.index is not None and c.shown}
+        shown_of = shown.get
+        for change in files:
+            rel = text(change.rel)
+            db.execute("DELETE FROM problems WHERE root = ? AND rel = ?", (root, rel))
+            if change.index is None:
+                db.execute(
+                    "DELETE FROM files WHERE root = ? AND folder = ? AND rel = ?",
+                    (root, text(folder_of(change.rel)), rel),
+                )
+                continue
+            db.execute(
+                f"INSERT OR REPLACE INTO files VALUES ({_FILE_MARKS})",
+                encoder.row(
+                    root,
+                    change.rel,
+                    stamps[change.index],
+                    change.brief,
+                    change.digest,
+                    seen(change.index, stamps[change.index], change.digest),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                _problem_rows(root, change.rel, change.problems),
+            )
+        stored = dict(db.execute("SELECT folder, digest FROM folders WHERE root = ?", (root,)))
+        now = {text(f): d for f, d in digests.items()}
+        for folder in stored.keys() - now.keys():
+            db.execute("DELETE FROM folders WHERE root = ? AND folder = ?", (root, folder))
+        db.executemany(
+            "INSERT OR REPLACE INTO folders VALUES (?, ?, ?)",
+            ((root, f, d) for f, d in now.items() if stored.get(f) != d),
+        )
+        db.execute("DELETE FROM problems WHERE root = ? AND rel = ?", (root, DUPLICATES))
+    db.executemany(
+        "INSERT INTO problems VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        _problem_rows(root, DUPLICATES, record.duplicates),
+    )
+    for (kind, key), values in record.groups.items():
+        if values is None:
+            db.execute(
+                "DELETE FROM groups WHERE root = ? AND kind = ? AND key = ?",
+                (root, kind.value, text(key)),
+            )
+            continue
+        (names, total, candidates, complete), chosen = values
+        db.execute(
+            "INSERT OR REPLACE INTO groups VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (root, kind.value, text(key), to_json(chosen), total, int(complete), to_json(names),
+             to_json(candidates)),
+        )  # fmt: skip
+    given, reading, choosing, now_us = head
+    until = micros(record.until) if record.until is not None else NEVER
+    db.execute(
+        "INSERT OR REPLACE INTO choice VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (root, given, reading, choosing, now_us, until, record.articles,
+         text_of(record.counts), to_json(sorted(record.hidden))),
+    )  # fmt: skip

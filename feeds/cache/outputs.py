@@ -1,0 +1,165 @@
+"""The outputs tier: per output file, a fingerprint of everything its feed was rendered
+from and the sha256 of the bytes written, so that a run renders only the feeds whose
+inputs changed.
+
+Table ``outputs``. A feed is not rendered again only when its fingerprint is the
+recorded one, the recorded sha256 is the write manifest's, and the file on disk is the
+one the manifest recorded; the site pages (index, OPML) only when the settings, templates
+and every feed's name, place, count and date are the recorded ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+from feeds.cache.db import canonical, text, untext
+from feeds.model import Feed, ManifestEntry, Stamps
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPlan:
+    """Which feed files to render, and what each was rendered from."""
+
+    fingerprints: Mapping[str, str]
+    """By output path: the fingerprint of its feed's inputs."""
+    keep: frozenset[str] = frozenset()
+    """Output paths known to be current: not rendered, left in place."""
+    kept_feeds: int = 0
+    pages: str = ""
+    """The fingerprint of the site pages' inputs (the settings, templates and every feed's
+    name, place, count and date; ``""``: a template changed just now)."""
+    pages_kept: bool = False
+    """The site pages are current (their paths are in ``keep``): not rendered."""
+
+    def with_pages(self, paths: Collection[str]) -> FeedPlan:
+        """This plan, with ``paths`` (the site pages, rendered this run) recorded as made
+        from :attr:`pages`."""
+        fingerprints = {**self.fingerprints, **dict.fromkeys(paths, self.pages)}
+        return FeedPlan(fingerprints, self.keep, self.kept_feeds, self.pages, self.pages_kept)
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """An output folder as this run found it, before writing."""
+
+    root: str
+    """Its resolved path."""
+    manifest: Mapping[str, ManifestEntry]
+    """What the write manifest records of its files."""
+    intact: Callable[[str, ManifestEntry], bool]
+    """Whether a file is still the one the manifest recorded."""
+
+
+def fingerprint(
+    feed: Feed,
+    settings: str,
+    rels: Sequence[str],
+    stamps: Stamps,
+    unstable: set[int],
+    shown: Mapping[int, bytes],
+) -> str | None:
+    """Everything a feed file is rendered from, or ``None`` when an input is not stable
+    (changed too recently to trust its stamp, and no digest of its bytes taken). Each
+    article file counts by its stamp, or by the one in ``shown``: a file touched but not
+    changed keeps the stamp its bytes were first seen with, and the fingerprint with it."""
+    members = feed.members
+    identity: tuple[Any, ...] = (
+        settings, feed.kind.value, feed.key, feed.name, feed.slug, feed.total
+    )  # fmt: skip
+    if members:
+        if unstable and not unstable.isdisjoint(members):
+            return None
+        pick = itemgetter(*members, members[0])  # always a tuple, even for one member
+        if shown and not shown.keys().isdisjoint(members):
+            select = stamps.select
+            contents = b"".join(
+                [s if (s := shown.get(m)) is not None else select((m,)) for m in members]
+            )
+        else:
+            contents = stamps.select(members)
+        identity = (*identity, pick(rels), contents)
+    return hashlib.sha256(canonical(identity)).hexdigest()
+
+
+def pages_fingerprint(site_feeds: Sequence[Feed], parts: list[Any]) -> str:
+    """What the site pages are rendered from: ``parts`` (settings, template and copied
+    files' stamps) and every feed's name, place, count and date."""
+    parts = [
+        *parts,
+        *((f.kind.value, f.key, f.name, f.slug, f.total, str(f.updated)) for f in site_feeds),
+    ]
+    return hashlib.sha256(canonical(parts)).hexdigest()
+
+
+def plan(
+    db: sqlite3.Connection,
+    output: Output,
+    feeds: Sequence[tuple[Feed, tuple[str, ...]]],
+    fingerprint_of: Callable[[Feed], str | None],
+    pages: str,
+) -> FeedPlan:
+    """Fingerprint every feed (with its output paths); keep the files of those whose
+    inputs did not change."""
+    recorded = {
+        untext(path): value
+        for path, value in db.execute(
+            "SELECT path, fingerprint || ' ' || sha256 FROM outputs WHERE root = ?",
+            (text(output.root),),
+        )
+    }
+    manifest, intact = output.manifest, output.intact
+
+    def current(path: str, value: str) -> bool:
+        entry = manifest.get(path)
+        return (
+            entry is not None
+            and recorded.get(path) == f"{value} {entry.sha256}"
+            and intact(path, entry)
+        )
+
+    fingerprints: dict[str, str] = {}
+    keep: set[str] = set()
+    kept_feeds = 0
+    for feed, paths in feeds:
+        value = fingerprint_of(feed)
+        if value is None:
+            continue
+        fingerprints.update(dict.fromkeys(paths, value))
+        if all(current(path, value) for path in paths):
+            keep.update(paths)
+            kept_feeds += 1
+    kept_pages = [
+        path
+        for path, value in recorded.items()
+        if pages and value.partition(" ")[0] == pages and path not in fingerprints
+    ]
+    pages_kept = bool(kept_pages) and all(current(path, pages) for path in kept_pages)
+    if pages_kept:
+        keep.update(kept_pages)
+        fingerprints.update(dict.fromkeys(kept_pages, pages))
+    return FeedPlan(
+        fingerprints=fingerprints,
+        keep=frozenset(keep),
+        kept_feeds=kept_feeds,
+        pages=pages,
+        pages_kept=pages_kept,
+    )
+
+
+def save(db: sqlite3.Connection, root: str, plan: FeedPlan, digests: Mapping[str, str]) -> None:
+    """Record what each file written (``digests``: the sha256 of each) was made from."""
+    root = text(root)
+    db.execute("DELETE FROM outputs WHERE root = ?", (root,))
+    db.executemany(
+        "INSERT INTO outputs VALUES (?, ?, ?, ?)",
+        [
+            (root, text(path), value, digests[path])
+            for path, value in plan.fingerprints.items()
+            if path in digests
+        ],
+    )
