@@ -144,6 +144,7 @@ class Workers:
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
+        _quiet_cancelled_chunks()
         pool = ProcessPoolExecutor(
             self.jobs,
             mp_context=_fork_context(),
@@ -160,6 +161,29 @@ class Workers:
             return None
         self._pool = pool
         return pool
+
+
+@functools.cache
+def _quiet_cancelled_chunks() -> None:
+    """Keep the pool's own thread quiet when Ctrl-C ends the workers of a map left early.
+
+    Python 3.11's pool thread marks every chunk still pending as failed when a worker dies,
+    and raises ``InvalidStateError`` for one this process has cancelled meanwhile (later
+    Pythons skip those): a second traceback under the KeyboardInterrupt, about a chunk
+    nobody waits for. Every other exception in every thread is reported as before."""
+    import threading
+    from concurrent.futures import InvalidStateError
+    from concurrent.futures.process import _ExecutorManagerThread
+
+    before = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not (
+            isinstance(args.thread, _ExecutorManagerThread) and args.exc_type is InvalidStateError
+        ):
+            before(args)
+
+    threading.excepthook = hook
 
 
 @dataclass(frozen=True, slots=True)
