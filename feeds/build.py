@@ -241,9 +241,21 @@ class _Read(NamedTuple):
     """What choosing the feeds needs of the file's article (``None``: no usable article)."""
     problems: tuple[Problem, ...]
     """What reading the file found wrong, in the file's order."""
+    digest: bytes | None = None
+    """A digest of the file's bytes at ``_ToRead.stamp``, when asked for and still so."""
 
 
-def _read_brief(rel: str, shared: dict[str, Any]) -> _Read:
+class _ToRead(NamedTuple):
+    """A file for pass one, as it is sent to a worker."""
+
+    rel: str
+    """The file, relative to the content folder."""
+    stamp: Stamp | None = None
+    """Its stamp when the run began, to digest its bytes at after reading it (the worker
+    has them in the page cache); ``None``: no digest wanted."""
+
+
+def _read_brief(item: _ToRead, shared: dict[str, Any]) -> _Read:
     """Pass one, for every file that changed: what choosing the feeds needs, and problems.
 
     ``shared`` holds the ``config``, the content folder's ``prefix`` and whether to take
@@ -255,10 +267,11 @@ def _read_brief(rel: str, shared: dict[str, Any]) -> _Read:
     from feeds.collect import read_source
 
     config: Config = shared["config"]
-    source = Sources.source(shared["prefix"], rel)
+    source = Sources.source(shared["prefix"], item.rel)
     result = read_source(source, config.tz, config.max_related, fast_yaml=shared["fast"])
     article = result.article
-    return _Read(Brief.of(article) if article is not None else None, result.problems)
+    digest = digest_of(source.path, item.stamp) if item.stamp is not None else None
+    return _Read(Brief.of(article) if article is not None else None, result.problems, digest)
 
 
 def _compact(brief: Brief, shared: dict[Any, Any]) -> Brief:
@@ -607,13 +620,17 @@ def _choose(
             shown[index] = stored.shown
     to_read = [i for i in range(len(sources)) if i not in known]
     # A file changed just now is digested before it is read (an edit in the same clock
-    # tick then shows as other bytes next run); the others after, at the same stamp.
+    # tick then shows as other bytes next run).
     keeping = look.keeping
     for index in racy.intersection(to_read) if keeping else ():
         take(index, digest_of(sources.prefix + rels[index], stamps[index]))
     fast = fastyaml.worth_it(len(to_read))
     workers.share(fast=fast)
-    fresh = workers.map(_read_brief, [found.rels[i] for i in to_read])
+    # The others are digested after they are read, at the same stamp, by the worker.
+    fresh = workers.map(
+        _read_brief,
+        [_ToRead(rels[i], stamps[i] if keeping and i not in racy else None) for i in to_read],
+    )
     selector = Selector(
         selection,
         items_per_feed=config.items_per_feed,
@@ -633,9 +650,8 @@ def _choose(
         if held is not None:
             brief, problems = held.brief, held.problems
         else:
-            brief, problems = next(fresh)
-            if keeping and index not in racy:
-                take(index, digest_of(sources.prefix + rels[index], stamps[index]))
+            brief, problems, digest = next(fresh)
+            take(index, digest)
         if problems:
             by_file[index] = problems
             read_problems.extend(problems)
@@ -726,11 +742,15 @@ def _update(
     fast = fastyaml.worth_it(len(indexes))
     workers.share(fast=fast)
     fresh = dict(
-        zip(indexes, workers.map(_read_brief, [found.rels[i] for i in indexes]), strict=True)
+        zip(
+            indexes,
+            workers.map(_read_brief, [_ToRead(found.rels[i]) for i in indexes]),
+            strict=True,
+        )
     )
     changes: list[Change] = []
     for rel, index in changed:
-        after, _ = fresh[index] if index is not None else (None, ())
+        after = fresh[index].brief if index is not None else None
         changes.append(Change(rel, before[rel], after))
     copies = shown_after(
         changes,
@@ -764,7 +784,7 @@ def _update(
                 rel=rel,
                 index=index,
                 brief=new,
-                problems=fresh[index][1] if index is not None else (),
+                problems=fresh[index].problems if index is not None else (),
                 digest=taken.get(index) if index is not None else None,
             )
             for (rel, _, new), (_, index) in zip(changes, changed, strict=True)
@@ -787,7 +807,7 @@ def _update(
             groups[group] = (_group_values(state), records[group])
     site = site_of(records, config.title, index_of)
 
-    fresh_briefs = {i: b for i, (b, _) in fresh.items() if b is not None}
+    fresh_briefs = {i: read.brief for i, read in fresh.items() if read.brief is not None}
 
     problems = tuple(p for rel in sorted(by_file, key=lambda r: r.split("/")) for p in by_file[rel])
     show("reading", len(sources), len(sources))
