@@ -330,14 +330,21 @@ class _Reader:
     def read(self, source: Source, body: str) -> FileResult:
         """The article and the problems of this front matter and ``body``."""
         data = self.data
+        get = data.get
         for key in data:
             if not isinstance(key, str):
                 self.error(str(key), "keys must be text", key=str(key))
-        title_raw = self.string("title", required=True)
+        # A value of its usual type is taken as it is; any other is left to the method
+        # that reports it (``string``, ``flag``, ``integer``), in the same order.
+        title_raw = get("title")
+        if type(title_raw) is not str:
+            title_raw = self.string("title", required=True)
         title = truncate(plain_text(title_raw), TITLE_LIMIT) if title_raw is not None else ""
         if title_raw is not None and not title:
             self.error("title", "empty")
-        excerpt = self.string("excerpt")
+        excerpt = get("excerpt")
+        if excerpt is not None and type(excerpt) is not str:
+            excerpt = self.string("excerpt")
 
         published = data.get("publishedDateTime")
         if published is None:
@@ -359,12 +366,32 @@ class _Reader:
             web = self.url("webUrl")
         if original is None and web is None and not self.fatal:
             self.error("webUrl", "missing: an article needs webUrl or originalUrl")
-        draft = not self.flag("published", True)
-        removed = self.flag("removed", False) or self.flag("deleted", False)
-        kind = self.string("type") or "article"
-        category = self.string("category")
-        quality = self.integer("quality")
-        heat = self.integer("heat")
+        flag = get("published")
+        draft = (
+            flag is False
+            if flag is None or type(flag) is bool
+            else not self.flag("published", True)
+        )
+        removed = get("removed")
+        if removed is None or removed is False:
+            removed = get("deleted")
+            if removed is None or type(removed) is not bool:
+                removed = removed is not None and self.flag("deleted", False)
+        elif removed is not True:
+            removed = self.flag("removed", False)  # reported; "deleted" is not read then
+        kind = get("type")
+        if kind is not None and type(kind) is not str:
+            kind = self.string("type")
+        kind = kind or "article"
+        category = get("category")
+        if category is not None and type(category) is not str:
+            category = self.string("category")
+        quality = get("quality")
+        if quality is not None and type(quality) is not int:
+            quality = self.integer("quality")
+        heat = get("heat")
+        if heat is not None and type(heat) is not int:
+            heat = self.integer("heat")
         provider = self.provider(data.get("provider"), None)
         topics = self.topics()
         image = self.first_image(data.get("images"), None, "images")
