@@ -8,7 +8,7 @@ Takes the first ``--count`` files (sorted) and times, in this process, each step
 * ``read``: opening and reading the file's bytes;
 * ``split``: decoding, newline normalisation and :func:`split_front_matter`;
 * ``yaml``: :func:`load_yaml_fast`, and ``load_yaml`` for the texts it hands back;
-* ``fields``: :func:`feeds.collect._read_fields` with Markdown rendering left out;
+* ``fields``: :meth:`feeds.collect._Reader.read` with Markdown rendering left out;
 * ``markdown``: :func:`feeds.markup.render_body` of the body;
 * ``total``: :func:`read_source` end to end (file reading included).
 
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from feeds import collect
+from feeds import collect, fastyaml
 from feeds.collect import Source, read_source
 from feeds.fastyaml import load_yaml_fast
 from feeds.frontmatter import Document, Split, load_yaml, split_front_matter
@@ -86,6 +86,7 @@ def sources(corpus: Path, count: int) -> list[Source]:
 def measure(files: list[Source]) -> ReadSpeed:
     if not files:
         raise ValueError("no article files to measure")
+    fastyaml._before_gate = 0  # the gate compiled, as in a build past its first files
     raws = [_read(s) for s in files]
     splits = [_split(r) for r in raws]
     fronts = [s.front for s in splits]
@@ -97,7 +98,7 @@ def measure(files: list[Source]) -> ReadSpeed:
 
     def fields(item: tuple[Source, Document, Split]) -> object:
         source, doc, split = item
-        return collect._read_fields(source, doc, split.body, 1, UTC, MAX_RELATED)
+        return collect._Reader(source, doc, 1, UTC, MAX_RELATED).read(source, split.body)
 
     with mock.patch.object(collect, "render_body", lambda body, base: None):
         fields_us = _best_of_three(prepared, fields)

@@ -7,8 +7,9 @@ replacement: ``yes``/``on`` stay strings, ``017`` is 17 (PyYAML: 15), ``1e3`` is
 (PyYAML: a string), ``1:20`` is a string (PyYAML: 80), quoted ``"2021-09-20"`` becomes a
 date (PyYAML: a string), it accepts line separators PyYAML rejects, and so on.
 
-So the fast path only runs on text that the gate (:func:`_safe`) accepts: a conservative subset of
-block YAML in which every scalar means the same thing to both parsers. Line by line,
+So the fast path only runs on text that the gate (:data:`_GATE_PATTERN`) accepts: a
+conservative subset of block YAML in which every scalar means the same thing to both
+parsers. Line by line,
 that is comments, ``key: value`` and ``- value`` (any mix, any indentation), where a key
 is a plain word starting with an ASCII letter that YAML 1.1 does not read as a boolean
 or null, and a value is
@@ -42,7 +43,6 @@ equal to ``load_yaml(text).data``, with the same types all the way down (``bool`
 
 from __future__ import annotations
 
-import functools
 import re
 from types import ModuleType
 from typing import Any
@@ -61,13 +61,12 @@ _NA = "\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
 # * possessive quantifiers: what a repetition took is never given back;
 # * alternatives start with a character or a character class, which the matcher tests
 #   before entering them (a lookahead comes after it, or in the last alternative);
-# * optional groups are spelled ``(?:X|)``, and lines ``LINE(?:\nLINE)*+``.
+# * optional groups are spelled ``(?:X|)``.
 #
-# It accepts exactly the texts that the first, plainer spelling accepted (kept in
-# tests/test_fastyaml.py, which checks that the two agree) and takes 14 µs on a 2 KB
-# front matter of the benchmark corpus, where the plainer one took 23 µs. Both compile
-# in about 65 ms, most of it spent on the classes holding _NA (written as what they
-# refuse, they compile in 10 to 20 ms, but match 3 µs slower).
+# It takes 14 µs on a 2 KB front matter of the benchmark corpus and compiles in 32 ms,
+# most of it spent on the classes holding _NA (a class of 60,000 code points is built
+# one code point at a time); the line is written once in it (:data:`_GATE_PATTERN`), so
+# each of those classes is compiled once.
 _S = "[Ss\u017f]"
 """An ``s`` of a YAML 1.1 word: ``re`` ignoring case also reads U+017F (long s) as one."""
 _WORD = (
@@ -131,80 +130,28 @@ _LINE = (
     rf"|{_COMMENT}"
     r"|)"
 )
-_SAFE_PATTERN = rf"{_LINE}(?:\n{_LINE})*+"
+_GATE_PATTERN = rf"(?:{_LINE}(?:\n|\Z))*+"
+"""Lines, each ending at a line break or at the end of the text (the line is written
+once: its character classes of :data:`_NA` are what compiling costs, 32 ms in all)."""
 
+PYYAML_FIRST = 50
+"""How many front matters a process reads with PyYAML alone before it compiles the gate:
+compiling costs 32 ms and PyYAML about 250 µs more per front matter than the fast path,
+so a run that reads a few files (one edit) never compiles it."""
 
-GATE_WORTH = 50
-"""PyYAML takes about 250 µs more per front matter than the fast path, whose gate takes
-11 ms to compile (:func:`_quick`): for fewer files than this, PyYAML alone is quicker."""
-FAST_GATE_WORTH = 12_000
-"""From this many files on, the gate spelled to match quickly (:func:`_safe`: 65 ms to
-compile, 4.5 µs a front matter faster) is worth compiling."""
+_gate: re.Pattern[str] | None = None
+_before_gate = PYYAML_FIRST
 
 
 def worth_it(files: int) -> bool:
-    """Whether to take the fast path for ``files`` front matters (it gives the same).
+    """Whether :func:`load_yaml_fast` may give a mapping (``yaml-rs`` is installed).
 
-    When it is, the gate is compiled here and now: in a process about to fork workers,
-    they then share it instead of each compiling its own.
+    Kept for callers that still ask before reading ``files`` front matters: the gate now
+    decides for itself when to be compiled (see :data:`PYYAML_FIRST`), and reading gives
+    the same whatever this returns.
     """
-    global _gate
-    if yaml_rs is None:
-        return False
-    if files >= FAST_GATE_WORTH:
-        _gate = _safe()
-    elif _gate is None and files >= GATE_WORTH:
-        _gate = _quick()
-    return _gate is not None
-
-
-_gate: re.Pattern[str] | None = None
-"""The gate :func:`load_yaml_fast` uses: the spelling :func:`worth_it` chose last (both
-accept the same texts), or :func:`_safe` when it was never asked."""
-
-
-@functools.cache
-def _safe() -> re.Pattern[str]:
-    """The gate, compiled on first use: compiling it takes 65 ms, and a run that finds
-    nothing changed never reads a front matter."""
-    return re.compile(_SAFE_PATTERN)
-
-
-@functools.cache
-def _quick() -> re.Pattern[str]:
-    """The gate spelled to compile quickly: 11 ms (a one-edit rebuild reads a few hundred
-    files), where a front matter takes 4.5 µs longer to match than with :func:`_safe`."""
-    return re.compile(_refusing(_SAFE_PATTERN))
-
-
-_OTHER = "\x80-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff"
-"""The characters from U+0080 on that :data:`_NA` leaves out."""
-
-
-def _refusing(pattern: str) -> str:
-    """``pattern`` with every character class that holds :data:`_NA` written as what it
-    refuses (its ASCII characters left out, and :data:`_OTHER`). The classes match the
-    same characters (``tests/test_fastyaml.py`` checks every code point), but a class of
-    what it refuses compiles about six times faster and matches a little slower."""
-    classes = re.compile(r"\[((?:[^\]\\]|\\.)*?)" + re.escape(_NA) + r"\]")  # group 1: ASCII
-    return classes.sub(lambda m: f"[^{_ascii_refused(m[1])}{_OTHER}]", pattern)
-
-
-@functools.cache
-def _ascii_refused(allowed: str) -> str:
-    """The ASCII characters that the class ``[allowed]`` refuses, as a class body."""
-    accepts = re.compile(f"[{allowed}]").fullmatch
-    refused = [c for c in range(128) if not accepts(chr(c))]
-    runs: list[list[int]] = []  # [first, last] of each run of consecutive characters
-    for c in refused:
-        if runs and runs[-1][1] == c - 1:
-            runs[-1][1] = c
-        else:
-            runs.append([c, c])
-    return "".join(
-        f"\\x{first:02x}" if first == last else f"\\x{first:02x}-\\x{last:02x}"
-        for first, last in runs
-    )
+    del files
+    return yaml_rs is not None
 
 
 def load_yaml_fast(text: str) -> dict[str, Any] | None:
@@ -221,7 +168,16 @@ def load_yaml_fast(text: str) -> dict[str, Any] | None:
         # ... and if reading ``doc`` finds a problem while ``lines`` is empty,
         # redo it with ``load_yaml(split.front)`` for the exact lines.
     """
-    if yaml_rs is None or not (_gate or _safe()).fullmatch(text):
+    global _gate, _before_gate
+    if yaml_rs is None:
+        return None
+    gate = _gate
+    if gate is None:
+        if _before_gate > 0:
+            _before_gate -= 1
+            return None
+        gate = _gate = re.compile(_GATE_PATTERN)
+    if not gate.fullmatch(text):
         return None
     try:
         data = yaml_rs.loads(text)

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from unittest import mock
 from zoneinfo import ZoneInfo
 
+import yaml
 from conftest import SEED, article, examples, read_content, write_tree
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from feeds.collect import Source, _read_fields, _Reader, decode_text
+from feeds.collect import Source, _Reader, decode_text, read_article
 from feeds.dates import parse_date, to_utc
-from feeds.frontmatter import Document
+from feeds.errors import Severity
+from feeds.frontmatter import Document, load_yaml
 from feeds.sources import find_sources
 
 
@@ -221,7 +222,7 @@ def test_the_shared_seed_reads_cleanly(tmp_path: Path) -> None:
     assert a.related[0].provider is not None and a.related[0].provider.domain == "dailydot.com"
 
 
-# -- the quick path of well-formed files agrees with the careful one ------------------------
+# -- any front matter: an article, or errors placed on lines ---------------------------------
 
 _TEXT = st.one_of(
     st.sampled_from(["Title", "A  b &amp; c", "", " ", "news", "é\x00\ufffd", "x" * 600]),
@@ -332,18 +333,33 @@ _SOURCE = Source(path="/c/a.md", rel="a.md", label="c/a.md")
     st.sampled_from(["", "Body.", "*Body*"]),
     st.integers(0, 3),
 )
-def test_quick_path_agrees_with_the_careful_path(
+def test_any_front_matter_is_an_article_or_errors_on_lines_of_the_file(
     data: dict[str, object], body: str, max_related: int
 ) -> None:
+    """Whatever the values, a file gives an article exactly when none of its problems is
+    an error, every problem is on a line of the front matter, and reading the mapping
+    without key lines (as the fast YAML path gives it) finds the same article and the
+    same problems: ``read_article`` reads such a file again for the lines alone."""
     zone = ZoneInfo("Europe/Paris")
-    quick = _Reader.quick(_SOURCE, data, body, zone, max_related)
-    event("quick" if quick is not None else "careful")
-    with mock.patch.object(_Reader, "quick", staticmethod(lambda *args: None)):
-        careful = _read_fields(_SOURCE, Document(data=data, lines={}), body, 1, zone, max_related)
-    if quick is not None:
-        assert repr(quick) == repr(careful)
-    else:
-        assert careful.problems or careful.article is None
+    front = yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+    raw = f"---\n{front}---\n{body}".encode()
+    result = read_article(_SOURCE, raw, zone, max_related)
+    errors = [p for p in result.problems if p.severity is Severity.ERROR]
+    event("article" if result.article is not None else "errors")
+    assert (result.article is None) == bool(errors)
+    breaks = sum(front.count(c) for c in "\n\x85\u2028\u2029")  # YAML's line breaks
+    assert all(1 <= p.line <= breaks + 1 for p in result.problems)
+    assert all(str(p).startswith(f"{_SOURCE.label}:{p.line}: ") for p in result.problems)
+    if result.article is not None:
+        assert result.article.source == _SOURCE.rel and result.article.title
+
+    doc = load_yaml(front)
+    unplaced = _Reader(_SOURCE, Document(data=doc.data, lines={}), 1, zone, max_related)
+    without_lines = unplaced.read(_SOURCE, body)
+    assert repr(without_lines.article) == repr(result.article)
+    assert [(p.field, p.message, p.severity) for p in without_lines.problems] == [
+        (p.field, p.message, p.severity) for p in result.problems
+    ]
 
 
 @settings(max_examples=examples(1000))

@@ -20,3 +20,10 @@ def test_an_impossible_timestamp_stays_text_for_the_field_to_report(value: str) 
     doc = load_yaml(f"title: x\npublishedDateTime: {value}\n")
     assert doc.data["publishedDateTime"] == value
     assert doc.line_of(doc.data, "publishedDateTime") == 2
+
+
+@pytest.mark.parametrize("value", ["soon", "2021-09-20 10:00:00-04:56:02", "''"])
+def test_a_timestamp_tag_on_text_that_is_no_timestamp_stays_text(value: str) -> None:
+    # PyYAML's own constructor fails on these with AttributeError (a traceback).
+    doc = load_yaml(f"title: x\npublishedDateTime: !!timestamp {value}\n")
+    assert doc.data["publishedDateTime"] == ("" if value == "''" else value)
