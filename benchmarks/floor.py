@@ -3,7 +3,7 @@
     python -m benchmarks.floor CORPUS_DIR [--jobs 2] [--json]
 
 Every article file is read and checked as pass one of a cold build reads it
-(:func:`feeds.collect.read_source` on the fast YAML path, then its brief), in ``--jobs``
+(:func:`feeds.collect.read_source`, then its brief), in ``--jobs``
 forked processes, and the results are thrown away: nothing is sent back, chosen, rendered,
 written or cached. Whatever a cold build does besides comes on top of this time, so a
 build can be no faster than it (on a machine of ``--jobs`` cores).
@@ -25,7 +25,6 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from feeds import fastyaml
 from feeds.collect import read_source
 from feeds.config import Config
 from feeds.model import Brief
@@ -84,7 +83,6 @@ def measure(corpus: Path, jobs: int) -> Floor:
     found = scan(corpus)
     _sources = found.sources
     count = len(found.sources)
-    fastyaml.worth_it(count)  # compiled once, before the workers are forked
     spans = [(start, min(start + CHUNK, count)) for start in range(0, count, CHUNK)]
     before = os.times()
     started = time.perf_counter()

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
-from feeds import fastyaml
 from feeds.cache import (
     Cache,
     ChoiceRecord,
@@ -258,17 +257,16 @@ class _ToRead(NamedTuple):
 def _read_brief(item: _ToRead, shared: dict[str, Any]) -> _Read:
     """Pass one, for every file that changed: what choosing the feeds needs, and problems.
 
-    ``shared`` holds the ``config``, the content folder's ``prefix`` and whether to take
-    the ``fast`` YAML path. The file's ``rel`` goes to the worker, not its source number
-    to look up in the sources the worker was forked with: taking a reference to each of
-    their strings copied the memory pages holding them into each worker (1,035 MB at a
-    million articles, against 935 MB so).
+    ``shared`` holds the ``config`` and the content folder's ``prefix``. The file's
+    ``rel`` goes to the worker, not its source number to look up in the sources the worker
+    was forked with: taking a reference to each of their strings copied the memory pages
+    holding them into each worker (1,035 MB at a million articles, against 935 MB so).
     """
     from feeds.collect import read_source
 
     config: Config = shared["config"]
     source = Sources.source(shared["prefix"], item.rel)
-    result = read_source(source, config.tz, config.max_related, fast_yaml=shared["fast"])
+    result = read_source(source, config.tz, config.max_related)
     article = result.article
     digest = digest_of(source.path, item.stamp) if item.stamp is not None else None
     return _Read(Brief.of(article) if article is not None else None, result.problems, digest)
@@ -335,11 +333,11 @@ class _Rendered(NamedTuple):
 
 def _render_one(item: _Wanted, shared: dict[str, Any]) -> _Rendered:
     """Pass two: read an article again and render its entries (``shared``: the ``config``,
-    the ``context``, the ``hidden`` articles, the ``fast`` YAML path)."""
+    the ``context``, the ``hidden`` articles)."""
     from feeds.render import entries
 
     source = Sources.source(shared["prefix"], item.rel)
-    article = _read_again(source, item.stamp, shared["config"], shared["fast"])
+    article = _read_again(source, item.stamp, shared["config"])
     if article is None or (item.brief is not None and Brief.of(article) != item.brief):
         return _Rendered(item.number, None)
     return _Rendered(
@@ -347,7 +345,7 @@ def _render_one(item: _Wanted, shared: dict[str, Any]) -> _Rendered:
     )
 
 
-def _read_again(source: Source, stamp: Stamp | None, config: Config, fast: bool) -> Article | None:
+def _read_again(source: Source, stamp: Stamp | None, config: Config) -> Article | None:
     """Pass two: the article of ``source``, or ``None`` if its file is no longer the one
     that was stamped (and chosen from) at the start of the run."""
     from feeds.collect import read_article, read_bytes
@@ -358,7 +356,7 @@ def _read_again(source: Source, stamp: Stamp | None, config: Config, fast: bool)
         return None
     if stamp_of(st) != stamp:
         return None
-    return read_article(source, raw, config.tz, config.max_related, fast_yaml=fast).article
+    return read_article(source, raw, config.tz, config.max_related).article
 
 
 def _build(config: Config, options: BuildOptions, progress: Progress | None) -> BuildResult:
@@ -473,7 +471,6 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         rendered = to_render(site, context, keep)
         wanted = needed(rendered)
         briefs = chosen.briefs
-        fast = fastyaml.worth_it(len(wanted))
         show("rendering", 0, len(wanted))
 
         def checked(stream: Iterator[_Rendered]) -> Iterator[tuple[int, Entries]]:
@@ -488,7 +485,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         # copy their memory pages (forked memory is shared until either side writes to it).
         rels = found.rels
         items = [_Wanted(i, rels[i], found.stamps[i], briefs(i)) for i in wanted]
-        workers.share(context=context_for(Site(), config), hidden=hidden, fast=fast)
+        workers.share(context=context_for(Site(), config), hidden=hidden)
         stream = checked(workers.map(_render_one, items))
         pages_kept = plan is not None and plan.pages_kept
         capped: list[Capped] = []
@@ -624,8 +621,6 @@ def _choose(
     keeping = look.keeping
     for index in racy.intersection(to_read) if keeping else ():
         take(index, digest_of(sources.prefix + rels[index], stamps[index]))
-    fast = fastyaml.worth_it(len(to_read))
-    workers.share(fast=fast)
     # The others are digested after they are read, at the same stamp, by the worker.
     fresh = workers.map(
         _read_brief,
@@ -739,8 +734,6 @@ def _update(
     stamps_shown.update((c.index, c.shown) for c in touched_only if c.index is not None and c.shown)
     before = previous.briefs_of([rel for rel, _ in changed])
     indexes = [index for _, index in changed if index is not None]
-    fast = fastyaml.worth_it(len(indexes))
-    workers.share(fast=fast)
     fresh = dict(
         zip(
             indexes,

@@ -541,15 +541,8 @@ def decode_text(raw: bytes) -> str:
     return text
 
 
-def read_article(
-    source: Source, raw: bytes, zone: tzinfo, max_related: int, *, fast_yaml: bool = True
-) -> FileResult:
-    """Read one article file's bytes; never raises for anything the file may contain.
-
-    ``fast_yaml`` is accepted and ignored (the front matter is read one way: see
-    :func:`feeds.fastyaml.load_yaml_fast`); it goes when its callers stop passing it.
-    """
-    del fast_yaml
+def read_article(source: Source, raw: bytes, zone: tzinfo, max_related: int) -> FileResult:
+    """Read one article file's bytes; never raises for anything the file may contain."""
 
     def fail(line: int, field: str, message: str) -> FileResult:
         return FileResult(
@@ -632,10 +625,8 @@ def _read_fd(fd: int, want: int) -> bytes:
     return raw
 
 
-def read_source(
-    source: Source, zone: tzinfo, max_related: int, *, fast_yaml: bool = True
-) -> FileResult:
-    """Read one file from disk (see :func:`read_article`; ``fast_yaml`` is ignored)."""
+def read_source(source: Source, zone: tzinfo, max_related: int) -> FileResult:
+    """Read one file from disk (see :func:`read_article`)."""
     try:
         raw = _read_only(source.path)
     except OSError as e:

@@ -143,17 +143,6 @@ _gate: re.Pattern[str] | None = None
 _before_gate = PYYAML_FIRST
 
 
-def worth_it(files: int) -> bool:
-    """Whether :func:`load_yaml_fast` may give a mapping (``yaml-rs`` is installed).
-
-    Kept for callers that still ask before reading ``files`` front matters: the gate now
-    decides for itself when to be compiled (see :data:`PYYAML_FIRST`), and reading gives
-    the same whatever this returns.
-    """
-    del files
-    return yaml_rs is not None
-
-
 def load_yaml_fast(text: str) -> dict[str, Any] | None:
     """The mapping PyYAML would load from ``text``, or ``None``: then use ``load_yaml``.
 
