@@ -16,7 +16,7 @@ import gc
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from feeds import fastyaml
+from feeds.archive import archived
 from feeds.cache import (
     Cache,
     ChoiceRecord,
@@ -309,6 +310,9 @@ class _Chosen:
     digested: frozenset[int]
     """Of the files changed just now, those whose bytes were digested at their stamp this
     run (their feeds can be fingerprinted all the same)."""
+    every_brief: Sequence[Brief | None] | None = None
+    """With ``archives`` on: the brief of every source number after this run's changes
+    (see :mod:`feeds.archive`); ``None`` otherwise."""
 
 
 class _Wanted(NamedTuple):
@@ -437,6 +441,8 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         if chosen is None:
             chosen = _choose(config, selection, look, found, workers, show)
         site, hidden = chosen.site, chosen.choice.hidden
+        if config.archives and chosen.every_brief is not None:
+            site = archived(site, config, selection, chosen.every_brief)
         problems = found.problems + chosen.problems
 
         writing = options.write and not (options.strict and problems)
@@ -465,7 +471,9 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         digest = hashlib.sha256("\n".join(sorted(hidden)).encode()).hexdigest()
         plan = None
         if writing and output is not None:
-            feed_paths = [(feed, feed_files(feed, context)) for feed in site.feeds]
+            feed_paths = [
+                (feed, feed_files(feed, context)) for feed in (*site.feeds, *site.archives)
+            ]
             plan = look.plan_outputs(
                 output, feed_paths, digest, shown=chosen.shown, digested=chosen.digested
             )
@@ -684,6 +692,7 @@ def _choose(
         incremental=False,
         shown=shown,
         digested=frozenset(digested),
+        every_brief=briefs if config.archives else None,
     )
 
 
@@ -808,6 +817,12 @@ def _update(
     site = site_of(records, config.title, index_of)
 
     fresh_briefs = {i: read.brief for i, read in fresh.items() if read.brief is not None}
+    every_brief = None
+    if config.archives:
+        every_brief = previous.every_brief(found.rels)
+        for change in files:
+            if change.index is not None:
+                every_brief[change.index] = change.brief
 
     problems = tuple(p for rel in sorted(by_file, key=lambda r: r.split("/")) for p in by_file[rel])
     show("reading", len(sources), len(sources))
@@ -834,6 +849,7 @@ def _update(
         incremental=True,
         shown=stamps_shown,
         digested=frozenset(taken),
+        every_brief=every_brief,
     )
 
 

@@ -37,8 +37,9 @@ def feed_files(feed: Feed, context: Context) -> tuple[str, ...]:
 
 
 def _has_page(feed: Feed) -> bool:
-    """Topic and provider feeds have a page; the site feed's page is the index."""
-    return feed.kind is not FeedKind.SITE
+    """Topic and provider feeds have a page; the site feed's page is the index; archive
+    documents have none."""
+    return feed.kind is not FeedKind.SITE and not feed.is_archive
 
 
 def _path(feed: Feed, info: FormatInfo) -> str:
@@ -139,8 +140,9 @@ def _capped(
 
 
 def to_render(site: Site, context: Context, keep: Collection[str]) -> list[Feed]:
-    """The feeds whose files are not all known to be current, in output order."""
-    return [feed for feed in site.feeds if not is_kept(feed, context, keep)]
+    """The feeds (then the archive documents) whose files are not all known to be
+    current, in output order."""
+    return [feed for feed in (*site.feeds, *site.archives) if not is_kept(feed, context, keep)]
 
 
 def needed(feeds: Iterable[Feed]) -> list[int]:

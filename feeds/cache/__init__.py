@@ -455,7 +455,9 @@ class Look:
         pages = (
             ""
             if pages_part is None
-            else outputs.pages_fingerprint([f for f, _ in feeds], [settings, pages_part])
+            else outputs.pages_fingerprint(
+                [f for f, _ in feeds if not f.is_archive], [settings, pages_part]
+            )
         )
         rels, stamps = self.rels, self.stamps
 

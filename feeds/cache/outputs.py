@@ -71,6 +71,8 @@ def fingerprint(
     identity: tuple[Any, ...] = (
         settings, feed.kind.value, feed.key, feed.name, feed.slug, feed.total
     )  # fmt: skip
+    if feed.history is not None:  # archives on: its place in the history (feeds.archive)
+        identity = (*identity, _history(feed))
     if members:
         if unstable and not unstable.isdisjoint(members):
             return None
@@ -88,12 +90,23 @@ def fingerprint(
 
 def pages_fingerprint(site_feeds: Sequence[Feed], parts: list[Any]) -> str:
     """What the site pages are rendered from: ``parts`` (settings, template and copied
-    files' stamps) and every feed's name, place, count and date."""
+    files' stamps) and every feed's name, place, count, date and link to its newest
+    archive."""
     parts = [
         *parts,
-        *((f.kind.value, f.key, f.name, f.slug, f.total, str(f.updated)) for f in site_feeds),
+        *(
+            (f.kind.value, f.key, f.name, f.slug, f.total, str(f.updated), _history(f))
+            for f in site_feeds
+        ),
     ]
     return hashlib.sha256(canonical(parts)).hexdigest()
+
+
+def _history(feed: Feed) -> tuple[Any, ...] | None:
+    """A feed document's place in its history (archive month, page and links), to
+    fingerprint (``None``: archives off)."""
+    h = feed.history
+    return None if h is None else (h.month, h.page, h.prev, h.next)
 
 
 def plan(
