@@ -16,7 +16,7 @@ import gc
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -135,16 +135,19 @@ class Removal:
         )
 
 
-def removal_refused(output: Path, site: Site, share: float) -> Removal | None:
+def removal_refused(
+    output: Path, site: Site, share: float, manifest: Collection[str] | None = None
+) -> Removal | None:
     """Whether writing ``site`` to ``output`` would remove more than ``share`` of the
-    topic and provider feeds the last run published there (by the manifest it left).
+    topic and provider feeds the last run published there (by the manifest it left:
+    ``manifest``, its paths, when already read).
 
     An empty or vanished content folder, or one whose files all fail to read, would
     otherwise take every subscriber's feed away at once.
     """
     before = {
         "/".join(parts[:2])
-        for rel in read_manifest(output)
+        for rel in (read_manifest(output) if manifest is None else manifest)
         if len(parts := rel.split("/")) == 3 and parts[0] in ("topics", "providers")
     }
     if len(before) < GUARD_MINIMUM:
@@ -448,7 +451,12 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         writing = options.write and not (options.strict and problems)
         refused = None
         if writing and not options.allow_removal:
-            refused = removal_refused(options.output, site, config.max_removed_share)
+            refused = removal_refused(
+                options.output,
+                site,
+                config.max_removed_share,
+                output.manifest if output is not None else None,
+            )
         if refused is not None:  # decided before anything is written, the cache included
             return BuildResult(
                 problems=problems,
@@ -533,7 +541,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 root=output.root,
                 plan=plan,
                 digests=report.digests,
-                manifest=read_manifest(options.output),
+                manifest=report.manifest,
                 facts=facts,
             )
         look.save(RunRecord(now=selection.now, choice=chosen.choice, written=written))

@@ -32,8 +32,12 @@ def context_for(site: Site, config: Config) -> Context:
 
 def feed_files(feed: Feed, context: Context) -> tuple[str, ...]:
     """The output paths of one feed, one per format, then its group page (if it has one)."""
-    paths = tuple(_path(feed, info) for info in context.formats)
-    return (*paths, _path(feed, GROUP_PAGE.info)) if _has_page(feed) else paths
+    folder = feed.folder
+    prefix = f"{folder}/" if folder else ""
+    paths = [prefix + info.filename for info in context.formats]
+    if _has_page(feed):
+        paths.append(prefix + GROUP_PAGE.info.filename)
+    return tuple(paths)
 
 
 def _has_page(feed: Feed) -> bool:
