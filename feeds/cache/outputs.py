@@ -35,12 +35,17 @@ class FeedPlan:
     name, place, count and date; ``""``: a template changed just now)."""
     pages_kept: bool = False
     """The site pages are current (their paths are in ``keep``): not rendered."""
+    recorded: Mapping[str, str] | None = None
+    """The rows the plan was made against, by path (``"fingerprint sha256"``), so that
+    saving changes only the rows that differ (``None``: not read, all are rewritten)."""
 
     def with_pages(self, paths: Collection[str]) -> FeedPlan:
         """This plan, with ``paths`` (the site pages, rendered this run) recorded as made
         from :attr:`pages`."""
         fingerprints = {**self.fingerprints, **dict.fromkeys(paths, self.pages)}
-        return FeedPlan(fingerprints, self.keep, self.kept_feeds, self.pages, self.pages_kept)
+        return FeedPlan(
+            fingerprints, self.keep, self.kept_feeds, self.pages, self.pages_kept, self.recorded
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,18 +166,31 @@ def plan(
         kept_feeds=kept_feeds,
         pages=pages,
         pages_kept=pages_kept,
+        recorded=recorded,
     )
 
 
 def save(db: sqlite3.Connection, root: str, plan: FeedPlan, digests: Mapping[str, str]) -> None:
-    """Record what each file written (``digests``: the sha256 of each) was made from."""
-    root = text(root)
-    db.execute("DELETE FROM outputs WHERE root = ?", (root,))
+    """Record what each file written (``digests``: the sha256 of each) was made from:
+    the rows that differ from those the plan was made against (a one-edit run changes a
+    few of 100,000), or all of them when the plan read none."""
+    root_text = text(root)
+    rows = {
+        path: (value, digests[path]) for path, value in plan.fingerprints.items() if path in digests
+    }
+    recorded = plan.recorded
+    if recorded is None:
+        db.execute("DELETE FROM outputs WHERE root = ?", (root_text,))
+        changed = rows
+    else:
+        db.executemany(
+            "DELETE FROM outputs WHERE root = ? AND path = ?",
+            [(root_text, text(path)) for path in recorded.keys() - rows.keys()],
+        )
+        changed = {
+            path: row for path, row in rows.items() if recorded.get(path) != f"{row[0]} {row[1]}"
+        }
     db.executemany(
-        "INSERT INTO outputs VALUES (?, ?, ?, ?)",
-        [
-            (root, text(path), value, digests[path])
-            for path, value in plan.fingerprints.items()
-            if path in digests
-        ],
+        "INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?)",
+        [(root_text, text(path), value, sha) for path, (value, sha) in changed.items()],
     )
