@@ -28,6 +28,7 @@ from feeds.config import Config
 from feeds.errors import ConfigError
 from feeds.formats.common import HISTORY_NS
 from feeds.formats.opml import FILENAME as OPML
+from feeds.websub import feed_urls
 
 BASE = "https://news.example.com/"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -242,6 +243,7 @@ def test_one_edit_rewrites_the_feeds_and_that_articles_month_only(tmp_path: Path
     written = sorted(result.report.written)
     assert written, "the edit is written"
     assert all("archive/2026-10/" in path for path in written), written
+    assert feed_urls("https://example.com/", written) == []  # WebSub: no archive is pinged
     tree.build(cache=False, output=tmp_path / "cold")
     assert every_file(tree.output) == every_file(tmp_path / "cold")
 
