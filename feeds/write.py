@@ -103,13 +103,7 @@ def read_gone(output: Path) -> frozenset[str]:
 
 
 def _load_gone(raw: bytes) -> frozenset[str]:
-    try:
-        doc = json.loads(raw)
-        if doc.get("version") != MANIFEST_VERSION:
-            return frozenset()
-        return frozenset(path for path in doc.get("gone", ()) if isinstance(path, str))
-    except (ValueError, TypeError, AttributeError):
-        return frozenset()
+    return _load(raw)[1]
 
 
 def gone_nginx(gone: Collection[str], base_path: str = "/") -> bytes:
@@ -133,17 +127,31 @@ def gone_nginx(gone: Collection[str], base_path: str = "/") -> bytes:
 
 
 def _load_manifest(raw: bytes) -> dict[str, ManifestEntry]:
+    return _load(raw)[0]
+
+
+def _load(raw: bytes) -> tuple[dict[str, ManifestEntry], frozenset[str]]:
+    """The files and the gone paths of a manifest, parsed once (nothing of one that does
+    not load: its files count as unknown)."""
     try:
         doc = json.loads(raw)
-        if doc.get("version") != MANIFEST_VERSION:
-            return {}
-        return {
+    except ValueError:
+        return {}, frozenset()
+    if not isinstance(doc, dict) or doc.get("version") != MANIFEST_VERSION:
+        return {}, frozenset()
+    try:
+        files = {
             path: ManifestEntry(str(e["sha256"]), int(e["size"]), int(e["mtime_ns"]))
             for path, e in doc["files"].items()
             if isinstance(path, str)
         }
     except (ValueError, KeyError, TypeError, AttributeError):
-        return {}
+        files = {}
+    try:
+        gone = frozenset(path for path in doc.get("gone", ()) if isinstance(path, str))
+    except TypeError:
+        gone = frozenset()
+    return files, gone
 
 
 def _dump_manifest(entries: Mapping[str, ManifestEntry], gone: Collection[str] = ()) -> bytes:
@@ -384,8 +392,7 @@ def _write(
     base_path: str,
 ) -> WriteReport:
     manifest_bytes = _read_bytes(root / MANIFEST)
-    old = _load_manifest(manifest_bytes)
-    old_gone = _load_gone(manifest_bytes)
+    old, old_gone = _load(manifest_bytes)
     marker = root / WRITING
     marked = os.path.lexists(marker)  # a run was killed with temporary files: find them
     clean_temporaries(root, walk=marked)
