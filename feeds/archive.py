@@ -104,7 +104,18 @@ def with_archives(
         newest = documents[0].folder if documents else None
         feeds.append(replace(feed, history=History(prev=newest)))
         archives.extend(documents)
+    # Rendered month by month, every group's documents of a month together: an article's
+    # entries are held from its first document to its last (site, topic, provider), so a
+    # month's articles at a time, not every archived article (group by group, a cold
+    # build of 100,000 held them all: 1.5 GB).
+    archives.sort(key=_by_month)
     return replace(site, feeds=tuple(feeds), archives=tuple(archives))
+
+
+def _by_month(document: Feed) -> tuple[str, int]:
+    history = document.history
+    assert history is not None and history.month is not None
+    return history.month, history.page
 
 
 def _documents(
