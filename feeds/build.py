@@ -16,7 +16,7 @@ import gc
 import hashlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
+from feeds.archive import archived
 from feeds.cache import (
     Cache,
     ChoiceRecord,
@@ -133,16 +134,19 @@ class Removal:
         )
 
 
-def removal_refused(output: Path, site: Site, share: float) -> Removal | None:
+def removal_refused(
+    output: Path, site: Site, share: float, manifest: Collection[str] | None = None
+) -> Removal | None:
     """Whether writing ``site`` to ``output`` would remove more than ``share`` of the
-    topic and provider feeds the last run published there (by the manifest it left).
+    topic and provider feeds the last run published there (by the manifest it left:
+    ``manifest``, its paths, when already read).
 
     An empty or vanished content folder, or one whose files all fail to read, would
     otherwise take every subscriber's feed away at once.
     """
     before = {
         "/".join(parts[:2])
-        for rel in read_manifest(output)
+        for rel in (read_manifest(output) if manifest is None else manifest)
         if len(parts := rel.split("/")) == 3 and parts[0] in ("topics", "providers")
     }
     if len(before) < GUARD_MINIMUM:
@@ -307,6 +311,9 @@ class _Chosen:
     digested: frozenset[int]
     """Of the files changed just now, those whose bytes were digested at their stamp this
     run (their feeds can be fingerprinted all the same)."""
+    every_brief: Sequence[Brief | None] | None = None
+    """With ``archives`` on: the brief of every source number after this run's changes
+    (see :mod:`feeds.archive`); ``None`` otherwise."""
 
 
 class _Wanted(NamedTuple):
@@ -435,12 +442,19 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         if chosen is None:
             chosen = _choose(config, selection, look, found, workers, show)
         site, hidden = chosen.site, chosen.choice.hidden
+        if config.archives and chosen.every_brief is not None:
+            site = archived(site, config, selection, chosen.every_brief)
         problems = found.problems + chosen.problems
 
         writing = options.write and not (options.strict and problems)
         refused = None
         if writing and not options.allow_removal:
-            refused = removal_refused(options.output, site, config.max_removed_share)
+            refused = removal_refused(
+                options.output,
+                site,
+                config.max_removed_share,
+                output.manifest if output is not None else None,
+            )
         if refused is not None:  # decided before anything is written, the cache included
             return BuildResult(
                 problems=problems,
@@ -463,7 +477,9 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         digest = hashlib.sha256("\n".join(sorted(hidden)).encode()).hexdigest()
         plan = None
         if writing and output is not None:
-            feed_paths = [(feed, feed_files(feed, context)) for feed in site.feeds]
+            feed_paths = [
+                (feed, feed_files(feed, context)) for feed in (*site.feeds, *site.archives)
+            ]
             plan = look.plan_outputs(
                 output, feed_paths, digest, shown=chosen.shown, digested=chosen.digested
             )
@@ -522,7 +538,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 root=output.root,
                 plan=plan,
                 digests=report.digests,
-                manifest=read_manifest(options.output),
+                manifest=report.manifest,
                 facts=facts,
             )
         look.save(RunRecord(now=selection.now, choice=chosen.choice, written=written))
@@ -679,6 +695,7 @@ def _choose(
         incremental=False,
         shown=shown,
         digested=frozenset(digested),
+        every_brief=briefs if config.archives else None,
     )
 
 
@@ -801,6 +818,12 @@ def _update(
     site = site_of(records, config.title, index_of)
 
     fresh_briefs = {i: read.brief for i, read in fresh.items() if read.brief is not None}
+    every_brief = None
+    if config.archives:
+        every_brief = previous.every_brief(found.rels)
+        for change in files:
+            if change.index is not None:
+                every_brief[change.index] = change.brief
 
     problems = tuple(p for rel in sorted(by_file, key=lambda r: r.split("/")) for p in by_file[rel])
     show("reading", len(sources), len(sources))
@@ -827,6 +850,7 @@ def _update(
         incremental=True,
         shown=stamps_shown,
         digested=frozenset(taken),
+        every_brief=every_brief,
     )
 
 

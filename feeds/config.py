@@ -50,6 +50,9 @@ class Config:
     that the build copies into the output."""
     favicon: str | None = None
     """The site's favicon, like ``icon``."""
+    archives: str | None = None
+    """``"monthly"``: write every feed's complete history as RFC 5005 archive documents,
+    one per month (see :mod:`feeds.archive`); ``None`` (the default): none."""
     max_removed_share: float = 0.5
     """The largest share of the topic and provider feeds published last time that one
     ``feeds build`` may remove without ``--allow-removal`` (1 turns the guard off)."""
@@ -160,6 +163,17 @@ def _hubs(value: Any) -> tuple[str, ...]:
     return tuple(hubs)
 
 
+ARCHIVES = ("monthly",)
+
+
+def _archives(value: Any) -> str | None:
+    if value is False or value == "off":
+        return None
+    if value not in ARCHIVES:
+        raise ValueError(f"must be {' or '.join(ARCHIVES)} (or off), not {value!r}")
+    return str(value)
+
+
 def _flag(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError("must be true or false")
@@ -181,6 +195,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "templates": _text,
     "icon": _icon,
     "favicon": _icon,
+    "archives": _archives,
     "max_removed_share": _share,
     "hubs": _hubs,
     "refresh_minutes": _count(1, 525_600),

@@ -161,6 +161,33 @@ class FeedKind(Enum):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class History:
+    """A feed document's place in its group's history (RFC 5005 archived feeds).
+
+    The chain runs from the subscription feed through the archive documents, newest
+    first; ``prev`` and ``next`` are folders relative to the output root (see
+    :mod:`feeds.archive`).
+    """
+
+    month: str | None = None
+    """``YYYY-MM`` of an archive document; ``None``: the subscription feed."""
+    page: int = 1
+    """Which page of its month (1 holds the month's oldest archived articles)."""
+    prev: str | None = None
+    """The folder of the next older archive document (``None``: this is the oldest)."""
+    next: str | None = None
+    """The folder of the next newer archive document (``None``: the newest archive, or
+    the subscription feed)."""
+
+    @property
+    def folder(self) -> str:
+        """This archive document's folder below its group's folder (``""``: subscription)."""
+        if self.month is None:
+            return ""
+        return f"archive/{self.month}" + (f"/{self.page}" if self.page > 1 else "")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Feed:
     """One group of articles, rendered once per output format."""
 
@@ -182,13 +209,29 @@ class Feed:
     icon: str | None = None
     """A provider feed's icon: its provider's logo (``Provider.image``) as the newest
     article that has one gives it; set by the renderer from the entries."""
+    history: History | None = None
+    """With ``archives`` on: the subscription feed's link to its newest archive, or an
+    archive document's month, page and neighbours (see :mod:`feeds.archive`)."""
 
     @property
-    def folder(self) -> str:
-        """The feed's folder relative to the output root, ``""`` for the site feed."""
+    def group_folder(self) -> str:
+        """The group's folder relative to the output root, ``""`` for the site feed."""
         if self.kind is FeedKind.SITE:
             return ""
         return f"{self.kind.value}s/{self.slug}"
+
+    @property
+    def folder(self) -> str:
+        """The folder of this feed document's files, relative to the output root: the
+        group's folder, or an archive document's folder inside it."""
+        group = self.group_folder
+        if self.history is None or self.history.month is None:
+            return group
+        return f"{group}/{self.history.folder}" if group else self.history.folder
+
+    @property
+    def is_archive(self) -> bool:
+        return self.history is not None and self.history.month is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -196,6 +239,9 @@ class Site:
     """Everything the renderers need: the feeds, site-wide first."""
 
     feeds: tuple[Feed, ...] = field(default_factory=tuple)
+    archives: tuple[Feed, ...] = ()
+    """With ``archives`` on: every archive document of every feed (see :mod:`feeds.archive`),
+    rendered like feeds but listed nowhere else (OPML and the pages list ``feeds``)."""
 
     @property
     def site_feed(self) -> Feed:

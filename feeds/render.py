@@ -32,13 +32,18 @@ def context_for(site: Site, config: Config) -> Context:
 
 def feed_files(feed: Feed, context: Context) -> tuple[str, ...]:
     """The output paths of one feed, one per format, then its group page (if it has one)."""
-    paths = tuple(_path(feed, info) for info in context.formats)
-    return (*paths, _path(feed, GROUP_PAGE.info)) if _has_page(feed) else paths
+    folder = feed.folder
+    prefix = f"{folder}/" if folder else ""
+    paths = [prefix + info.filename for info in context.formats]
+    if _has_page(feed):
+        paths.append(prefix + GROUP_PAGE.info.filename)
+    return tuple(paths)
 
 
 def _has_page(feed: Feed) -> bool:
-    """Topic and provider feeds have a page; the site feed's page is the index."""
-    return feed.kind is not FeedKind.SITE
+    """Topic and provider feeds have a page; the site feed's page is the index; archive
+    documents have none."""
+    return feed.kind is not FeedKind.SITE and not feed.is_archive
 
 
 def _path(feed: Feed, info: FormatInfo) -> str:
@@ -139,8 +144,9 @@ def _capped(
 
 
 def to_render(site: Site, context: Context, keep: Collection[str]) -> list[Feed]:
-    """The feeds whose files are not all known to be current, in output order."""
-    return [feed for feed in site.feeds if not is_kept(feed, context, keep)]
+    """The feeds (then the archive documents) whose files are not all known to be
+    current, in output order."""
+    return [feed for feed in (*site.feeds, *site.archives) if not is_kept(feed, context, keep)]
 
 
 def needed(feeds: Iterable[Feed]) -> list[int]:

@@ -14,7 +14,11 @@
   produced again; ``feeds serve`` answers ``410 Gone`` for them, and
   ``.feeds-gone.nginx.conf`` (beside the manifest, hidden like it) holds an nginx
   ``location`` per gone path that answers 410, for a server block to ``include``.
-* Temporary files left by a killed run are removed by the next one.
+* Temporary files left by a killed run are removed by the next one: a run that stages
+  temporary files beside the feeds first creates ``.feeds-writing`` in the output folder
+  and removes it once none is left, so the next run walks the whole tree for leftovers
+  only when that mark is there (a killed run leaves it); the output folder itself, where
+  the manifest and records are written, is looked through every time.
 * Every path is checked after resolving links: nothing is written outside the folder.
 
 Locking two runs against each other is :mod:`feeds.lock`'s job; call this under it.
@@ -29,7 +33,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from feeds.errors import BuildError, DuplicateOutputError
@@ -39,6 +43,8 @@ MANIFEST = ".feeds-manifest.json"
 GONE_NGINX = ".feeds-gone.nginx.conf"
 MANIFEST_VERSION = 1
 TMP_SUFFIX = ".feeds-tmp"
+WRITING = ".feeds-writing"
+"""Present while a run has temporary files below the output folder (see above)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +57,8 @@ class WriteReport:
     """sha256 of every file the output now holds for us, by path."""
     gone: tuple[str, ...] = ()
     """Every file we removed, in this run or before, and have not produced again."""
+    manifest: Mapping[str, ManifestEntry] = field(default_factory=dict)
+    """The write manifest as this run left it (what :func:`read_manifest` reads)."""
 
 
 _PENDING = ManifestEntry("", -1, -1)
@@ -95,13 +103,7 @@ def read_gone(output: Path) -> frozenset[str]:
 
 
 def _load_gone(raw: bytes) -> frozenset[str]:
-    try:
-        doc = json.loads(raw)
-        if doc.get("version") != MANIFEST_VERSION:
-            return frozenset()
-        return frozenset(path for path in doc.get("gone", ()) if isinstance(path, str))
-    except (ValueError, TypeError, AttributeError):
-        return frozenset()
+    return _load(raw)[1]
 
 
 def gone_nginx(gone: Collection[str], base_path: str = "/") -> bytes:
@@ -125,36 +127,61 @@ def gone_nginx(gone: Collection[str], base_path: str = "/") -> bytes:
 
 
 def _load_manifest(raw: bytes) -> dict[str, ManifestEntry]:
+    return _load(raw)[0]
+
+
+def _load(raw: bytes) -> tuple[dict[str, ManifestEntry], frozenset[str]]:
+    """The files and the gone paths of a manifest, parsed once (nothing of one that does
+    not load: its files count as unknown)."""
     try:
         doc = json.loads(raw)
-        if doc.get("version") != MANIFEST_VERSION:
-            return {}
-        return {
+    except ValueError:
+        return {}, frozenset()
+    if not isinstance(doc, dict) or doc.get("version") != MANIFEST_VERSION:
+        return {}, frozenset()
+    try:
+        files = {
             path: ManifestEntry(str(e["sha256"]), int(e["size"]), int(e["mtime_ns"]))
             for path, e in doc["files"].items()
             if isinstance(path, str)
         }
     except (ValueError, KeyError, TypeError, AttributeError):
-        return {}
+        files = {}
+    try:
+        gone = frozenset(path for path in doc.get("gone", ()) if isinstance(path, str))
+    except TypeError:
+        gone = frozenset()
+    return files, gone
 
 
 def _dump_manifest(entries: Mapping[str, ManifestEntry], gone: Collection[str] = ()) -> bytes:
-    files = {
-        rel: {"sha256": e.sha256, "size": e.size, "mtime_ns": e.mtime_ns}
-        for rel, e in sorted(entries.items())
-    }
-    doc: dict[str, object] = {"version": MANIFEST_VERSION, "files": files}
+    """The manifest as ``json.dumps(doc, indent=0)`` writes it, byte for byte, made line by
+    line: the indenting encoder is pure Python (1.35 s at 100,990 files), each string
+    here goes through the C one."""
+    quote = _quote
+    files = ",\n".join(
+        [
+            f'{quote(rel)}: {{\n"sha256": {quote(e.sha256)},\n"size": {int(e.size)},\n'
+            f'"mtime_ns": {int(e.mtime_ns)}\n}}'
+            for rel, e in sorted(entries.items())
+        ]
+    )
+    out = f'{{\n"version": {MANIFEST_VERSION},\n"files": ' + (f"{{\n{files}\n}}" if files else "{}")
     if gone:
-        doc["gone"] = sorted(gone)
-    return json.dumps(doc, indent=0).encode("utf-8")
+        out += ',\n"gone": [\n' + ",\n".join([quote(rel) for rel in sorted(gone)]) + "\n]"
+    return (out + "\n}").encode("utf-8")
+
+
+_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
+"""A JSON string as ``json.dumps`` writes it (ASCII, escaped), by the C encoder."""
 
 
 def is_intact(output: Path, rel: str, entry: ManifestEntry | None) -> bool:
     """Whether ``rel`` is still the file the manifest recorded (same size and mtime)."""
     if entry is None or entry.size < 0:
         return False
-    try:
-        stat = os.stat(output / rel, follow_symlinks=False)
+    try:  # a path joined as text: a Path per file cost more than its stat
+        stat = os.stat(f"{os.fspath(output)}/{rel}", follow_symlinks=False)
     except OSError:
         return False
     return stat.st_size == entry.size and stat.st_mtime_ns == entry.mtime_ns
@@ -282,10 +309,13 @@ def _sync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def clean_temporaries(root: Path) -> list[str]:
-    """Remove temporary files a killed run left behind; return their paths."""
+def clean_temporaries(root: Path, *, walk: bool = True) -> list[str]:
+    """Remove temporary files a killed run left behind; return their paths. ``walk``:
+    look in every folder below ``root``, else in ``root`` alone."""
     removed: list[str] = []
     for folder, dirs, files in os.walk(root):
+        if not walk:
+            dirs.clear()
         for name in files:
             if name.startswith(".") and name.endswith(TMP_SUFFIX):
                 with contextlib.suppress(OSError):
@@ -362,9 +392,10 @@ def _write(
     base_path: str,
 ) -> WriteReport:
     manifest_bytes = _read_bytes(root / MANIFEST)
-    old = _load_manifest(manifest_bytes)
-    old_gone = _load_gone(manifest_bytes)
-    clean_temporaries(root)
+    old, old_gone = _load(manifest_bytes)
+    marker = root / WRITING
+    marked = os.path.lexists(marker)  # a run was killed with temporary files: find them
+    clean_temporaries(root, walk=marked)
     entries: dict[str, ManifestEntry] = {rel: old[rel] for rel in keep if rel in old}
     new_paths = [rel for rel in paths if rel not in old]
     if new_paths:
@@ -396,6 +427,9 @@ def _write(
             if path.parent not in inside:
                 _mkdirs(root, path.parent, touched, inside)
                 _target(root, rel, inside)  # re-check: the folders now exist
+            if not marked:  # before the first temporary file: mark the run as writing
+                os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644))
+                marked = True
             staged.append((rel, path, _write_temporary(path, data, sync=False), digest))
         _sync_files(root, [tmp for _, _, tmp, _ in staged])
         while staged:
@@ -409,6 +443,9 @@ def _write(
         for _, _, tmp, _ in staged:  # a failure part-way: no temporary file stays behind
             with contextlib.suppress(OSError):
                 tmp.unlink()
+        if marked:  # no temporary file of this run is left
+            with contextlib.suppress(OSError):
+                marker.unlink()
     stale = set(old) - set(entries)
     removed = _remove_stale(root, stale, touched)
     _sync_folders(root, touched)
@@ -422,7 +459,12 @@ def _write(
         _sync_dir(root)
     digests = {rel: e.sha256 for rel, e in entries.items()}
     return WriteReport(
-        tuple(written), tuple(sorted(unchanged)), tuple(removed), digests, tuple(sorted(gone))
+        tuple(written),
+        tuple(sorted(unchanged)),
+        tuple(removed),
+        digests,
+        tuple(sorted(gone)),
+        entries,
     )
 
 

@@ -15,6 +15,7 @@ from feeds.errors import BuildError, DuplicateOutputError, FeedsError
 from feeds.write import (
     MANIFEST,
     TMP_SUFFIX,
+    WRITING,
     atomic_write,
     is_intact,
     read_manifest,
@@ -141,8 +142,21 @@ def test_leftover_temporaries_of_a_killed_run_are_removed(tmp_path: Path) -> Non
     leftovers = [out / f".rss.xml.99999{TMP_SUFFIX}", out / "topics" / "ai" / f".x.1{TMP_SUFFIX}"]
     for path in leftovers:
         path.write_bytes(b"<rss")
+    (out / WRITING).touch()  # the mark a run killed while it had temporary files leaves
     write_output(out, SITE)
     assert _temporaries(out) == []
+    assert not (out / WRITING).exists()
+
+
+def test_without_the_mark_only_the_output_folder_is_looked_through(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_output(out, SITE)
+    top, below = out / f".manifest.1{TMP_SUFFIX}", out / "topics" / "ai" / f".x.1{TMP_SUFFIX}"
+    top.write_bytes(b"{")
+    below.write_bytes(b"<rss")
+    write_output(out, SITE | {"rss.xml": b"<rss>changed</rss>"})
+    assert _temporaries(out) == [below]  # no run that staged files there was killed
+    assert not (out / WRITING).exists()
 
 
 def test_a_file_created_by_a_killed_run_is_still_removed_later(

@@ -307,6 +307,22 @@ class Previous:
             self._briefs(found, decoder)
         return found
 
+    def every_brief(self, rels: Sequence[str]) -> list[Brief | None]:
+        """The stored brief of every one of ``rels``, in their order (``None``: no
+        article, or not stored): one pass over the content folder's rows."""
+        index_of = {rel: i for i, rel in enumerate(rels)}
+        found: list[Brief | None] = [None] * len(rels)
+        decoder = _Decoder()
+        with self.guard():
+            for rel, *row in self.db.execute(
+                f"SELECT rel, {_BRIEF_COLUMNS} FROM files WHERE root = ? AND id IS NOT NULL",
+                (self.root,),
+            ):
+                index = index_of.get(untext(rel))
+                if index is not None:
+                    found[index] = decoder.brief(row)
+        return found
+
     def _briefs(self, found: dict[str, Brief | None], decoder: _Decoder) -> None:
         for rel, row in self._rows(_BRIEF_COLUMNS, found):
             found[rel] = decoder.brief(row)

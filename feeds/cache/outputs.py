@@ -35,12 +35,17 @@ class FeedPlan:
     name, place, count and date; ``""``: a template changed just now)."""
     pages_kept: bool = False
     """The site pages are current (their paths are in ``keep``): not rendered."""
+    recorded: Mapping[str, str] | None = None
+    """The rows the plan was made against, by path (``"fingerprint sha256"``), so that
+    saving changes only the rows that differ (``None``: not read, all are rewritten)."""
 
     def with_pages(self, paths: Collection[str]) -> FeedPlan:
         """This plan, with ``paths`` (the site pages, rendered this run) recorded as made
         from :attr:`pages`."""
         fingerprints = {**self.fingerprints, **dict.fromkeys(paths, self.pages)}
-        return FeedPlan(fingerprints, self.keep, self.kept_feeds, self.pages, self.pages_kept)
+        return FeedPlan(
+            fingerprints, self.keep, self.kept_feeds, self.pages, self.pages_kept, self.recorded
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,8 @@ def fingerprint(
     identity: tuple[Any, ...] = (
         settings, feed.kind.value, feed.key, feed.name, feed.slug, feed.total
     )  # fmt: skip
+    if feed.history is not None:  # archives on: its place in the history (feeds.archive)
+        identity = (*identity, _history(feed))
     if members:
         if unstable and not unstable.isdisjoint(members):
             return None
@@ -88,12 +95,23 @@ def fingerprint(
 
 def pages_fingerprint(site_feeds: Sequence[Feed], parts: list[Any]) -> str:
     """What the site pages are rendered from: ``parts`` (settings, template and copied
-    files' stamps) and every feed's name, place, count and date."""
+    files' stamps) and every feed's name, place, count, date and link to its newest
+    archive."""
     parts = [
         *parts,
-        *((f.kind.value, f.key, f.name, f.slug, f.total, str(f.updated)) for f in site_feeds),
+        *(
+            (f.kind.value, f.key, f.name, f.slug, f.total, str(f.updated), _history(f))
+            for f in site_feeds
+        ),
     ]
     return hashlib.sha256(canonical(parts)).hexdigest()
+
+
+def _history(feed: Feed) -> tuple[Any, ...] | None:
+    """A feed document's place in its history (archive month, page and links), to
+    fingerprint (``None``: archives off)."""
+    h = feed.history
+    return None if h is None else (h.month, h.page, h.prev, h.next)
 
 
 def plan(
@@ -148,18 +166,31 @@ def plan(
         kept_feeds=kept_feeds,
         pages=pages,
         pages_kept=pages_kept,
+        recorded=recorded,
     )
 
 
 def save(db: sqlite3.Connection, root: str, plan: FeedPlan, digests: Mapping[str, str]) -> None:
-    """Record what each file written (``digests``: the sha256 of each) was made from."""
-    root = text(root)
-    db.execute("DELETE FROM outputs WHERE root = ?", (root,))
+    """Record what each file written (``digests``: the sha256 of each) was made from:
+    the rows that differ from those the plan was made against (a one-edit run changes a
+    few of 100,000), or all of them when the plan read none."""
+    root_text = text(root)
+    rows = {
+        path: (value, digests[path]) for path, value in plan.fingerprints.items() if path in digests
+    }
+    recorded = plan.recorded
+    if recorded is None:
+        db.execute("DELETE FROM outputs WHERE root = ?", (root_text,))
+        changed = rows
+    else:
+        db.executemany(
+            "DELETE FROM outputs WHERE root = ? AND path = ?",
+            [(root_text, text(path)) for path in recorded.keys() - rows.keys()],
+        )
+        changed = {
+            path: row for path, row in rows.items() if recorded.get(path) != f"{row[0]} {row[1]}"
+        }
     db.executemany(
-        "INSERT INTO outputs VALUES (?, ?, ?, ?)",
-        [
-            (root, text(path), value, digests[path])
-            for path, value in plan.fingerprints.items()
-            if path in digests
-        ],
+        "INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?)",
+        [(root_text, text(path), value, sha) for path, (value, sha) in changed.items()],
     )

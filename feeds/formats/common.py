@@ -22,6 +22,8 @@ MEDIA_NS = "http://search.yahoo.com/mrss/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 SY_NS = "http://purl.org/rss/1.0/modules/syndication/"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"
+"""RFC 5005's namespace, of ``fh:archive`` in archive documents."""
 GENERATOR = "feeds"
 GENERATOR_URI = "https://pypi.org/project/feeds/"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -54,15 +56,27 @@ class Context:
         return __version__
 
     def file_url(self, feed: Feed, filename: str) -> str:
-        parts = feed.folder.split("/") if feed.folder else []
+        return self.folder_url(feed.folder, filename)
+
+    def folder_url(self, folder: str, filename: str) -> str:
+        """The URL of ``filename`` in ``folder`` (relative to the output root)."""
+        parts = folder.split("/") if folder else []
         return join_url(self.config.base_url, *parts, filename)
+
+    def archive_url(self, feed: Feed) -> str | None:
+        """The newest archive document of a subscription feed, in the first format
+        (``None``: archives are off, or every article is in the feed)."""
+        history = feed.history
+        if history is None or history.prev is None:
+            return None
+        return self.folder_url(history.prev, self.formats[0].filename)
 
     def home_url(self, feed: Feed) -> str:
         """Where a person reads about the feed: the index page, or the group's own page
-        (its folder, which serves ``index.html``)."""
+        (its folder, which serves ``index.html``); an archive document's is its group's."""
         if feed.kind is FeedKind.SITE:
             return self.config.base_url
-        return join_url(self.config.base_url, *feed.folder.split("/")) + "/"
+        return join_url(self.config.base_url, *feed.group_folder.split("/")) + "/"
 
     def anchor(self, feed: Feed) -> str:
         """The ``id`` of the feed's section on the index page."""
@@ -75,16 +89,30 @@ class Context:
         return join_url(self.config.base_url, "providers", slug, filename)
 
     def title(self, feed: Feed) -> str:
-        if feed.kind is FeedKind.SITE:
-            return self.config.title
-        return f"{feed.name} · {self.config.title}"
+        title = (
+            self.config.title
+            if feed.kind is FeedKind.SITE
+            else f"{feed.name} · {self.config.title}"
+        )
+        return title + _archive_suffix(feed)
 
     def description(self, feed: Feed) -> str:
+        if feed.is_archive:
+            return f"Archived articles of {self.title(feed)}"
         if feed.kind is FeedKind.SITE:
             return self.config.description
         if feed.kind is FeedKind.TOPIC:
             return f"The newest articles about {feed.name} on {self.config.title}"
         return f"The newest articles from {feed.name} on {self.config.title}"
+
+
+def _archive_suffix(feed: Feed) -> str:
+    """`` · archive 2024-05`` (page 2 and on: `` · archive 2024-05, page 2``), or ``""``."""
+    history = feed.history
+    if history is None or history.month is None:
+        return ""
+    page = f", page {history.page}" if history.page > 1 else ""
+    return f" · archive {history.month}{page}"
 
 
 def per_config(build: Callable[[Context], T]) -> Callable[[Context], T]:

@@ -36,6 +36,9 @@ def _entry(feed: Feed, context: Context) -> dict[str, Any]:
             }
             for info in context.formats
         ],
+        "archive_href": _relative(archive, context.config.base_url)
+        if (archive := context.archive_url(feed))
+        else None,
     }
 
 

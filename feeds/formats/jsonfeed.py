@@ -129,6 +129,29 @@ def json_item(article: Article, context: Context) -> str:
     return "".join(out)
 
 
+def _next_url(feed: Feed, context: Context) -> str:
+    """``next_url``: the next older document of the feed's history (RFC 5005's
+    ``prev-archive``), or ``""``: none (archives off, or the oldest archive document)."""
+    history = feed.history
+    if history is None or history.prev is None:
+        return ""
+    return f'  "next_url": {_string(context.folder_url(history.prev, "feed.json"))},\n'
+
+
+def _archive(feed: Feed, context: Context) -> str:
+    """The feed-level ``_feeds`` object of an archive document: which month and page it
+    holds and its subscription feed (``""`` for any other document)."""
+    history = feed.history
+    if history is None or history.month is None:
+        return ""
+    current = _string(context.folder_url(feed.group_folder, "feed.json"))
+    return (
+        f'  "_feeds": {{\n    "about": {_ABOUT},\n    "version": {_VERSION},\n'
+        f'    "archive": {_string(history.month)},\n    "page": {history.page},\n'
+        f'    "current": {current}\n  }},\n'
+    )
+
+
 def render_json(feed: Feed, context: Context, items: list[str]) -> bytes:
     """The feed document, one item per line.
 
@@ -154,12 +177,14 @@ def render_json(feed: Feed, context: Context, items: list[str]) -> bytes:
         f'  "title": {_string(context.title(feed))},\n'
         f'  "home_page_url": {_string(context.home_url(feed))},\n'
         f'  "feed_url": {_string(context.file_url(feed, "feed.json"))},\n'
+        f"{_next_url(feed, context)}"
         f'  "description": {_string(context.description(feed))},\n'
         f"{icons}"
         f'  "language": {_string(config.language)},\n'
         f'  "authors": [\n    {{\n      "name": {_string(config.title)},\n'
         f'      "url": {_string(config.base_url)}\n    }}\n  ],\n'
         f"{hubs}"
+        f"{_archive(feed, context)}"
         '  "items": '
     )
     if not items:

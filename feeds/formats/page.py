@@ -77,6 +77,15 @@ def _environment(context: Context) -> jinja2.Environment:
 _env = per_config(_environment)
 
 
+def _archive_href(feed: Feed, context: Context) -> str | None:
+    """The newest archive document, relative to the group's page (``None``: none)."""
+    history = feed.history
+    if history is None or history.prev is None:
+        return None
+    inside = history.prev.removeprefix(feed.group_folder + "/")
+    return f"{inside}/{context.formats[0].filename}"
+
+
 def render_page(feed: Feed, context: Context, entries: list[str]) -> bytes:
     """The group's page from the ``group.html`` template, its entries spliced in."""
     from markupsafe import Markup
@@ -104,6 +113,7 @@ def render_page(feed: Feed, context: Context, entries: list[str]) -> bytes:
             "count": feed.total,
             "newest": feed.updated,
             "links": links,
+            "archive_href": _archive_href(feed, context),
         },
         entries=[Markup(entry) for entry in entries],
         index_href=TO_ROOT + "index.html",

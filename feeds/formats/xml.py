@@ -23,6 +23,7 @@ from feeds.formats.common import (
     EXTENSION_VERSION,
     GENERATOR,
     GENERATOR_URI,
+    HISTORY_NS,
     MEDIA_NS,
     SY_NS,
     Context,
@@ -339,6 +340,7 @@ def render_rss(feed: Feed, context: Context, entries: list[str]) -> bytes:
     head = fg.rss_str(pretty=True)
     if extras:  # the channel's own elements come before its items
         head = _splice(head, b"  </channel>", [extras])
+    entries = [*_history(feed, context, "rss.xml", "    ", "atom:link"), *entries]
     return _styled(_splice(head, b"  </channel>", entries), feed, context)
 
 
@@ -347,7 +349,27 @@ def render_atom(feed: Feed, context: Context, entries: list[str]) -> bytes:
     fg.author({"name": context.config.title, "uri": context.config.base_url})
     for hub in context.config.hubs:  # WebSub: after self and alternate, which feedgen keeps
         fg.link(href=hub, rel="hub")
+    entries = [*_history(feed, context, "atom.xml", "  ", "link"), *entries]
     return _styled(_splice(fg.atom_str(pretty=True), b"</feed>", entries), feed, context)
+
+
+def _history(feed: Feed, context: Context, filename: str, indent: str, link: str) -> list[str]:
+    """RFC 5005's links (``current``, ``prev-archive``, ``next-archive``) and, in an
+    archive document, ``fh:archive``: written after the head, before the first entry."""
+    history = feed.history
+    if history is None:
+        return []
+    out = []
+    if history.month is not None:
+        current = attr(context.folder_url(feed.group_folder, filename))
+        out.append(f'{indent}<{link} rel="current" href="{current}"/>\n')
+    for rel, folder in (("prev-archive", history.prev), ("next-archive", history.next)):
+        if folder is not None:
+            href = attr(context.folder_url(folder, filename))
+            out.append(f'{indent}<{link} rel="{rel}" href="{href}"/>\n')
+    if history.month is not None:
+        out.append(f'{indent}<fh:archive xmlns:fh="{HISTORY_NS}"/>\n')
+    return out
 
 
 def _styled(data: bytes, feed: Feed, context: Context) -> bytes:
