@@ -14,7 +14,6 @@ changes (a run that changes nothing writes nothing). It holds digests, no text.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from collections.abc import Collection, Sequence
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from feeds.errors import Problem
 from feeds.sources import Scan
-from feeds.write import atomic_write
+from feeds.write import write_record
 
 RECORD = ".feeds-reported.json"
 RECORD_VERSION = 1
@@ -85,10 +84,4 @@ def save_reported(output: Path, keys: Collection[str]) -> None:
     problems again, which is noisy but never hides one.
     """
     record = {"version": RECORD_VERSION, "reported": sorted(set(keys))}
-    data = json.dumps(record, indent=0).encode("utf-8")
-    path = output / RECORD
-    with contextlib.suppress(OSError):
-        if path.read_bytes() == data:
-            return
-    with contextlib.suppress(OSError):
-        atomic_write(path, data)
+    write_record(output / RECORD, json.dumps(record, indent=0).encode("utf-8"))

@@ -18,7 +18,6 @@ the hubs read it. The record also keeps how each failing hub failed, so that und
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from feeds.urls import join_url
-from feeds.write import atomic_write
+from feeds.write import write_record
 
 RECORD = ".feeds-pinged.json"
 RECORD_VERSION = 1
@@ -121,13 +120,7 @@ def _read(output: Path) -> _Record:
 def _save(output: Path, record: _Record) -> None:
     """Write the record unless it says that already (a run that changes nothing writes
     nothing); one that cannot be written is left as it was."""
-    data = record.to_bytes()
-    path = output / RECORD
-    with contextlib.suppress(OSError):
-        if path.read_bytes() == data:
-            return
-    with contextlib.suppress(OSError):
-        atomic_write(path, data)
+    write_record(output / RECORD, record.to_bytes())
 
 
 def after_build(

@@ -258,6 +258,16 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def write_record(path: Path, data: bytes) -> None:
+    """Write a small record file atomically unless it holds ``data`` already (a run that
+    changes nothing writes nothing); one that cannot be read or written is left as it was."""
+    with contextlib.suppress(OSError):
+        if path.read_bytes() == data:
+            return
+    with contextlib.suppress(OSError):
+        atomic_write(path, data)
+
+
 def _sync_files(root: Path, temporaries: list[Path]) -> None:
     """Make the temporary files durable before any is renamed into place.
 
