@@ -21,9 +21,10 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from feeds import tasks
 from feeds.archive import archived
 from feeds.cache import (
     Cache,
@@ -50,28 +51,22 @@ from feeds.group import (
     Record,
     Selection,
     Selector,
-    hide_related,
     site_of,
 )
 from feeds.lock import output_lock
 from feeds.model import (
     DIGEST_SIZE,
-    Article,
     Brief,
     Counts,
     FeedKind,
     Site,
-    Stamp,
 )
 from feeds.parallel import Workers
 from feeds.reported import problem_keys, read_reported, save_reported
 from feeds.sources import (
     Scan,
-    Source,
-    Sources,
     digest_of,
     scan,
-    stamp_of,
     template_files,
 )
 from feeds.update import Change, held_after, reselect, shown_after, touched
@@ -222,7 +217,7 @@ def build(config: Config, options: BuildOptions, progress: Progress | None = Non
         for _ in range(ATTEMPTS):
             try:
                 result = _build(config, options, progress)
-            except _ChangedDuringBuild:
+            except tasks.ChangedDuringBuild:
                 continue  # nothing was published: start over, seeing the files as they are now
             except Damaged as e:
                 notes.extend(e.notes)  # discarded: start over from scratch
@@ -231,64 +226,6 @@ def build(config: Config, options: BuildOptions, progress: Progress | None = Non
     raise BuildError(
         f"{options.content}: article files kept changing while they were read; try again"
     )
-
-
-class _ChangedDuringBuild(Exception):
-    """An article read for rendering is not the one its brief was taken from."""
-
-
-class _Read(NamedTuple):
-    """Pass one's answer for one file, as a worker sends it back."""
-
-    brief: Brief | None
-    """What choosing the feeds needs of the file's article (``None``: no usable article)."""
-    problems: tuple[Problem, ...]
-    """What reading the file found wrong, in the file's order."""
-    digest: bytes | None = None
-    """A digest of the file's bytes at ``_ToRead.stamp``, when asked for and still so."""
-
-
-class _ToRead(NamedTuple):
-    """A file for pass one, as it is sent to a worker."""
-
-    rel: str
-    """The file, relative to the content folder."""
-    stamp: Stamp | None = None
-    """Its stamp when the run began, to digest its bytes at after reading it (the worker
-    has them in the page cache); ``None``: no digest wanted."""
-
-
-def _read_brief(item: _ToRead, shared: dict[str, Any]) -> _Read:
-    """Pass one, for every file that changed: what choosing the feeds needs, and problems.
-
-    ``shared`` holds the ``config`` and the content folder's ``prefix``. The file's
-    ``rel`` goes to the worker, not its source number to look up in the sources the worker
-    was forked with: taking a reference to each of their strings copied the memory pages
-    holding them into each worker (1,035 MB at a million articles, against 935 MB so).
-    """
-    from feeds.collect import read_source
-
-    config: Config = shared["config"]
-    source = Sources.source(shared["prefix"], item.rel)
-    result = read_source(source, config.tz, config.max_related)
-    article = result.article
-    digest = digest_of(source.path, item.stamp) if item.stamp is not None else None
-    return _Read(Brief.of(article) if article is not None else None, result.problems, digest)
-
-
-def _compact(brief: Brief, shared: dict[Any, Any]) -> Brief:
-    """``brief`` holding the same topic and provider tuples as every other brief that has
-    them, down to each (key, name) pair and its strings (``shared`` holds them): 100,000
-    briefs from worker processes otherwise each hold their own copies of all of them."""
-    topics = shared.get(brief.topics)
-    if topics is None:
-        topics = tuple([shared.setdefault(pair, pair) for pair in brief.topics])
-        topics = shared.setdefault(topics, topics)
-    provider = brief.provider
-    if provider is not None:
-        provider = shared.setdefault(provider, provider)
-    # Not ``_replace``: six times slower, 0.3 s of this process at 100,000 briefs.
-    return Brief(brief.id, brief.url, brief.published, brief.draft, brief.removed, topics, provider)
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,56 +251,6 @@ class _Chosen:
     every_brief: Sequence[Brief | None] | None = None
     """With ``archives`` on: the brief of every source number after this run's changes
     (see :mod:`feeds.archive`); ``None`` otherwise."""
-
-
-class _Wanted(NamedTuple):
-    """An article to render, as it is sent to a worker."""
-
-    number: int
-    """Its source number."""
-    rel: str
-    """Its file, relative to the content folder."""
-    stamp: Stamp | None
-    """Its file's stamp when the run began: a file stamped otherwise now is not rendered."""
-    brief: Brief | None
-    """Its brief as the feeds were chosen from it (``None``: not at hand, not checked)."""
-
-
-class _Rendered(NamedTuple):
-    """An article's entries, as a worker sends them back."""
-
-    number: int
-    """Its source number."""
-    entries: Entries | None
-    """Its entries in each format (``None``: the file changed since it was chosen)."""
-
-
-def _render_one(item: _Wanted, shared: dict[str, Any]) -> _Rendered:
-    """Pass two: read an article again and render its entries (``shared``: the ``config``,
-    the ``context``, the ``hidden`` articles)."""
-    from feeds.render import entries
-
-    source = Sources.source(shared["prefix"], item.rel)
-    article = _read_again(source, item.stamp, shared["config"])
-    if article is None or (item.brief is not None and Brief.of(article) != item.brief):
-        return _Rendered(item.number, None)
-    return _Rendered(
-        item.number, entries(hide_related(article, shared["hidden"]), shared["context"])
-    )
-
-
-def _read_again(source: Source, stamp: Stamp | None, config: Config) -> Article | None:
-    """Pass two: the article of ``source``, or ``None`` if its file is no longer the one
-    that was stamped (and chosen from) at the start of the run."""
-    from feeds.collect import read_article, read_bytes
-
-    try:
-        raw, st = read_bytes(source.path)
-    except OSError:
-        return None
-    if stamp_of(st) != stamp:
-        return None
-    return read_article(source, raw, config.tz, config.max_related).article
 
 
 def _build(config: Config, options: BuildOptions, progress: Progress | None) -> BuildResult:
@@ -489,10 +376,10 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         briefs = chosen.briefs
         show("rendering", 0, len(wanted))
 
-        def checked(stream: Iterator[_Rendered]) -> Iterator[tuple[int, Entries]]:
+        def checked(stream: Iterator[tasks.Rendered]) -> Iterator[tuple[int, Entries]]:
             for done, (index, texts) in enumerate(stream):
                 if texts is None:
-                    raise _ChangedDuringBuild(sources.label(index))
+                    raise tasks.ChangedDuringBuild(sources.label(index))
                 if done % 1000 == 0:
                     show("rendering", done, len(wanted))
                 yield index, texts
@@ -500,9 +387,9 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         # Everything comes with the item: a worker that touched the parent's lists would
         # copy their memory pages (forked memory is shared until either side writes to it).
         rels = found.rels
-        items = [_Wanted(i, rels[i], found.stamps[i], briefs(i)) for i in wanted]
+        items = [tasks.Wanted(i, rels[i], found.stamps[i], briefs(i)) for i in wanted]
         workers.share(context=context_for(Site(), config), hidden=hidden)
-        stream = checked(workers.map(_render_one, items))
+        stream = checked(workers.map(tasks.render_one, items))
         pages_kept = plan is not None and plan.pages_kept
         capped: list[Capped] = []
         paths, files = render_stream(
@@ -639,8 +526,8 @@ def _choose(
         take(index, digest_of(sources.prefix + rels[index], stamps[index]))
     # The others are digested after they are read, at the same stamp, by the worker.
     fresh = workers.map(
-        _read_brief,
-        [_ToRead(rels[i], stamps[i] if keeping and i not in racy else None) for i in to_read],
+        tasks.read_brief,
+        [tasks.ToRead(rels[i], stamps[i] if keeping and i not in racy else None) for i in to_read],
     )
     selector = Selector(
         selection,
@@ -667,7 +554,7 @@ def _choose(
             by_file[index] = problems
             read_problems.extend(problems)
         if brief is not None:
-            selector.add(index, _compact(brief, shared))
+            selector.add(index, tasks.compact(brief, shared))
     briefs = selector.briefs
     usable = len(sources) - briefs.count(None)
     site = selector.finish(config.title)
@@ -754,7 +641,7 @@ def _update(
     fresh = dict(
         zip(
             indexes,
-            workers.map(_read_brief, [_ToRead(found.rels[i]) for i in indexes]),
+            workers.map(tasks.read_brief, [tasks.ToRead(found.rels[i]) for i in indexes]),
             strict=True,
         )
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import random
 import shutil
@@ -17,11 +16,11 @@ from conftest import NOW, article, write_tree
 
 import feeds.cache
 import feeds.cache.db
+import feeds.tasks
 from feeds.build import BuildOptions, BuildResult, build
 from feeds.cache import DB_FILE
 from feeds.config import Config
 
-build_module = importlib.import_module("feeds.build")
 """The module, not the function ``feeds.build`` that the package exports."""
 
 
@@ -455,7 +454,7 @@ def test_an_article_changed_between_choosing_and_rendering_starts_the_build_over
     site = Site(tmp_path, _site(10))
     site.build()
     site.write("003.md", article(n=3, title="First edit", topics=["All"]))
-    real = build_module._read_again
+    real = feeds.tasks.read_again
     reads: list[str] = []
 
     def edit_during_the_build(source: Any, *args: Any) -> Any:
@@ -469,7 +468,7 @@ def test_an_article_changed_between_choosing_and_rendering_starts_the_build_over
             )
         return real(source, *args)
 
-    monkeypatch.setattr(build_module, "_read_again", edit_during_the_build)
+    monkeypatch.setattr(feeds.tasks, "read_again", edit_during_the_build)
     site.build()
     assert reads.count("003.md") == 2  # changed under us; read again after starting over
     assert b"Second edit" in (site.output / "rss.xml").read_bytes()
