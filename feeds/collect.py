@@ -167,14 +167,7 @@ class _Reader:
             if raw.get("url") is None:
                 self.warn(f"{field}.url", "missing", raw, "url")
             return None
-        width, height = raw.get("width"), raw.get("height")
-        title = raw.get("title")
-        return Image(
-            url=url,
-            width=width if _positive(width) else None,
-            height=height if _positive(height) else None,
-            title=plain_text(title) or None if isinstance(title, str) else None,
-        )
+        return _image(url, raw)
 
     def first_image(self, raw: object, owner: int | None, name: str) -> Image | None:
         """The first usable image of the list ``raw``; the field is ``name`` (``images``,
@@ -446,14 +439,9 @@ def _usual_url(value: object) -> str | None:
     return None
 
 
-def _usual_image(raw: object) -> Image | None:
-    """The image :meth:`_Reader.image` reads from ``raw`` when its URL needs no word,
-    else ``None`` (then that method reads it again and says why)."""
-    if type(raw) is not dict:
-        return None
-    url = _usual_url(raw.get("url"))
-    if url is None:
-        return None
+def _image(url: str, raw: dict[str, Any]) -> Image:
+    """The image at ``url`` with what ``raw`` says of it: a size that is not a positive
+    whole number, or a title that is not text, is left out."""
     width, height = raw.get("width"), raw.get("height")
     title = raw.get("title")
     return Image(
@@ -462,6 +450,17 @@ def _usual_image(raw: object) -> Image | None:
         height=height if _positive(height) else None,
         title=plain_text(title) or None if isinstance(title, str) else None,
     )
+
+
+def _usual_image(raw: object) -> Image | None:
+    """The image :meth:`_Reader.image` reads from ``raw`` when its URL needs no word,
+    else ``None`` (then that method reads it again and says why)."""
+    if type(raw) is not dict:
+        return None
+    url = _usual_url(raw.get("url"))
+    if url is None:
+        return None
+    return _image(url, raw)
 
 
 # Providers and topics repeat from article to article (600 providers and 306 topics in

@@ -21,8 +21,6 @@ from feeds.build import BuildOptions, BuildResult, build
 from feeds.cache import DB_FILE
 from feeds.config import Config
 
-"""The module, not the function ``feeds.build`` that the package exports."""
-
 
 @pytest.fixture(autouse=True)
 def _no_racy_window(monkeypatch: pytest.MonkeyPatch) -> None:
