@@ -21,7 +21,7 @@ from conftest import NOW, SCHEMAS, article, examples, load_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
-from test_publication import Copy, Tree, every_file
+from test_publication import Copy, Tree, apply_edit, every_file
 
 import feeds.cache
 from feeds.config import Config
@@ -141,30 +141,13 @@ _copies = st.builds(
 
 _edits = st.lists(
     st.tuples(
-        st.sampled_from(["add", "delete", "redate", "retitle", "unpublish"]),
+        st.sampled_from(["add", "delete", "redate", "retitle", "unpublish", "publish"]),
         st.integers(0, 30),
         _copies,
     ),
     min_size=1,
     max_size=3,
 )
-
-
-def _apply(tree: Tree, edit: tuple[str, int, dict[str, Any]], serial: int) -> None:
-    kind, pick, values = edit
-    names = sorted(tree.copies)
-    if kind == "add" or not names:
-        tree.put(Copy(name=f"n{serial:02d}.md", **values))
-        return
-    copy = tree.copies[names[pick % len(names)]]
-    if kind == "delete":
-        tree.delete(copy.name)
-    elif kind == "redate":
-        tree.put(replace(copy, hours=values["hours"]))
-    elif kind == "retitle":
-        tree.put(replace(copy, title=copy.title + " again"))
-    else:
-        tree.put(replace(copy, draft=not copy.draft))
 
 
 @settings(
@@ -186,7 +169,7 @@ def test_property_the_history_walk_reaches_every_article_once_cold_and_after_edi
     assert tree.build().errors == ()
     check_history(tree)
     for serial, edit in enumerate(edits):
-        _apply(tree, edit, serial)
+        apply_edit(tree, edit, serial)
         result = tree.build()
         assert result.errors == ()
         check_history(tree)

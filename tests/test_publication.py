@@ -288,7 +288,8 @@ _edits = st.lists(
 )
 
 
-def _apply(tree: Tree, edit: tuple[str, int, dict[str, Any]], serial: int) -> None:
+def apply_edit(tree: Tree, edit: tuple[str, int, dict[str, Any]], serial: int) -> None:
+    """Apply one generated edit (a kind, which file, new values) to ``tree``."""
     kind, pick, values = edit
     names = sorted(tree.copies)
     if kind == "add" or not names:
@@ -299,6 +300,8 @@ def _apply(tree: Tree, edit: tuple[str, int, dict[str, Any]], serial: int) -> No
         tree.delete(copy.name)
     elif kind == "redate":
         tree.put(replace(copy, hours=values["hours"]))
+    elif kind == "retitle":
+        tree.put(replace(copy, title=copy.title + " again"))
     else:
         flags = {
             "publish": {"draft": False},
@@ -333,7 +336,7 @@ def test_property_every_feed_matches_the_model_cold_and_after_edits(
         tree.put(Copy(name=f"f{i:02d}.md", **values))
     tree.check(tree.build())
     for serial, edit in enumerate(edits):
-        _apply(tree, edit, serial)
+        apply_edit(tree, edit, serial)
         result = tree.build()
         tree.check(result)
     tree.same_as_cold(result, root / "cold")
