@@ -9,12 +9,13 @@ back are the named tuples below, which carry the ``Brief`` itself.
 
 from __future__ import annotations
 
+from hashlib import blake2b
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from feeds.config import Config
 from feeds.errors import Problem
 from feeds.group import hide_related
-from feeds.model import Article, Brief, Stamp
+from feeds.model import DIGEST_SIZE, Article, Brief, Stamp
 from feeds.sources import Source, Sources, digest_of, stamp_of
 
 if TYPE_CHECKING:
@@ -54,13 +55,28 @@ def read_brief(item: ToRead, shared: dict[str, Any]) -> Read:
     was forked with: taking a reference to each of their strings copied the memory pages
     holding them into each worker (1,035 MB at a million articles, against 935 MB so).
     """
-    from feeds.collect import read_source
+    from feeds.collect import MAX_FILE_BYTES, read_article, read_bytes, read_source
 
     config: Config = shared["config"]
     source = Sources.source(shared["prefix"], item.rel)
-    result = read_source(source, config.tz, config.max_related)
+    digest = None
+    if item.stamp is None:
+        result = read_source(source, config.tz, config.max_related)
+    else:
+        # One read gives the brief and the digest of the very bytes it was read from:
+        # they are the stamp's when the file still has it after reading (the scan took
+        # it before).
+        try:
+            raw, st = read_bytes(source.path)
+        except OSError:
+            result = read_source(source, config.tz, config.max_related)  # says why
+        else:
+            result = read_article(source, raw, config.tz, config.max_related)
+            if len(raw) > MAX_FILE_BYTES:  # only its beginning was read
+                digest = digest_of(source.path, item.stamp)
+            elif stamp_of(st) == item.stamp:
+                digest = blake2b(raw, digest_size=DIGEST_SIZE).digest()
     article = result.article
-    digest = digest_of(source.path, item.stamp) if item.stamp is not None else None
     return Read(Brief.of(article) if article is not None else None, result.problems, digest)
 
 
