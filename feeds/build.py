@@ -606,7 +606,7 @@ def _update(
     if previous is None:
         return None
     sources = found.sources
-    index_of = dict(zip(found.rels, range(len(sources)), strict=True))
+    index_of = found.index_of()
     # A file whose stamp changed but whose bytes did not was touched: it keeps what it
     # gave, and its feeds the stamp they were fingerprinted with.
     digested = previous.digested([rel for rel, index in previous.changed if index is not None])

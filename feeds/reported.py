@@ -16,16 +16,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from feeds.errors import Problem
+from feeds.model import Stamp
 from feeds.sources import Scan
 from feeds.write import write_record
 
 RECORD = ".feeds-reported.json"
 RECORD_VERSION = 1
-_SEPARATORS = (" ", ",", ";", ")", ":")
+_ENDS = re.compile(r"[ ,;):]|\Z")
+"""Where a file's name in a problem's text may end: a separator, or the end of the text."""
 
 
 def problem_keys(problems: Sequence[Problem], found: Scan) -> list[str]:
@@ -33,33 +36,32 @@ def problem_keys(problems: Sequence[Problem], found: Scan) -> list[str]:
     if not problems:
         return []
     prefix = found.sources.prefix
-    index_of: dict[str, int] | None = None
     keys: list[str] = []
     for problem in problems:
         text = str(problem)
-        named: list[str] = []
+        stamps: list[tuple[str, Stamp | None]] = []
         if prefix and prefix in text:
-            if index_of is None:
-                index_of = {rel: i for i, rel in enumerate(found.rels)}
-            named = _named_files(text, prefix, index_of)
-        stamps = [(rel, found.stamps[index_of[rel]]) for rel in named] if index_of else []
+            index_of = found.index_of()
+            stamps = [
+                (rel, found.stamps[index_of[rel]]) for rel in _named_files(text, prefix, index_of)
+            ]
         digest = hashlib.sha256(f"{text}\0{stamps!r}".encode("utf-8", "surrogateescape"))
         keys.append(digest.hexdigest()[:32])
     return keys
 
 
-def _named_files(text: str, prefix: str, index_of: dict[str, int]) -> list[str]:
+def _named_files(text: str, prefix: str, index_of: Mapping[str, int]) -> list[str]:
     """The content files (relative paths) whose labels (``prefix + rel``) appear in
-    ``text``, in order; where several names start at one place, the longest is taken."""
+    ``text``, in order, each ending at a separator or the end of the text; where several
+    names start at one place, the longest is taken."""
     found: list[str] = []
     start = text.find(prefix)
     while start >= 0:
         begin = start + len(prefix)
         best = None
-        for end in range(begin + 1, len(text) + 1):
-            at_end = end == len(text) or text[end] in _SEPARATORS
-            if at_end and text[begin:end] in index_of:
-                best = text[begin:end]
+        for end in _ENDS.finditer(text, begin + 1):
+            if text[begin : end.start()] in index_of:
+                best = text[begin : end.start()]
         if best is not None and best not in found:
             found.append(best)
         start = text.find(prefix, begin)

@@ -10,8 +10,8 @@ import contextlib
 import hashlib
 import os
 from array import array
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, NamedTuple, overload
@@ -293,6 +293,13 @@ class Scan:
     unreadable: tuple[str, ...] = ()
     """Folders that could not be listed (the content folder itself, or below it): what
     they hold is unknown, not gone, so a writing build must not publish this scan."""
+    _index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def index_of(self) -> Mapping[str, int]:
+        """Each source's number by its ``rel``, made once, when first asked for."""
+        if not self._index and self.rels:
+            self._index.update(zip(self.rels, range(len(self.rels)), strict=True))
+        return self._index
 
 
 STAT_PARALLEL_MIN = 4000
