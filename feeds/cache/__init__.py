@@ -64,6 +64,7 @@ from feeds.cache.choice import (
 )
 from feeds.cache.db import (
     DB_FILE,
+    BadRow,
     Damaged,
     canonical,
     connect,
@@ -133,6 +134,9 @@ class Written:
     manifest: Mapping[str, ManifestEntry]
     """Its write manifest after the run."""
     facts: RunFacts
+    counts: Mapping[str, int] | None = None
+    """With archives on: by subscription feed folder, how many items its documents hold
+    (see :func:`~feeds.cache.outputs.written_counts`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -474,6 +478,18 @@ class Look:
             self.cache.discard(f"unreadable ({e})")
             return FeedPlan(fingerprints={})
 
+    def written_counts(self, output: Output) -> dict[str, int]:
+        """By subscription feed folder, how many items the documents the last run left in
+        ``output`` hold (see :func:`~feeds.cache.outputs.written_counts`; empty: unknown)."""
+        db = self.cache.db
+        if db is None:
+            return {}
+        try:
+            return outputs.written_counts(db, output.root)
+        except (sqlite3.Error, BadRow) as e:
+            self.cache.discard(f"unreadable ({e})")
+            return {}
+
     # -- saving -------------------------------------------------------------------------
 
     def save(self, record: RunRecord) -> None:
@@ -497,6 +513,8 @@ class Look:
                 written = record.written
                 if written is not None:
                     outputs.save(db, written.root, written.plan, written.digests)
+                    if written.counts is not None:
+                        outputs.save_counts(db, written.root, written.counts)
                     runs.save(
                         db,
                         self.root,
