@@ -32,8 +32,10 @@ and those counts, so an incremental build and a cold one lay out the same docume
 An archive document is planned and rendered like a feed (:class:`~feeds.model.Feed` with
 a :class:`~feeds.model.History`), so the outputs tier's fingerprints (its articles' files,
 its month, page and neighbours) decide whether it is rendered again; a subscription
-feed's fingerprint covers its link for every count. An incremental build takes every
-brief from the choice tier's rows (one pass), with this run's changes over them.
+feed's fingerprint covers what its link for every count depends on
+(:attr:`~feeds.model.History.basis`), and the cache keeps the count it wrote. An
+incremental build takes every brief from the choice tier's rows (one pass), with this
+run's changes over them.
 """
 
 from __future__ import annotations
@@ -149,7 +151,8 @@ class Histories:
             month = _month(items[position][0], months)
             total = in_month.get(month)
             if total is None:
-                total = in_month[month] = _in_month(items, month)
+                begin, end = _month_span(items, month)
+                total = in_month[month] = end - begin
             pages = -(-(total - left.get(month, 0)) // self.page_size)
             folder = folders.get((month, pages))
             if folder is None:
@@ -158,6 +161,28 @@ class Histories:
             links.append(folder)
         result = self._links[group] = tuple(links)
         return result
+
+    def linked(self, feed: Feed) -> Feed:
+        """A subscription feed of the layout with its link for every count it may write
+        (:attr:`~feeds.model.History.prevs`), to be rendered."""
+        history = feed.history
+        assert history is not None, "a feed of the layout"
+        return replace(feed, history=replace(history, prevs=self.links(feed)))
+
+    def _basis(self, feed: Feed, items: list[Item], ids: list[str]) -> tuple[object, ...]:
+        """What :meth:`links` gives for ``feed`` depends on, besides the feed's own items
+        (which its files' stamps stand for): the newest month its archives hold when it
+        writes every item, and how many of that month's articles they hold (``(None,)``:
+        none). Its items are its group's newest: an item it leaves out is the newest of
+        the archives, and the months of its items and this pair give every link. (Should
+        they not be, it is every link itself.)"""
+        every = len(ids)
+        if [item[1] for item in items[:every]] != ids:
+            return self.links(feed)
+        if len(items) == every:
+            return (None,)
+        month = _month(items[every][0], self._months)
+        return (month, _month_span(items, month)[1] - every)
 
     def laid_out(self, site: Site, written: Mapping[GroupKey, int]) -> Site:
         """``site`` with every feed's archive documents, and each feed linked to its
@@ -171,13 +196,14 @@ class Histories:
         for feed in site.feeds:
             group = (feed.kind, feed.key)
             count = min(written.get(group, len(feed.members)), len(feed.members))
-            in_feed = {self._id(index) for index in feed.members[:count]}
-            archived = [item for item in self.members.get(group, ()) if item[1] not in in_feed]
+            ids = [self._id(index) for index in feed.members]
+            in_feed = set(ids[:count])
+            items = self.members.get(group, [])
+            archived = [item for item in items if item[1] not in in_feed]
             documents = _documents(feed, archived, self.page_size, self._months)
-            links = self.links(feed)
             newest = documents[0].folder if documents else None
-            assert newest == links[count], (feed.folder, count, newest, links[count])
-            feeds.append(replace(feed, history=History(prev=newest, prevs=links)))
+            history = History(prev=newest, basis=self._basis(feed, items, ids))
+            feeds.append(replace(feed, history=history))
             archives.extend(documents)
         # Rendered month by month, every group's documents of a month together: an article's
         # entries are held from its first document to its last (site, topic, provider), so a
@@ -187,13 +213,14 @@ class Histories:
         return replace(site, feeds=tuple(feeds), archives=tuple(archives))
 
 
-def _in_month(items: list[Item], month: str) -> int:
-    """How many of ``items`` (feed order) are dated in ``month`` (``YYYY-MM``, UTC)."""
+def _month_span(items: list[Item], month: str) -> tuple[int, int]:
+    """Where the items dated in ``month`` (``YYYY-MM``, UTC) begin and end in ``items``
+    (feed order: newest first, so a month's items are together)."""
     year, number = int(month[:4]), int(month[5:])
     start = micros(datetime(year, number, 1, tzinfo=UTC))
-    after = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+    after = micros(datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC))
     # Newest first: the month's items are those from -(its end) to -(its start).
-    return bisect_left(items, (-start + 1,)) - bisect_left(items, (-micros(after) + 1,))
+    return bisect_left(items, (-after + 1,)), bisect_left(items, (-start + 1,))
 
 
 def _by_month(document: Feed) -> tuple[str, int]:

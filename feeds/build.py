@@ -428,7 +428,9 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             # Which items each feed writes decides what its archives hold: the feeds are
             # rendered first (their files held aside), then the archives laid out from
             # their counts, planned and rendered.
-            first = [feed for feed in site.feeds if not is_kept(feed, context, keep)]
+            first = [
+                history.linked(feed) for feed in site.feeds if not is_kept(feed, context, keep)
+            ]
             rendering = {feed.folder for feed in first}
             feed_counts = {
                 feed.folder: stored[feed.folder]

@@ -182,7 +182,12 @@ class History:
     """A subscription feed's ``prev`` for every count of items it may write: index ``n``
     is the folder of the newest archive document when the feed writes its newest ``n``
     items (the rest go to the archives; see :mod:`feeds.archive`). The renderer picks
-    ``n`` under ``max_feed_bytes`` and sets ``prev`` from it. Empty for archive documents."""
+    ``n`` under ``max_feed_bytes`` and sets ``prev`` from it. Filled only for a feed to be
+    rendered (see :meth:`feeds.archive.Histories.linked`)."""
+    basis: tuple[object, ...] = ()
+    """What a subscription feed's :attr:`prevs` depend on besides its own items, to
+    fingerprint it by (see :meth:`feeds.archive.Histories.laid_out`); empty for archive
+    documents."""
 
     @property
     def folder(self) -> str:

@@ -19,15 +19,18 @@ from typing import Any
 
 import feedparser
 import pytest
-from conftest import NOW, article, examples
+from conftest import NOW, article, choose, examples, read_content
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_archive import HOURS, TOPICS, URLS, expected_groups, walk_atom, walk_json
 from test_publication import Copy, Tree, apply_edit, every_file
 
 import feeds.cache
+from feeds.archive import Histories, shown_members
 from feeds.build import BuildResult
 from feeds.config import Config
+from feeds.group import Selection
+from feeds.model import Brief
 
 BASE = "https://news.example.com/"
 CAP = 16_384
@@ -192,6 +195,43 @@ def test_property_a_capped_feed_leaves_nothing_out_of_the_history(
     cold = tree.build(cache=False, output=root / "cold")
     assert every_file(tree.output) == every_file(root / "cold")
     check(replace_output(tree, root / "cold"), cold)
+
+
+@settings(
+    max_examples=examples(30),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.lists(st.sampled_from([*HOURS, -24 * 61 - 1, -24 * 400 - 5]), min_size=0, max_size=14),
+    st.integers(1, 4),
+)
+def test_property_the_link_for_each_count_is_the_newest_archive_of_that_layout(
+    tmp_path_factory: pytest.TempPathFactory, hours: list[int], n: int
+) -> None:
+    """:meth:`Histories.links` against laying the archives out for every count."""
+    tree = Tree(tmp_path_factory.mktemp("links"), _config(n))
+    for i, hour in enumerate(hours):
+        tree.put(Sized(f"f{i:02d}.md", f"{BASE}s/{i}", "Story", hour, topics=("AI",)))
+    chosen = choose(read_content(tree.content).articles, items_per_feed=n)
+    briefs = [Brief.of(a) for a in chosen.articles]
+    selection = Selection(now=NOW)
+    history = Histories(shown_members(briefs, selection, ("topics", "providers")), n, briefs)
+    for feed in chosen.site.feeds:
+        links = history.links(feed)
+        assert len(links) == len(feed.members) + 1
+        for count in range(len(feed.members) + 1):
+            site = history.laid_out(chosen.site, {(feed.kind, feed.key): count})
+            (laid,) = [f for f in site.feeds if (f.kind, f.key) == (feed.kind, feed.key)]
+            assert laid.history is not None and laid.history.prev == links[count]
+            newest = [d.folder for d in site.archives if d.key == feed.key and d.kind is feed.kind]
+            assert (max(newest, key=_order) if newest else None) == links[count]
+
+
+def _order(folder: str) -> tuple[str, int]:
+    """An archive folder's month and page, to find the newest."""
+    parts = folder.split("/archive/")[-1].removeprefix("archive/").split("/")
+    return parts[0], int(parts[1]) if len(parts) > 1 else 1
 
 
 def replace_output(tree: Tree, output: Path) -> Tree:

@@ -113,15 +113,15 @@ def pages_fingerprint(site_feeds: Sequence[Feed], parts: list[Any]) -> str:
 
 def _history(feed: Feed) -> tuple[Any, ...] | None:
     """A feed document's place in its history (archive month, page and links), to
-    fingerprint (``None``: archives off). A subscription feed counts by its link for
-    every count of items it may write (which of them it carries depends on the sizes of
-    its items, which its files' stamps stand for): the same before it is rendered and
-    after."""
+    fingerprint (``None``: archives off). A subscription feed counts by what its link
+    for every count of items it may write depends on (which of them it carries depends
+    on the sizes of its items, which its files' stamps stand for): the same before it is
+    rendered and after, whatever count the layout was made with."""
     h = feed.history
     if h is None:
         return None
-    if h.prevs:
-        return (h.prevs,)
+    if h.basis:
+        return (h.basis,)
     return (h.month, h.page, h.prev, h.next)
 
 
