@@ -169,21 +169,6 @@ class Histories:
         assert history is not None, "a feed of the layout"
         return replace(feed, history=replace(history, prevs=self.links(feed)))
 
-    def _basis(self, feed: Feed, items: list[Item], ids: list[str]) -> tuple[object, ...]:
-        """What :meth:`links` gives for ``feed`` depends on, besides the feed's own items
-        (which its files' stamps stand for): the newest month its archives hold when it
-        writes every item, and how many of that month's articles they hold (``(None,)``:
-        none). Its items are its group's newest: an item it leaves out is the newest of
-        the archives, and the months of its items and this pair give every link. (Should
-        they not be, it is every link itself.)"""
-        every = len(ids)
-        if [item[1] for item in items[:every]] != ids:
-            return self.links(feed)
-        if len(items) == every:
-            return (None,)
-        month = _month(items[every][0], self._months)
-        return (month, _month_span(items, month)[1] - every)
-
     def laid_out(self, site: Site, written: Mapping[GroupKey, int]) -> Site:
         """``site`` with every feed's archive documents, and each feed linked to its
         newest, when each feed writes the newest ``written`` items of its members (all of
@@ -195,15 +180,29 @@ class Histories:
         archives: list[Feed] = []
         for feed in site.feeds:
             group = (feed.kind, feed.key)
-            count = min(written.get(group, len(feed.members)), len(feed.members))
-            ids = [self._id(index) for index in feed.members]
-            in_feed = set(ids[:count])
+            members = feed.members
+            every = len(members)
+            count = min(written.get(group, every), every)
             items = self.members.get(group, [])
-            archived = [item for item in items if item[1] not in in_feed]
+            basis: tuple[object, ...]
+            if [item[2] for item in items[:every]] == list(members):
+                # Its items are its group's newest (as the Selector chose them): an item
+                # it leaves out is the newest of the archives, and its links depend on its
+                # items' months and on the newest month its archives hold when it writes
+                # every item, and how many of that month's articles they then hold.
+                archived = items[count:]
+                if len(items) == every:
+                    basis = (None,)
+                else:
+                    month = _month(items[every][0], self._months)
+                    basis = (month, _month_span(items, month)[1] - every)
+            else:  # (never seen) by id, and fingerprinted by every link itself
+                in_feed = {self._id(index) for index in members[:count]}
+                archived = [item for item in items if item[1] not in in_feed]
+                basis = self.links(feed)
             documents = _documents(feed, archived, self.page_size, self._months)
             newest = documents[0].folder if documents else None
-            history = History(prev=newest, basis=self._basis(feed, items, ids))
-            feeds.append(replace(feed, history=history))
+            feeds.append(replace(feed, history=History(prev=newest, basis=basis)))
             archives.extend(documents)
         # Rendered month by month, every group's documents of a month together: an article's
         # entries are held from its first document to its last (site, topic, provider), so a

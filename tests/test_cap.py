@@ -30,7 +30,7 @@ from feeds.archive import Histories, shown_members
 from feeds.build import BuildResult
 from feeds.config import Config
 from feeds.group import Selection
-from feeds.model import Brief
+from feeds.model import Brief, Feed
 
 BASE = "https://news.example.com/"
 CAP = 16_384
@@ -215,17 +215,35 @@ def test_property_the_link_for_each_count_is_the_newest_archive_of_that_layout(
         tree.put(Sized(f"f{i:02d}.md", f"{BASE}s/{i}", "Story", hour, topics=("AI",)))
     chosen = choose(read_content(tree.content).articles, items_per_feed=n)
     briefs = [Brief.of(a) for a in chosen.articles]
-    selection = Selection(now=NOW)
-    history = Histories(shown_members(briefs, selection, ("topics", "providers")), n, briefs)
-    for feed in chosen.site.feeds:
-        links = history.links(feed)
-        assert len(links) == len(feed.members) + 1
-        for count in range(len(feed.members) + 1):
-            site = history.laid_out(chosen.site, {(feed.kind, feed.key): count})
-            (laid,) = [f for f in site.feeds if (f.kind, f.key) == (feed.kind, feed.key)]
-            assert laid.history is not None and laid.history.prev == links[count]
-            newest = [d.folder for d in site.archives if d.key == feed.key and d.kind is feed.kind]
-            assert (max(newest, key=_order) if newest else None) == links[count]
+    members = shown_members(briefs, Selection(now=NOW), ("topics", "providers"))
+    # Its feeds as chosen, then with their items in another order (not the group's
+    # newest first: the layout goes by ids then).
+    for site in (chosen.site, replace(chosen.site, feeds=_reversed(chosen.site.feeds))):
+        history = Histories(members, n, briefs)
+        for feed in site.feeds:
+            links = history.links(feed)
+            assert len(links) == len(feed.members) + 1
+            for count in range(len(feed.members) + 1):
+                laid_out = history.laid_out(site, {(feed.kind, feed.key): count})
+                (laid,) = [f for f in laid_out.feeds if (f.kind, f.key) == (feed.kind, feed.key)]
+                assert laid.history is not None and laid.history.prev == links[count]
+                newest = [
+                    d.folder for d in laid_out.archives if (d.kind, d.key) == (feed.kind, feed.key)
+                ]
+                assert (max(newest, key=_order) if newest else None) == links[count]
+                # The feed's items and its archives': every article of the group, once.
+                held = [briefs[i].id for i in feed.members[:count]] + [
+                    briefs[i].id
+                    for d in laid_out.archives
+                    if (d.kind, d.key) == (feed.kind, feed.key)
+                    for i in d.members
+                ]
+                group = members.get((feed.kind, feed.key), [])
+                assert sorted(held) == sorted(item[1] for item in group)
+
+
+def _reversed(feeds: tuple[Feed, ...]) -> tuple[Feed, ...]:
+    return tuple(replace(feed, members=feed.members[::-1]) for feed in feeds)
 
 
 def _order(folder: str) -> tuple[str, int]:
