@@ -22,8 +22,7 @@ from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from tempfile import SpooledTemporaryFile
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from feeds import tasks
@@ -523,31 +522,47 @@ def _counts(site: Site, by_folder: Mapping[str, int]) -> dict[GroupKey, int]:
 
 
 class _Spool:
-    """Files rendered before the paths of the whole output are known, held aside in
-    order (in memory, or in an unnamed temporary file in the output folder past
-    :data:`SPOOL_BYTES`) until they are written; ``None``: nothing is written, they are
-    dropped."""
+    """Files rendered before the paths of the whole output are known, held aside in order
+    until they are written: in memory, or past :data:`SPOOL_BYTES` in an unnamed
+    temporary file in the output folder (gone with the process, whatever happens).
+    ``folder`` ``None``: nothing is written, they are dropped."""
 
     def __init__(self, folder: Path | None) -> None:
-        self._file: SpooledTemporaryFile[bytes] | None = None
-        if folder is not None:  # closed by close(), which the build's exit stack calls
-            self._file = SpooledTemporaryFile(max_size=SPOOL_BYTES, dir=str(folder))  # noqa: SIM115
+        self._folder = folder
+        self._held: list[tuple[str, bytes]] = []
+        self._bytes = 0
+        self._file: BinaryIO | None = None
         self._sizes: list[tuple[str, int]] = []
 
     def add(self, path: str, data: bytes) -> None:
-        if self._file is not None:
-            self._file.write(data)
-            self._sizes.append((path, len(data)))
+        if self._folder is None:
+            return
+        if self._file is None:
+            self._held.append((path, data))
+            self._bytes += len(data)
+            if self._bytes <= SPOOL_BYTES:
+                return
+            import tempfile
+
+            # Closed by close(), which the build's exit stack calls.
+            self._file = tempfile.TemporaryFile(dir=self._folder)  # noqa: SIM115
+            held, self._held = self._held, []
+        else:
+            held = [(path, data)]
+        for rel, content in held:
+            self._file.write(content)
+            self._sizes.append((rel, len(content)))
 
     def files(self) -> Iterator[tuple[str, bytes]]:
         """The files held, in the order they came, each once."""
-        held = self._file
-        if held is None:
-            return
-        held.seek(0)
-        for path, size in self._sizes:
-            yield path, held.read(size)
-        self.close()
+        held, self._held = self._held, []
+        yield from held
+        spooled = self._file
+        if spooled is not None:
+            spooled.seek(0)
+            for path, size in self._sizes:
+                yield path, spooled.read(size)
+            self.close()
 
     def close(self) -> None:
         if self._file is not None:
