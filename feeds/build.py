@@ -320,14 +320,15 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         import feeds.collect  # noqa: F401
         from feeds.render import (
             Capped,
+            FeedFiles,
             Oversized,
             capped_warning,
             context_for,
             feed_files,
             is_kept,
             needed,
+            output_stream,
             render_feeds,
-            render_stream,
             to_render,
         )
 
@@ -423,39 +424,50 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         first_paths: list[str] = []
         spool = _Spool(options.output if plan is not None else None)
         cleanup.callback(spool.close)
+        drawn: Iterator[FeedFiles] | None = None
+        later: list[Feed] = []  # the feeds rendered after ``first``
         if history is not None:
             # Which items each feed writes decides what its archives hold: the feeds are
-            # rendered first (their files held aside), then the archives laid out from
-            # their counts, planned and rendered.
+            # rendered first (their files held aside) and the archives of the layout made
+            # from the counts they were last written with after them, from one stream of
+            # entries. A feed that writes another count changes the layout: its archives
+            # are planned again and rendered from a stream of their own.
             first = [
                 history.linked(feed) for feed in site.feeds if not is_kept(feed, context, keep)
             ]
+            later = [feed for feed in site.archives if not is_kept(feed, context, keep)]
+            drawn = render_feeds(first + later, context, entries(first + later), capped.append)
             rendering = {feed.folder for feed in first}
             feed_counts = {
                 feed.folder: stored[feed.folder]
                 for feed in site.feeds
                 if feed.folder not in rendering
             }
-            for done in render_feeds(first, context, entries(first), capped.append):
+            for done in itertools.islice(drawn, len(first)):
                 feed_counts[done.feed.folder] = done.written
                 for path, data in done.files:
                     first_paths.append(path)
                     spool.add(path, data)
             if _counts(chosen_site, feed_counts) != _counts(chosen_site, stored):
+                drawn = None
                 site = history.laid_out(chosen_site, _counts(chosen_site, feed_counts))
+                subscription = {p for feed in site.feeds for p in feed_files(feed, context)}
+                before = keep
                 plan, keep = planned()  # again: what the new layout keeps
+                # The feeds stay as the first plan found them (the same fingerprints).
+                keep = frozenset(
+                    [p for p in before if p in subscription]
+                    + [p for p in keep if p not in subscription]
+                )
+                later = [feed for feed in site.archives if not is_kept(feed, context, keep)]
+                drawn = render_feeds(later, context, entries(later), capped.append)
             keep = keep.difference(first_paths)
+        else:
+            later = to_render(site, context, keep)
+            drawn = render_feeds(later, context, entries(later), capped.append)
         pages_kept = plan is not None and plan.pages_kept
-        later = keep.union(first_paths)
-        rendered = first + to_render(site, context, later)
-        paths, files = render_stream(
-            site,
-            config,
-            later,
-            entries(rendered[len(first) :]),
-            pages=not pages_kept,
-            on_capped=capped.append,
-        )
+        rendered = first + later
+        paths, files = output_stream(site, context, later, drawn, pages=not pages_kept)
         paths = (*first_paths, *paths)
         files = itertools.chain(spool.files(), files)
         if plan is not None and not pages_kept:  # record what the pages were made from

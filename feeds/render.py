@@ -274,12 +274,26 @@ def render_stream(
 
     ``stream`` gives (source number, entries) for :func:`needed` of the rendered feeds,
     in that order (see :func:`render_feeds`). Feeds whose every file is in ``keep`` are
-    not rendered (see :func:`is_kept`). The site pages depend on every feed: they come
-    last in the stream, after the feeds they link to, unless ``pages`` is false (they
-    are known to be current).
+    not rendered (see :func:`is_kept`). See :func:`output_stream` for the site pages.
     """
     context = context_for(site, config)
     rendered = to_render(site, context, keep)
+    drawn = render_feeds(rendered, context, stream, on_capped)
+    return output_stream(site, context, rendered, drawn, pages=pages)
+
+
+def output_stream(
+    site: Site,
+    context: Context,
+    rendered: Sequence[Feed],
+    drawn: Iterator[FeedFiles],
+    *,
+    pages: bool = True,
+) -> tuple[tuple[str, ...], Iterator[tuple[str, bytes]]]:
+    """Every output path of ``rendered`` and of the site pages, and a stream of (path,
+    bytes): the files of ``rendered`` as ``drawn`` renders them, in that order, then the
+    site pages. The site pages depend on every feed: they come last in the stream, after
+    the feeds they link to, unless ``pages`` is false (they are known to be current)."""
     probe = next((feed for feed in rendered if _has_page(feed)), None)
     if probe is not None:  # a broken group template fails the build before anything is written
         GROUP_PAGE.document(probe, context, [])
@@ -289,7 +303,7 @@ def render_stream(
     paths = tuple(p for feed in rendered for p in feed_files(feed, context)) + tuple(site_pages)
 
     def files() -> Iterator[tuple[str, bytes]]:
-        for done in render_feeds(rendered, context, stream, on_capped):
+        for done in drawn:
             yield from done.files
         yield from site_pages.items()
 
