@@ -582,7 +582,7 @@ class _Spool:
             self._file = None
 
 
-SPOOL_BYTES = 64 * 1024 * 1024
+SPOOL_BYTES = 16 * 1024 * 1024
 """Files held aside (see :class:`_Spool`) past this many bytes go to a temporary file."""
 
 
