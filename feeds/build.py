@@ -428,10 +428,10 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         later: list[Feed] = []  # the feeds rendered after ``first``
         if history is not None:
             # Which items each feed writes decides what its archives hold: the feeds are
-            # rendered first (their files held aside) and the archives of the layout made
-            # from the counts they were last written with after them, from one stream of
-            # entries. A feed that writes another count changes the layout: its archives
-            # are planned again and rendered from a stream of their own.
+            # rendered first (their files held aside), then, from the same stream of
+            # entries, the archives laid out from the counts the feeds were last written
+            # with. A feed that now writes another count changes the layout: the archives
+            # are then planned again and rendered from a stream of their own.
             first = [
                 history.linked(feed) for feed in site.feeds if not is_kept(feed, context, keep)
             ]

@@ -12,12 +12,14 @@ remembers comes in three tiers, a module each:
   feeds chosen, a row per file and per group, so that a run that changed a few files
   reads those files and updates the last choice;
 * the outputs (:mod:`feeds.cache.outputs`): what each output file was rendered from, so
-  that only the feeds whose inputs changed are rendered.
+  that only the feeds whose inputs changed are rendered (and, with archives on, how many
+  items each feed wrote: :meth:`Look.written_counts`).
 
 One run uses it in one order, which its values enforce: :meth:`Cache.open` gives a
 :class:`Cache`, :meth:`Cache.look` at a content folder gives a :class:`Look`, whose
 lookups (:meth:`Look.last_run`, :meth:`Look.known`, :meth:`Look.previous` and its
-:class:`~feeds.cache.choice.Previous`, :meth:`Look.plan_outputs`) change nothing, and
+:class:`~feeds.cache.choice.Previous`, :meth:`Look.plan_outputs`,
+:meth:`Look.written_counts`) change nothing, and
 :meth:`Look.save` writes one :class:`RunRecord` in one transaction, after the output is in
 place.
 
