@@ -7,13 +7,16 @@ The pipeline, one module per stage::
     collect.read_source     one file                -> FileResult (article + problems)
     group.Selector          every article's Brief   -> Site (feeds naming their members)
     update.reselect         changed files' briefs   -> the last choice's groups, updated
+    archive.Histories       every Brief, feed counts -> Site with archive documents
     render.render_stream    feeds, member entries   -> paths, stream of (path, bytes)
     write.write_output      stream of files         -> WriteReport
 
 ``build.build`` runs them in two passes: every changed file is read for its
 :class:`~feeds.model.Brief` (the rest come from ``cache.Cache``), the feeds are chosen
 from the briefs, and only the articles of the feeds to render are read again and rendered
-(``parallel.Workers`` spreads both passes over worker processes). ``cli.main`` is the
+(``parallel.Workers`` spreads both passes over worker processes). With archives on, the
+subscription feeds are rendered first: how many items each writes under the size cap
+decides what its archives hold. ``cli.main`` is the
 command line on top, and after a writing build tells the WebSub hubs which feeds it
 rewrote (``websub.after_build``, from the build's ``WriteReport``).
 """

@@ -1,16 +1,21 @@
 """Stage 3b: every feed's complete history, as RFC 5005 archived feeds (``archives: monthly``).
 
 Which articles the archives hold: each group's published articles that its subscription
-feed does not (the feed holds the newest ``items_per_feed``), by the UTC month of their
-date. So the subscription feed and its archives hold every published article of the
-group exactly once, and an article moves into the archive of its month when newer ones
-push it out of the feed. A month with no archived article has no archive document.
+feed does not *write*, by the UTC month of their date. A feed holds the newest
+``items_per_feed``; ``max_feed_bytes`` may make it write only the newest ``n`` of them
+(see :func:`feeds.render.render_feed`), and the ones it leaves out are archived like any
+older article. So the subscription feed and its archives hold every published article of
+the group exactly once, and an article moves into the archive of its month when newer
+ones push it out of the feed (or the cap does). A month with no archived article has no
+archive document.
 
 Pages: a month's archived articles, oldest first (the reverse of feed order: date, then
 id), fill pages of ``items_per_feed``; page 1 is ``<feed folder>/archive/YYYY-MM/``, page
 ``p`` is ``.../YYYY-MM/p/``. An article that leaves the feed is the newest of its month's
 archive and lands on the month's last page: the full pages before it stay as they are.
-Inside a document, items are in feed order (newest first).
+Inside a document, items are in feed order (newest first). Archive documents are never
+capped: an archive page over ``max_feed_bytes`` keeps every item (with a warning), as
+leaving one out would lose it from the history.
 
 The chain: the subscription feed links ``prev-archive`` (JSON Feed: ``next_url``) to the
 newest archive document, each archive document links ``prev-archive`` to the next older
@@ -18,25 +23,39 @@ one (the oldest links none) and ``next-archive`` to the next newer one (the newe
 none: its ``current`` link is the subscription feed). Walking back from any document
 ends at the oldest page of the oldest month.
 
+The feed's own link depends on how many items it writes, and how many fit depends on the
+link's length: :meth:`Histories.links` gives the link for every count, the renderer picks
+the count with the link that count gives, and the archives are then laid out from each
+feed's count (:meth:`Histories.laid_out`). Everything here is a function of the briefs
+and those counts, so an incremental build and a cold one lay out the same documents.
+
 An archive document is planned and rendered like a feed (:class:`~feeds.model.Feed` with
 a :class:`~feeds.model.History`), so the outputs tier's fingerprints (its articles' files,
-its month, page and neighbours) decide whether it is rendered again. An incremental build
-takes every brief from the choice tier's rows (one pass), with this run's changes over them.
+its month, page and neighbours) decide whether it is rendered again; a subscription
+feed's fingerprint covers what its link for every count depends on
+(:attr:`~feeds.model.History.basis`), and the cache keeps the count it wrote. An
+incremental build takes every brief from the choice tier's rows (one pass), with this
+run's changes over them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from feeds.config import Config
 from feeds.group import GroupKey, Selection, groups_of, replaces
-from feeds.model import Brief, Feed, History, Site, from_micros
+from feeds.model import Brief, Feed, History, Site, from_micros, micros
+
+Item = tuple[int, str, int]
+"""A published article as the archives order it: (-date, id, source number)."""
 
 
 def shown_members(
     briefs: Sequence[Brief | None], selection: Selection, groupings: tuple[str, ...]
-) -> dict[GroupKey, list[tuple[int, str, int]]]:
+) -> dict[GroupKey, list[Item]]:
     """Every published article of every group, as (-date, id, source number), in feed
     order: one copy per id, chosen by the Selector's rule (:func:`~feeds.group.replaces`:
     the newer copy; on a tie, the one first in source order)."""
@@ -53,7 +72,7 @@ def shown_members(
         if replaces(brief, old):
             ids[brief.id] = index
     topics, providers = "topics" in groupings, "providers" in groupings
-    members: dict[GroupKey, list[tuple[int, str, int]]] = {}
+    members: dict[GroupKey, list[Item]] = {}
     for article_id, index in ids.items():
         brief = briefs[index]
         assert brief is not None
@@ -82,34 +101,125 @@ def _month(minus_published: int, known: dict[int, str]) -> str:
     return month
 
 
-def with_archives(
-    site: Site,
-    members: dict[GroupKey, list[tuple[int, str, int]]],
-    page_size: int,
-    id_of: Callable[[int], str],
-) -> Site:
-    """``site`` with every feed's archive documents, and each feed linked to its newest.
+@dataclass(slots=True)
+class Histories:
+    """What every group's history is laid out from: its published articles in feed order
+    (:func:`shown_members`), the page size and the brief of every source number. The
+    layout is a function of these and of how many items each subscription feed wrote."""
 
-    A group's archives hold its ``members`` whose ids its feed does not hold (``id_of``
-    names the article of a source number): no article is in both, by construction."""
-    feeds: list[Feed] = []
-    archives: list[Feed] = []
-    months: dict[int, str] = {}
-    for feed in site.feeds:
-        in_feed = {id_of(index) for index in feed.members}
-        archived = [
-            item for item in members.get((feed.kind, feed.key), ()) if item[1] not in in_feed
-        ]
-        documents = _documents(feed, archived, page_size, months)
-        newest = documents[0].folder if documents else None
-        feeds.append(replace(feed, history=History(prev=newest)))
-        archives.extend(documents)
-    # Rendered month by month, every group's documents of a month together: an article's
-    # entries are held from its first document to its last (site, topic, provider), so a
-    # month's articles at a time, not every archived article (group by group, a cold
-    # build of 100,000 held them all: 1.5 GB).
-    archives.sort(key=_by_month)
-    return replace(site, feeds=tuple(feeds), archives=tuple(archives))
+    members: dict[GroupKey, list[Item]]
+    page_size: int
+    briefs: Sequence[Brief | None]
+    _months: dict[int, str] = field(default_factory=dict)
+    _links: dict[GroupKey, tuple[str | None, ...]] = field(default_factory=dict)
+
+    def _id(self, index: int) -> str:
+        brief = self.briefs[index]
+        assert brief is not None, "a feed holds a source that gave no article"
+        return brief.id
+
+    def links(self, feed: Feed) -> tuple[str | None, ...]:
+        """The folder of ``feed``'s newest archive document when the feed writes its
+        newest ``n`` items, for every ``n`` from 0 to all its members (``None``: no
+        archive document). An item the feed does not write is the newest archived one,
+        so the link names its month and that month's last page."""
+        group = (feed.kind, feed.key)
+        known = self._links.get(group)
+        if known is not None:
+            return known
+        items = self.members.get(group, [])
+        months = self._months
+        prefix = f"{feed.group_folder}/" if feed.group_folder else ""
+        folders: dict[tuple[str, int], str] = {}
+        in_month: dict[str, int] = {}  # the group's articles of a month
+        left: dict[str, int] = {}  # of those, how many the feed writes so far
+        written: set[str] = set()
+        position = 0
+        links: list[str | None] = []
+        for n in range(len(feed.members) + 1):
+            if n:
+                brief = self.briefs[feed.members[n - 1]]
+                assert brief is not None, "a feed holds a source that gave no article"
+                written.add(brief.id)
+                month = _month(-brief.published, months)
+                left[month] = left.get(month, 0) + 1
+            while position < len(items) and items[position][1] in written:
+                position += 1
+            if position == len(items):
+                links.append(None)
+                continue
+            month = _month(items[position][0], months)
+            total = in_month.get(month)
+            if total is None:
+                begin, end = _month_span(items, month)
+                total = in_month[month] = end - begin
+            pages = -(-(total - left.get(month, 0)) // self.page_size)
+            folder = folders.get((month, pages))
+            if folder is None:
+                folder = prefix + History(month=month, page=pages).folder
+                folders[month, pages] = folder
+            links.append(folder)
+        result = self._links[group] = tuple(links)
+        return result
+
+    def linked(self, feed: Feed) -> Feed:
+        """A subscription feed of the layout with its link for every count it may write
+        (:attr:`~feeds.model.History.prevs`), to be rendered."""
+        history = feed.history
+        assert history is not None, "a feed of the layout"
+        return replace(feed, history=replace(history, prevs=self.links(feed)))
+
+    def laid_out(self, site: Site, written: Mapping[GroupKey, int]) -> Site:
+        """``site`` with every feed's archive documents, and each feed linked to its
+        newest, when each feed writes the newest ``written`` items of its members (all of
+        them for a group not in ``written``).
+
+        A group's archives hold its members whose ids are not among the items its feed
+        writes: no article is in both, and none is in neither."""
+        feeds: list[Feed] = []
+        archives: list[Feed] = []
+        for feed in site.feeds:
+            group = (feed.kind, feed.key)
+            members = feed.members
+            every = len(members)
+            count = min(written.get(group, every), every)
+            items = self.members.get(group, [])
+            basis: tuple[object, ...]
+            if [item[2] for item in items[:every]] == list(members):
+                # Its items are its group's newest (as the Selector chose them): an item
+                # it leaves out is the newest of the archives, and its links depend on its
+                # items' months and on the newest month its archives hold when it writes
+                # every item, and how many of that month's articles they then hold.
+                archived = items[count:]
+                if len(items) == every:
+                    basis = (None,)
+                else:
+                    month = _month(items[every][0], self._months)
+                    basis = (month, _month_span(items, month)[1] - every)
+            else:  # (never seen) by id, and fingerprinted by every link itself
+                in_feed = {self._id(index) for index in members[:count]}
+                archived = [item for item in items if item[1] not in in_feed]
+                basis = self.links(feed)
+            documents = _documents(feed, archived, self.page_size, self._months)
+            newest = documents[0].folder if documents else None
+            feeds.append(replace(feed, history=History(prev=newest, basis=basis)))
+            archives.extend(documents)
+        # Rendered month by month, every group's documents of a month together: an article's
+        # entries are held from its first document to its last (site, topic, provider), so a
+        # month's articles at a time, not every archived article (group by group, a cold
+        # build of 100,000 held them all: 1.5 GB).
+        archives.sort(key=_by_month)
+        return replace(site, feeds=tuple(feeds), archives=tuple(archives))
+
+
+def _month_span(items: list[Item], month: str) -> tuple[int, int]:
+    """Where the items dated in ``month`` (``YYYY-MM``, UTC) begin and end in ``items``
+    (feed order: newest first, so a month's items are together)."""
+    year, number = int(month[:4]), int(month[5:])
+    start = micros(datetime(year, number, 1, tzinfo=UTC))
+    after = micros(datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC))
+    # Newest first: the month's items are those from -(its end) to -(its start).
+    return bisect_left(items, (-after + 1,)), bisect_left(items, (-start + 1,))
 
 
 def _by_month(document: Feed) -> tuple[str, int]:
@@ -119,17 +229,17 @@ def _by_month(document: Feed) -> tuple[str, int]:
 
 
 def _documents(
-    feed: Feed, archived: list[tuple[int, str, int]], page_size: int, known: dict[int, str]
+    feed: Feed, archived: list[Item], page_size: int, known: dict[int, str]
 ) -> list[Feed]:
     """The archive documents of one group, newest first, linked to each other."""
-    months: dict[str, list[tuple[int, str, int]]] = {}
+    months: dict[str, list[Item]] = {}
     for item in archived:  # feed order: newest first
         month = _month(item[0], known)
         held = months.get(month)
         if held is None:
             held = months[month] = []
         held.append(item)
-    pages: list[tuple[str, int, list[tuple[int, str, int]]]] = []  # newest first
+    pages: list[tuple[str, int, list[Item]]] = []  # newest first
     for month, items in months.items():
         oldest_first = items[::-1]
         chunks = [
@@ -163,16 +273,9 @@ def _documents(
     return documents
 
 
-def archived(
-    site: Site, config: Config, selection: Selection, briefs: Sequence[Brief | None]
-) -> Site:
-    """The archive stage: ``site`` with its archive documents, from the brief of every
-    source number (a full choice's, or the cache's after an update's changes)."""
-    members = shown_members(briefs, selection, config.groupings)
-
-    def id_of(index: int) -> str:
-        brief = briefs[index]
-        assert brief is not None, "a feed holds a source that gave no article"
-        return brief.id
-
-    return with_archives(site, members, config.items_per_feed, id_of)
+def histories(config: Config, selection: Selection, briefs: Sequence[Brief | None]) -> Histories:
+    """The archive stage's inputs, from the brief of every source number (a full
+    choice's, or the cache's after an update's changes)."""
+    return Histories(
+        shown_members(briefs, selection, config.groupings), config.items_per_feed, briefs
+    )

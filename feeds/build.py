@@ -14,22 +14,24 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import itertools
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from feeds import tasks
-from feeds.archive import archived
+from feeds.archive import histories
 from feeds.cache import (
     Cache,
     ChoiceRecord,
     Damaged,
+    FeedPlan,
     FileChange,
     FullFiles,
     GroupValues,
@@ -58,6 +60,7 @@ from feeds.model import (
     DIGEST_SIZE,
     Brief,
     Counts,
+    Feed,
     FeedKind,
     Site,
 )
@@ -260,6 +263,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
     with (
         Cache.open(options.cache, read_only=not options.write) as cache,
         Workers(options.jobs) as workers,
+        ExitStack() as cleanup,
     ):
         found = scan(options.content, options.jobs)
         sources = found.sources
@@ -316,11 +320,15 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         import feeds.collect  # noqa: F401
         from feeds.render import (
             Capped,
+            FeedFiles,
+            Oversized,
             capped_warning,
             context_for,
             feed_files,
+            is_kept,
             needed,
-            render_stream,
+            output_stream,
+            render_feeds,
             to_render,
         )
 
@@ -329,8 +337,9 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         if chosen is None:
             chosen = _choose(config, selection, look, found, workers, show)
         site, hidden = chosen.site, chosen.choice.hidden
+        history = None
         if config.archives and chosen.every_brief is not None:
-            site = archived(site, config, selection, chosen.every_brief)
+            history = histories(config, selection, chosen.every_brief)
         problems = found.problems + chosen.problems
 
         writing = options.write and not (options.strict and problems)
@@ -362,39 +371,105 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         # Pass two: read the articles of the feeds that changed and render their entries.
         context = context_for(site, config)
         digest = hashlib.sha256("\n".join(sorted(hidden)).encode()).hexdigest()
+        chosen_site = site
+        stored: dict[str, int] = {}  # with archives: the items each feed wrote last run
+        if history is not None:
+            if writing and output is not None:
+                stored = look.written_counts(output)
+            site = history.laid_out(chosen_site, _counts(chosen_site, stored))
+        feed_counts: dict[str, int] = {}
         plan = None
-        if writing and output is not None:
+
+        def planned() -> tuple[FeedPlan | None, frozenset[str]]:
+            if not writing or output is None:
+                return None, frozenset()
             feed_paths = [
                 (feed, feed_files(feed, context)) for feed in (*site.feeds, *site.archives)
             ]
-            plan = look.plan_outputs(
+            made = look.plan_outputs(
                 output, feed_paths, digest, shown=chosen.shown, digested=chosen.digested
             )
-        keep = plan.keep if plan is not None else frozenset()
-        rendered = to_render(site, context, keep)
-        wanted = needed(rendered)
-        briefs = chosen.briefs
-        show("rendering", 0, len(wanted))
+            # A feed's files are kept only with the count of items they hold: the
+            # archives are laid out from it.
+            unknown = [
+                path
+                for feed in (site.feeds if history is not None else ())
+                if feed.folder not in stored
+                for path in feed_files(feed, context)
+            ]
+            return made, made.keep.difference(unknown)
 
-        def checked(stream: Iterator[tasks.Rendered]) -> Iterator[tuple[int, Entries]]:
-            for done, (index, texts) in enumerate(stream):
+        plan, keep = planned()
+        briefs = chosen.briefs
+        rels = found.rels
+
+        def entries(feeds: list[Feed]) -> Iterator[tuple[int, Entries]]:
+            """The entries of the articles ``feeds`` hold, read again and rendered (in the
+            workers), in the order :func:`~feeds.render.render_feeds` takes them."""
+            wanted = needed(feeds)
+            show("rendering", 0, len(wanted))
+            # Everything comes with the item: a worker that touched the parent's lists would
+            # copy their memory pages (forked memory is shared until either side writes to it).
+            items = [tasks.Wanted(i, rels[i], found.stamps[i], briefs(i)) for i in wanted]
+            for done, (index, texts) in enumerate(workers.map(tasks.render_one, items)):
                 if texts is None:
                     raise tasks.ChangedDuringBuild(sources.label(index))
                 if done % 1000 == 0:
                     show("rendering", done, len(wanted))
                 yield index, texts
 
-        # Everything comes with the item: a worker that touched the parent's lists would
-        # copy their memory pages (forked memory is shared until either side writes to it).
-        rels = found.rels
-        items = [tasks.Wanted(i, rels[i], found.stamps[i], briefs(i)) for i in wanted]
         workers.share(context=context_for(Site(), config), hidden=hidden)
-        stream = checked(workers.map(tasks.render_one, items))
+        capped: list[Capped | Oversized] = []
+        first: list[Feed] = []  # with archives: the subscription feeds, rendered first
+        first_paths: list[str] = []
+        spool = _Spool(options.output if plan is not None else None)
+        cleanup.callback(spool.close)
+        drawn: Iterator[FeedFiles] | None = None
+        later: list[Feed] = []  # the feeds rendered after ``first``
+        if history is not None:
+            # Which items each feed writes decides what its archives hold: the feeds are
+            # rendered first (their files held aside), then, from the same stream of
+            # entries, the archives laid out from the counts the feeds were last written
+            # with. A feed that now writes another count changes the layout: the archives
+            # are then planned again and rendered from a stream of their own.
+            first = [
+                history.linked(feed) for feed in site.feeds if not is_kept(feed, context, keep)
+            ]
+            later = [feed for feed in site.archives if not is_kept(feed, context, keep)]
+            drawn = render_feeds(first + later, context, entries(first + later), capped.append)
+            rendering = {feed.folder for feed in first}
+            feed_counts = {
+                feed.folder: stored[feed.folder]
+                for feed in site.feeds
+                if feed.folder not in rendering
+            }
+            for done in itertools.islice(drawn, len(first)):
+                feed_counts[done.feed.folder] = done.written
+                for path, data in done.files:
+                    first_paths.append(path)
+                    spool.add(path, data)
+            if _counts(chosen_site, feed_counts) != _counts(chosen_site, stored):
+                drawn = None
+                site = history.laid_out(chosen_site, _counts(chosen_site, feed_counts))
+                subscription = {p for feed in site.feeds for p in feed_files(feed, context)}
+                before = keep
+                plan, keep = planned()  # again: what the new layout keeps
+                # The feeds stay as the first plan found them (the same fingerprints).
+                keep = frozenset(
+                    [p for p in before if p in subscription]
+                    + [p for p in keep if p not in subscription]
+                )
+                later = [feed for feed in site.archives if not is_kept(feed, context, keep)]
+                drawn = render_feeds(later, context, entries(later), capped.append)
+            keep = keep.difference(first_paths)
+        else:
+            later = to_render(site, context, keep)
+            drawn = render_feeds(later, context, entries(later), capped.append)
         pages_kept = plan is not None and plan.pages_kept
-        capped: list[Capped] = []
-        paths, files = render_stream(
-            site, config, keep, stream, pages=not pages_kept, on_capped=capped.append
-        )
+        rendered = first + later
+        paths, files = output_stream(site, context, later, drawn, pages=not pages_kept)
+        paths = (*first_paths, *paths)
+        files = itertools.chain(spool.files(), files)
         if plan is not None and not pages_kept:  # record what the pages were made from
             rendered_paths = {p for feed in rendered for p in feed_files(feed, context)}
             plan = plan.with_pages([p for p in paths if p not in rendered_paths])
@@ -427,6 +502,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 digests=report.digests,
                 manifest=report.manifest,
                 facts=facts,
+                counts=feed_counts,
             )
         look.save(RunRecord(now=selection.now, choice=chosen.choice, written=written))
         problems += tuple(map(capped_warning, capped))  # known once rendered
@@ -445,6 +521,69 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         seconds=time.perf_counter() - started,
         incremental=chosen.incremental,
     )
+
+
+def _counts(site: Site, by_folder: Mapping[str, int]) -> dict[GroupKey, int]:
+    """How many items each subscription feed of ``site`` writes, by group, from
+    ``by_folder`` (all of its items when not there)."""
+    counts: dict[GroupKey, int] = {}
+    for feed in site.feeds:
+        every = len(feed.members)
+        counts[feed.kind, feed.key] = min(by_folder.get(feed.folder, every), every)
+    return counts
+
+
+class _Spool:
+    """Files rendered before the paths of the whole output are known, held aside in order
+    until they are written: in memory, or past :data:`SPOOL_BYTES` in an unnamed
+    temporary file in the output folder (gone with the process, whatever happens).
+    ``folder`` ``None``: nothing is written, they are dropped."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self._folder = folder
+        self._held: list[tuple[str, bytes]] = []
+        self._bytes = 0
+        self._file: BinaryIO | None = None
+        self._sizes: list[tuple[str, int]] = []
+
+    def add(self, path: str, data: bytes) -> None:
+        if self._folder is None:
+            return
+        if self._file is None:
+            self._held.append((path, data))
+            self._bytes += len(data)
+            if self._bytes <= SPOOL_BYTES:
+                return
+            import tempfile
+
+            # Closed by close(), which the build's exit stack calls.
+            self._file = tempfile.TemporaryFile(dir=self._folder)  # noqa: SIM115
+            held, self._held = self._held, []
+        else:
+            held = [(path, data)]
+        for rel, content in held:
+            self._file.write(content)
+            self._sizes.append((rel, len(content)))
+
+    def files(self) -> Iterator[tuple[str, bytes]]:
+        """The files held, in the order they came, each once."""
+        held, self._held = self._held, []
+        yield from held
+        spooled = self._file
+        if spooled is not None:
+            spooled.seek(0)
+            for path, size in self._sizes:
+                yield path, spooled.read(size)
+            self.close()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+SPOOL_BYTES = 16 * 1024 * 1024
+"""Files held aside (see :class:`_Spool`) past this many bytes go to a temporary file."""
 
 
 def _settings(config: Config, selection: Selection) -> Settings:

@@ -178,6 +178,16 @@ class History:
     next: str | None = None
     """The folder of the next newer archive document (``None``: the newest archive, or
     the subscription feed)."""
+    prevs: tuple[str | None, ...] = ()
+    """A subscription feed's ``prev`` for every count of items it may write: index ``n``
+    is the folder of the newest archive document when the feed writes its newest ``n``
+    items (the rest go to the archives; see :mod:`feeds.archive`). The renderer picks
+    ``n`` under ``max_feed_bytes`` and sets ``prev`` from it. Filled only for a feed to be
+    rendered (see :meth:`feeds.archive.Histories.linked`)."""
+    basis: tuple[object, ...] = ()
+    """What a subscription feed's :attr:`prevs` depend on besides its own items, to
+    fingerprint it by (see :meth:`feeds.archive.Histories.laid_out`); empty for archive
+    documents."""
 
     @property
     def folder(self) -> str:

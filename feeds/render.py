@@ -10,7 +10,7 @@ worker processes. Nothing here reads the clock or the disk.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from feeds.config import Config
@@ -76,71 +76,150 @@ class Capped:
     """The bytes the whole document would have had."""
 
 
-OnCapped = Callable[[Capped], None]
+@dataclass(frozen=True, slots=True)
+class Oversized:
+    """An archive document over ``max_feed_bytes``: it keeps every item all the same
+    (an item left out of an archive would be in no document)."""
+
+    path: str
+    size: int
+    cap: int
 
 
-def capped_warning(capped: Capped) -> Problem:
-    """The warning that names a capped feed document."""
-    left_out = capped.items - capped.kept
+OnCapped = Callable[[Capped | Oversized], None]
+
+
+def capped_warning(capped: Capped | Oversized) -> Problem:
+    """The warning that names a capped feed document, or an archive document over the cap."""
+    if isinstance(capped, Oversized):
+        message = (
+            f"archive document of {capped.size:,} bytes, over the cap of {capped.cap:,}: "
+            "it keeps every item (the history must hold them all); lower items_per_feed, "
+            "the size of an archive page, to make it smaller"
+        )
+    else:
+        left_out = capped.items - capped.kept
+        message = (
+            f"{left_out} oldest of {capped.items} items left out: with them the feed would be "
+            f"{capped.size:,} bytes"
+        )
     return Problem(
         path=capped.path,
         line=0,
         field="max_feed_bytes",
-        message=f"{left_out} oldest of {capped.items} items left out: with them the feed would be "
-        f"{capped.size:,} bytes",
+        message=message,
         severity=Severity.WARNING,
     )
 
 
-def documents(
+@dataclass(frozen=True, slots=True)
+class FeedFiles:
+    """One feed rendered: its files, and how many of its items its feed documents hold."""
+
+    feed: Feed
+    """The feed as rendered: a subscription feed's ``history.prev`` is the link for
+    :attr:`written` (see :attr:`~feeds.model.History.prevs`)."""
+    written: int
+    files: list[tuple[str, bytes]]
+
+
+def render_feed(
     feed: Feed, context: Context, texts: list[Entries], on_capped: OnCapped | None = None
-) -> Iterator[tuple[str, bytes]]:
+) -> FeedFiles:
     """The files of one feed, given the entries of its articles in feed order.
 
-    Each feed format is capped at ``max_feed_bytes`` on its own (see :func:`_capped`);
-    ``on_capped`` is told of every document that was."""
+    A subscription feed writes the same newest items in every format: all of them, or,
+    when a format's document would be over ``max_feed_bytes``, as many as every format's
+    document fits in (see :func:`_fit`); ``on_capped`` is told of each such document. An
+    archive document keeps every item; ``on_capped`` is told of each one over the cap."""
     page = len(context.formats)
     if feed.kind is FeedKind.PROVIDER:
         logo = next((text[page + 1] for text in texts if text[page + 1]), None)
         feed = replace(feed, icon=logo)
-    for position, info in enumerate(context.formats):
-        items = [text[position] for text in texts]
-        path = _path(feed, info)
-        data = FEED_FORMATS[info.name].document(feed, context, items)
-        size = len(data)
-        if size > context.config.max_feed_bytes:
-            data, kept = _capped(feed, context, info.name, items, size)
-            if on_capped is not None:
-                on_capped(Capped(path, kept, len(items), size))
-        yield path, data
+    paths = [_path(feed, info) for info in context.formats]
+    items = [[text[position] for text in texts] for position in range(page)]
+    cap = context.config.max_feed_bytes
+    if feed.is_archive:
+        written = len(texts)
+        datas = [
+            FEED_FORMATS[info.name].document(feed, context, its)
+            for info, its in zip(context.formats, items, strict=True)
+        ]
+        for path, data in zip(paths, datas, strict=True):
+            if len(data) > cap and on_capped is not None:
+                on_capped(Oversized(path, len(data), cap))
+    else:
+        written, datas, sizes = _fit(feed, context, items)
+        feed = _writing(feed, written)
+        if written < len(texts) and on_capped is not None:
+            for path, size in zip(paths, sizes, strict=True):
+                on_capped(Capped(path, written, len(texts), size))
+    files = list(zip(paths, datas, strict=True))
     if _has_page(feed):
-        items = [text[page] for text in texts]
-        yield _path(feed, GROUP_PAGE.info), GROUP_PAGE.document(feed, context, items)
+        shown = [text[page] for text in texts]
+        files.append((_path(feed, GROUP_PAGE.info), GROUP_PAGE.document(feed, context, shown)))
+    return FeedFiles(feed, written, files)
 
 
-def _capped(
-    feed: Feed, context: Context, name: str, items: list[str], size: int
-) -> tuple[bytes, int]:
-    """The document with as many of the newest ``items`` as fit in ``max_feed_bytes``
-    (none, when even its head does not), and how many that is.
+def _writing(feed: Feed, count: int) -> Feed:
+    """``feed`` as it is written with its newest ``count`` items: linked to the newest
+    archive document the others make (with archives on)."""
+    history = feed.history
+    if history is None or not history.prevs:
+        return feed
+    prev = history.prevs[count]
+    return feed if prev == history.prev else replace(feed, history=replace(history, prev=prev))
 
-    Items are newest first, so the oldest go. The count is guessed from the items' sizes
-    (the document is its head, the items and a separator of at most two bytes between
-    two items), then corrected by rendering: the result depends on the items alone, so an
+
+def _fit(
+    feed: Feed, context: Context, items: list[list[str]]
+) -> tuple[int, list[bytes], list[int]]:
+    """How many of the newest ``items`` (one list per format) every format's document
+    holds, those documents, and each format's size with every item.
+
+    All of them when every document fits in ``max_feed_bytes``. Otherwise the count is
+    guessed from the items' sizes (a document is its head, the items and a separator of
+    at most two bytes between two items: the smallest guess of all formats), then
+    corrected by rendering every format with the link that count gives (with archives
+    on): down until every document fits (none, when even a head does not), or up while
+    one more item still fits. The result depends on the items and the links alone, so an
     incremental and a cold build cap a feed alike."""
     cap = context.config.max_feed_bytes
-    render = FEED_FORMATS[name].document
-    sizes = [len(item.encode("utf-8")) for item in items]
-    budget = cap - (size - sum(sizes))
-    kept = 0
-    while kept < len(items) and budget >= sizes[kept]:
-        budget -= sizes[kept]
-        kept += 1
-    data = render(feed, context, items[:kept])
-    while len(data) > cap and kept:
-        kept -= 1
-        data = render(feed, context, items[:kept])
-    return data, kept
+    makers = [FEED_FORMATS[info.name].document for info in context.formats]
+    total = len(items[0]) if items else 0
+
+    def render(count: int) -> list[bytes]:
+        at = _writing(feed, count)
+        return [make(at, context, its[:count]) for make, its in zip(makers, items, strict=True)]
+
+    def fits(datas: list[bytes]) -> bool:
+        return all(len(data) <= cap for data in datas)
+
+    whole = render(total)
+    sizes = [len(data) for data in whole]
+    if fits(whole):
+        return total, whole, sizes
+    count = total
+    for its, size in zip(items, sizes, strict=True):
+        lengths = [len(item.encode("utf-8")) for item in its]
+        budget = cap - (size - sum(lengths))
+        kept = 0
+        while kept < count and budget >= lengths[kept]:
+            budget -= lengths[kept]
+            kept += 1
+        count = kept
+    datas = render(count)
+    if fits(datas):
+        while count < total:
+            more = render(count + 1)
+            if not fits(more):
+                break
+            count, datas = count + 1, more
+    else:
+        while count and not fits(datas):
+            count -= 1
+            datas = render(count)
+    return count, datas, sizes
 
 
 def to_render(site: Site, context: Context, keep: Collection[str]) -> list[Feed]:
@@ -155,6 +234,33 @@ def needed(feeds: Iterable[Feed]) -> list[int]:
     return list(dict.fromkeys(index for feed in feeds for index in feed.members))
 
 
+def render_feeds(
+    feeds: Sequence[Feed],
+    context: Context,
+    stream: Iterator[tuple[int, Entries]],
+    on_capped: OnCapped | None = None,
+) -> Iterator[FeedFiles]:
+    """Render ``feeds`` one at a time (see :func:`render_feed`).
+
+    ``stream`` gives (source number, entries) for :func:`needed` of ``feeds``, in that
+    order. An entry is held only until the last feed that uses it is rendered (at
+    100,000 articles, entries held between feeds peaked at 6,318 articles, about 60 MB)."""
+    uses = Counter(index for feed in feeds for index in feed.members)
+    held: dict[int, Entries] = {}
+    for feed in feeds:
+        for index in feed.members:
+            while index not in held:
+                number, texts = next(stream)
+                held[number] = texts
+        feed_texts = [held[index] for index in feed.members]
+        yield render_feed(feed, context, feed_texts, on_capped)
+        del feed_texts
+        for index in feed.members:
+            uses[index] -= 1
+            if not uses[index]:
+                del held[index]
+
+
 def render_stream(
     site: Site,
     config: Config,
@@ -167,14 +273,27 @@ def render_stream(
     """Every output path, and a stream of (path, bytes), one feed at a time.
 
     ``stream`` gives (source number, entries) for :func:`needed` of the rendered feeds,
-    in that order. An entry is held only until the last feed that uses it is rendered (at
-    100,000 articles, entries held between feeds peaked at 6,318 articles, about 60 MB).
-    Feeds whose every file is in ``keep`` are not rendered (see :func:`is_kept`). The site
-    pages depend on every feed: they come last in the stream, after the feeds they link
-    to, unless ``pages`` is false (they are known to be current).
+    in that order (see :func:`render_feeds`). Feeds whose every file is in ``keep`` are
+    not rendered (see :func:`is_kept`). See :func:`output_stream` for the site pages.
     """
     context = context_for(site, config)
     rendered = to_render(site, context, keep)
+    drawn = render_feeds(rendered, context, stream, on_capped)
+    return output_stream(site, context, rendered, drawn, pages=pages)
+
+
+def output_stream(
+    site: Site,
+    context: Context,
+    rendered: Sequence[Feed],
+    drawn: Iterator[FeedFiles],
+    *,
+    pages: bool = True,
+) -> tuple[tuple[str, ...], Iterator[tuple[str, bytes]]]:
+    """Every output path of ``rendered`` and of the site pages, and a stream of (path,
+    bytes): the files of ``rendered`` as ``drawn`` renders them, in that order, then the
+    site pages. The site pages depend on every feed: they come last in the stream, after
+    the feeds they link to, unless ``pages`` is false (they are known to be current)."""
     probe = next((feed for feed in rendered if _has_page(feed)), None)
     if probe is not None:  # a broken group template fails the build before anything is written
         GROUP_PAGE.document(probe, context, [])
@@ -182,22 +301,10 @@ def render_stream(
     for page in SITE_PAGES if pages else ():
         _merge(site_pages, page(site, context))
     paths = tuple(p for feed in rendered for p in feed_files(feed, context)) + tuple(site_pages)
-    uses = Counter(index for feed in rendered for index in feed.members)
 
     def files() -> Iterator[tuple[str, bytes]]:
-        held: dict[int, Entries] = {}
-        for feed in rendered:
-            for index in feed.members:
-                while index not in held:
-                    number, texts = next(stream)
-                    held[number] = texts
-            feed_texts = [held[index] for index in feed.members]
-            yield from documents(feed, context, feed_texts, on_capped)
-            del feed_texts
-            for index in feed.members:
-                uses[index] -= 1
-                if not uses[index]:
-                    del held[index]
+        for done in drawn:
+            yield from done.files
         yield from site_pages.items()
 
     return paths, files()

@@ -12,12 +12,14 @@ remembers comes in three tiers, a module each:
   feeds chosen, a row per file and per group, so that a run that changed a few files
   reads those files and updates the last choice;
 * the outputs (:mod:`feeds.cache.outputs`): what each output file was rendered from, so
-  that only the feeds whose inputs changed are rendered.
+  that only the feeds whose inputs changed are rendered (and, with archives on, how many
+  items each feed wrote: :meth:`Look.written_counts`).
 
 One run uses it in one order, which its values enforce: :meth:`Cache.open` gives a
 :class:`Cache`, :meth:`Cache.look` at a content folder gives a :class:`Look`, whose
 lookups (:meth:`Look.last_run`, :meth:`Look.known`, :meth:`Look.previous` and its
-:class:`~feeds.cache.choice.Previous`, :meth:`Look.plan_outputs`) change nothing, and
+:class:`~feeds.cache.choice.Previous`, :meth:`Look.plan_outputs`,
+:meth:`Look.written_counts`) change nothing, and
 :meth:`Look.save` writes one :class:`RunRecord` in one transaction, after the output is in
 place.
 
@@ -64,6 +66,7 @@ from feeds.cache.choice import (
 )
 from feeds.cache.db import (
     DB_FILE,
+    BadRow,
     Damaged,
     canonical,
     connect,
@@ -133,6 +136,9 @@ class Written:
     manifest: Mapping[str, ManifestEntry]
     """Its write manifest after the run."""
     facts: RunFacts
+    counts: Mapping[str, int] | None = None
+    """With archives on: by subscription feed folder, how many items its documents hold
+    (see :func:`~feeds.cache.outputs.written_counts`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -474,6 +480,18 @@ class Look:
             self.cache.discard(f"unreadable ({e})")
             return FeedPlan(fingerprints={})
 
+    def written_counts(self, output: Output) -> dict[str, int]:
+        """By subscription feed folder, how many items the documents the last run left in
+        ``output`` hold (see :func:`~feeds.cache.outputs.written_counts`; empty: unknown)."""
+        db = self.cache.db
+        if db is None:
+            return {}
+        try:
+            return outputs.written_counts(db, output.root)
+        except (sqlite3.Error, BadRow) as e:
+            self.cache.discard(f"unreadable ({e})")
+            return {}
+
     # -- saving -------------------------------------------------------------------------
 
     def save(self, record: RunRecord) -> None:
@@ -497,6 +515,8 @@ class Look:
                 written = record.written
                 if written is not None:
                     outputs.save(db, written.root, written.plan, written.digests)
+                    if written.counts is not None:
+                        outputs.save_counts(db, written.root, written.counts)
                     runs.save(
                         db,
                         self.root,

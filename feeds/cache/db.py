@@ -23,10 +23,11 @@ from feeds import __version__
 from feeds.errors import Problem, Severity
 
 DB_FILE = "cache.sqlite3"
-SCHEMA = 7
+SCHEMA = 8
 """Raised whenever what is stored changes shape or meaning, or the same inputs render to
 other output (a recorded output is current only under the version it was written by). 7:
-a row per file, group and problem in real tables (6 kept marshalled buckets)."""
+a row per file, group and problem in real tables (6 kept marshalled buckets). 8: how many
+items each subscription feed wrote (table ``written``); archives hold what a cap left out."""
 BUSY_SECONDS = 10.0
 """How long a run waits for another run's cache transaction before skipping its own."""
 _LIBRARIES = (
@@ -143,6 +144,10 @@ CREATE TABLE IF NOT EXISTS groups (
 CREATE TABLE IF NOT EXISTS outputs (
     root TEXT NOT NULL, path TEXT NOT NULL, fingerprint TEXT NOT NULL, sha256 TEXT NOT NULL,
     PRIMARY KEY (root, path)
+) WITHOUT ROWID, STRICT;
+CREATE TABLE IF NOT EXISTS written (
+    root TEXT NOT NULL, folder TEXT NOT NULL, written INTEGER NOT NULL,
+    PRIMARY KEY (root, folder)
 ) WITHOUT ROWID, STRICT;
 """
 """``files`` holds a row per content file: its stamp, its brief when it gave a usable

@@ -6,6 +6,10 @@ Table ``outputs``. A feed is not rendered again only when its fingerprint is the
 recorded one, the recorded sha256 is the write manifest's, and the file on disk is the
 one the manifest recorded; the site pages (index, OPML) only when the settings, templates
 and every feed's name, place, count and date are the recorded ones.
+
+Table ``written`` (with archives on): per subscription feed, how many items its documents
+hold (``max_feed_bytes`` may have left out its oldest), which the archives of a feed not
+rendered again are laid out from.
 """
 
 from __future__ import annotations
@@ -100,7 +104,7 @@ def pages_fingerprint(site_feeds: Sequence[Feed], parts: list[Any]) -> str:
     parts = [
         *parts,
         *(
-            (f.kind.value, f.key, f.name, f.slug, f.total, str(f.updated), _history(f))
+            (f.kind.value, f.key, f.name, f.slug, f.total, str(f.updated), _history(f), _prev(f))
             for f in site_feeds
         ),
     ]
@@ -109,9 +113,21 @@ def pages_fingerprint(site_feeds: Sequence[Feed], parts: list[Any]) -> str:
 
 def _history(feed: Feed) -> tuple[Any, ...] | None:
     """A feed document's place in its history (archive month, page and links), to
-    fingerprint (``None``: archives off)."""
+    fingerprint (``None``: archives off). A subscription feed counts by what its link
+    for every count of items it may write depends on (which of them it carries depends
+    on the sizes of its items, which its files' stamps stand for): the same before it is
+    rendered and after, whatever count the layout was made with."""
     h = feed.history
-    return None if h is None else (h.month, h.page, h.prev, h.next)
+    if h is None:
+        return None
+    if h.basis:
+        return (h.basis,)
+    return (h.month, h.page, h.prev, h.next)
+
+
+def _prev(feed: Feed) -> str | None:
+    """The link to the newest archive document a feed carries (``None``: none)."""
+    return None if feed.history is None else feed.history.prev
 
 
 def plan(
@@ -193,4 +209,35 @@ def save(db: sqlite3.Connection, root: str, plan: FeedPlan, digests: Mapping[str
     db.executemany(
         "INSERT OR REPLACE INTO outputs VALUES (?, ?, ?, ?)",
         [(root_text, text(path), value, sha) for path, (value, sha) in changed.items()],
+    )
+
+
+def written_counts(db: sqlite3.Connection, root: str) -> dict[str, int]:
+    """By subscription feed folder (``""``: the site feed), how many items its documents
+    in the output folder ``root`` hold, as the run that rendered them recorded (with
+    archives on: the archives are laid out from it)."""
+    return {
+        untext(folder): count
+        for folder, count in db.execute(
+            "SELECT folder, written FROM written WHERE root = ?", (text(root),)
+        )
+    }
+
+
+def save_counts(db: sqlite3.Connection, root: str, counts: Mapping[str, int]) -> None:
+    """Record ``counts`` (see :func:`written_counts`) as the output folder's: the rows
+    that differ."""
+    root_text = text(root)
+    before = written_counts(db, root)
+    db.executemany(
+        "DELETE FROM written WHERE root = ? AND folder = ?",
+        [(root_text, text(folder)) for folder in before.keys() - counts.keys()],
+    )
+    db.executemany(
+        "INSERT OR REPLACE INTO written VALUES (?, ?, ?)",
+        [
+            (root_text, text(folder), count)
+            for folder, count in counts.items()
+            if before.get(folder) != count
+        ],
     )
