@@ -74,6 +74,8 @@ class Capped:
     items: int
     size: int
     """The bytes the whole document would have had."""
+    archived: bool = False
+    """Archives are on: what was left out is in the feed's archives."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,8 @@ def capped_warning(capped: Capped | Oversized) -> Problem:
             f"{left_out} oldest of {capped.items} items left out: with them the feed would be "
             f"{capped.size:,} bytes"
         )
+        if capped.archived:
+            message += "; they are in its archives"
     return Problem(
         path=capped.path,
         line=0,
@@ -153,7 +157,7 @@ def render_feed(
         feed = _writing(feed, written)
         if written < len(texts) and on_capped is not None:
             for path, size in zip(paths, sizes, strict=True):
-                on_capped(Capped(path, written, len(texts), size))
+                on_capped(Capped(path, written, len(texts), size, feed.history is not None))
     files = list(zip(paths, datas, strict=True))
     if _has_page(feed):
         shown = [text[page] for text in texts]

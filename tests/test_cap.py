@@ -120,6 +120,7 @@ def cold_warnings(tree: Tree, result: BuildResult) -> None:
             for name in FORMATS:
                 message = next(p.message for p in result.problems if p.path == prefix + name)
                 assert message.startswith(f"{min(n, len(ids)) - kept} oldest of "), message
+                assert message.endswith("bytes; they are in its archives"), message
     for path in tree.output.rglob("*"):
         rel = path.relative_to(tree.output).as_posix()
         if "archive" in path.parts and path.name in FORMATS and path.stat().st_size > CAP:

@@ -147,6 +147,7 @@ def test_a_feed_over_the_cap_loses_its_oldest_items_and_still_parses(tmp_path: P
             kept = len(parsed.entries)
         assert 0 < kept < 30
         assert f"{30 - kept} oldest of 30 items left out" in capped[name].message
+        assert capped[name].message.endswith(" bytes"), "no archives: the items are gone"
     reader.update_feeds()
     for name in names:
         entries = list(reader.get_entries(feed=name))
