@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -25,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from feeds import tasks
-from feeds.archive import archived
+from feeds.archive import Moved, Stored, archived, layout_rows, updated
 from feeds.cache import (
+    ArchiveRecord,
     Cache,
     ChoiceRecord,
     Damaged,
@@ -70,7 +72,7 @@ from feeds.sources import (
     template_files,
 )
 from feeds.update import Change, held_after, reselect, shown_after, touched
-from feeds.write import WriteReport, is_intact, read_manifest, write_output
+from feeds.write import Manifest, WriteReport, is_intact, read_manifest, read_old, write_output
 
 if TYPE_CHECKING:
     from feeds.render import Entries
@@ -166,6 +168,9 @@ class BuildResult:
     feeds: int
     feeds_rendered: int
     """Feeds rendered this run; the others were known to be current and left alone."""
+    documents_planned: int = 0
+    """Feed and archive documents whose inputs this run looked at (fingerprinted): with
+    archives on, an updated choice looks only at the archive documents its changes touch."""
     report: WriteReport | None
     """``None`` when nothing was written (check, or strict with problems)."""
     cache_notes: tuple[str, ...] = ()
@@ -248,9 +253,14 @@ class _Chosen:
     digested: frozenset[int]
     """Of the files changed just now, those whose bytes were digested at their stamp this
     run (their feeds can be fingerprinted all the same)."""
-    every_brief: Sequence[Brief | None] | None = None
+    every_brief: Callable[[], Sequence[Brief | None]] | None = None
     """With ``archives`` on: the brief of every source number after this run's changes
-    (see :mod:`feeds.archive`); ``None`` otherwise."""
+    (see :mod:`feeds.archive`), asked only when the whole layout is made; ``None`` otherwise."""
+    moved: Moved | None = None
+    """With ``archives`` on, an updated choice: what it changed, to update the archive
+    layout from (see :func:`_archives`)."""
+    layout: Stored | None = None
+    """The last run's archive layout as the cache holds it (an updated choice)."""
 
 
 def _build(config: Config, options: BuildOptions, progress: Progress | None) -> BuildResult:
@@ -286,7 +296,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             runs=found.runs,
             notes=tuple(str(problem) for problem in found.problems),
         )
-        output = _output(options.output) if options.write else None
+        output, manifest = _output(options.output) if options.write else (None, None)
         last = look.last_run(output, selection.now) if output is not None else None
         if output is not None and last is not None and not (options.strict and last.problems):
             # Nothing changed since the last run: its output stands, its problems remain.
@@ -329,8 +339,11 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         if chosen is None:
             chosen = _choose(config, selection, look, found, workers, show)
         site, hidden = chosen.site, chosen.choice.hidden
-        if config.archives and chosen.every_brief is not None:
-            site = archived(site, config, selection, chosen.every_brief)
+        digest = hashlib.sha256("\n".join(sorted(hidden)).encode()).hexdigest()
+        layout = None
+        if config.archives:
+            layout = _archives(config, selection, look, chosen, found, output, digest)
+            site = layout.site
         problems = found.problems + chosen.problems
 
         writing = options.write and not (options.strict and problems)
@@ -361,16 +374,22 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
 
         # Pass two: read the articles of the feeds that changed and render their entries.
         context = context_for(site, config)
-        digest = hashlib.sha256("\n".join(sorted(hidden)).encode()).hexdigest()
         plan = None
         if writing and output is not None:
             feed_paths = [
                 (feed, feed_files(feed, context)) for feed in (*site.feeds, *site.archives)
             ]
             plan = look.plan_outputs(
-                output, feed_paths, digest, shown=chosen.shown, digested=chosen.digested
+                output,
+                feed_paths,
+                digest,
+                shown=chosen.shown,
+                digested=chosen.digested,
+                looked=layout.looked if layout is not None else None,
             )
         keep = plan.keep if plan is not None else frozenset()
+        if plan is not None and layout is not None and layout.kept:
+            keep = keep | layout.kept  # the archive documents no change touched
         rendered = to_render(site, context, keep)
         wanted = needed(rendered)
         briefs = chosen.briefs
@@ -406,6 +425,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 keep,
                 paths,
                 base_path=unquote(urlsplit(config.base_url).path),
+                old=manifest,
             )
         else:
             report = None
@@ -426,9 +446,18 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 plan=plan,
                 digests=report.digests,
                 manifest=report.manifest,
+                manifest_sha256=report.manifest_sha256,
                 facts=facts,
             )
-        look.save(RunRecord(now=selection.now, choice=chosen.choice, written=written))
+        archives = None
+        if layout is not None:
+            archives = layout.record
+            if written is not None and report is not None:
+                head = (written.root, look.output_settings(digest), report.manifest_sha256)
+                archives = replace(archives, head=head)
+        look.save(
+            RunRecord(now=selection.now, choice=chosen.choice, written=written, archives=archives)
+        )
         problems += tuple(map(capped_warning, capped))  # known once rendered
         new_problems = _reported(options, found, problems, record=report is not None)
     return BuildResult(
@@ -440,11 +469,116 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         counts=chosen.choice.counts,
         feeds=len(site.feeds),
         feeds_rendered=len(rendered),
+        documents_planned=len(site.feeds) + len(site.archives),
         report=report,
         cache_notes=tuple(cache.notes),
         seconds=time.perf_counter() - started,
         incremental=chosen.incremental,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """The archive stage's result (``archives: monthly``)."""
+
+    site: Site
+    """With each feed's link to its newest archive, and the archive documents to plan."""
+    kept: frozenset[str]
+    """Archive documents' files left as they are, neither built nor fingerprinted."""
+    looked: Collection[str] | None
+    """Besides the planned feeds' paths, those whose outputs rows the plan reads
+    (``None``: every row)."""
+    record: ArchiveRecord
+
+
+_ARCHIVE_PATH = re.compile(
+    r"((?:(?:topics|providers)/[^/]+/)?archive/(\d{4}-\d{2})(?:/\d+)?)/[^/]+"
+)
+"""An archive document's file: (its folder, its month), the group's folder before
+``archive/`` (none for the site feed)."""
+
+
+def _archives(
+    config: Config,
+    selection: Selection,
+    look: Look,
+    chosen: _Chosen,
+    found: Scan,
+    output: Output | None,
+    extra: str,
+) -> _Layout:
+    """The archive stage: the layout updated from the last one (only the months a change
+    touches, see :func:`~feeds.archive.updated`) when the output holds every document of
+    that layout as the last run wrote it, under the same settings; else made whole from
+    every brief (:func:`~feeds.archive.archived`), every document planned."""
+    site = chosen.site
+    folders = {(feed.kind, feed.key): feed.group_folder for feed in site.feeds}
+    head = None
+    stored, moved = chosen.layout, chosen.moved
+    if output is not None and stored is not None and moved is not None:
+        head = stored.archive_head()
+    if (
+        head is not None
+        and output is not None
+        and stored is not None
+        and moved is not None
+        and head[:3] == (output.root, look.output_settings(extra), output.digest)
+        and _same_folders(head[3], folders)
+    ):
+        before = head[3]
+        by_folder = {folder: group for group, folder in (*before.items(), *folders.items())}
+        archive_paths: list[tuple[str, str]] = []  # (path, its document's folder)
+        looked: list[str] = []
+        broken: dict[GroupKey, set[str]] = {}
+        files, intact = output.manifest, output.intact
+        match = _ARCHIVE_PATH.fullmatch
+        for rel, entry in files.items():
+            m = match(rel)
+            if m is None:
+                looked.append(rel)
+                continue
+            folder = m[1]
+            archive_paths.append((rel, folder))
+            if not intact(rel, entry):  # deleted or changed by hand: build its month again
+                group = by_folder.get(folder[: max(folder.find("/archive/"), 0)])
+                if group is not None:
+                    broken.setdefault(group, set()).add(m[2])
+        index_of = dict(zip(found.rels, range(len(found.rels)), strict=True))
+        update = updated(
+            site,
+            stored,
+            moved,
+            config.items_per_feed,
+            selection,
+            config.groupings,
+            index_of,
+            before,
+            broken,
+        )
+        replanned = update.replanned
+        kept: set[str] = set()
+        for rel, folder in archive_paths:
+            if folder in replanned:
+                looked.append(rel)
+            else:
+                kept.add(rel)
+        record = ArchiveRecord(full=False, rows=update.rows, folders=folders)
+        return _Layout(update.site, frozenset(kept), looked, record)
+    assert chosen.every_brief is not None
+    briefs = chosen.every_brief()
+    site = archived(site, config, selection, briefs)
+    rows = layout_rows(site.archives, briefs, found.rels)
+    record = ArchiveRecord(full=True, rows=rows, folders=folders)
+    return _Layout(site, frozenset(), None, record)
+
+
+def _same_folders(before: Mapping[GroupKey, str], now: Mapping[GroupKey, str]) -> bool:
+    """Whether every group keeps its folder, and no new group takes a folder that was
+    another's (the archive documents there are then someone else's)."""
+    if any(before.get(group, folder) != folder for group, folder in now.items()):
+        return False
+    taken = set(before.values())
+    return not any(folder in taken for group, folder in now.items() if group not in before)
 
 
 def _settings(config: Config, selection: Selection) -> Settings:
@@ -466,14 +600,18 @@ def _settings(config: Config, selection: Selection) -> Settings:
     )
 
 
-def _output(folder: Path) -> Output:
-    """The output folder as the cache needs it: its files as the manifest records them."""
+def _output(folder: Path) -> tuple[Output, Manifest]:
+    """The output folder as the cache needs it (its files as the manifest records them),
+    and the manifest as read (once a run: the write takes it from here)."""
     root = folder.resolve()
-    return Output(
+    manifest = read_old(root)
+    output = Output(
         root=str(root),
-        manifest=read_manifest(root),
+        manifest=manifest.files,
         intact=lambda rel, entry: is_intact(root, rel, entry),
+        digest=manifest.sha256,
     )
+    return output, manifest
 
 
 def _group_values(state: GroupState) -> GroupValues:
@@ -582,7 +720,7 @@ def _choose(
         incremental=False,
         shown=shown,
         digested=frozenset(digested),
-        every_brief=briefs if config.archives else None,
+        every_brief=(lambda: briefs) if config.archives else None,
     )
 
 
@@ -705,12 +843,30 @@ def _update(
     site = site_of(records, config.title, index_of)
 
     fresh_briefs = {i: read.brief for i, read in fresh.items() if read.brief is not None}
-    every_brief = None
-    if config.archives:
-        every_brief = previous.every_brief(found.rels)
+
+    def every_brief() -> list[Brief | None]:
+        briefs = previous.every_brief(found.rels)
         for change in files:
             if change.index is not None:
-                every_brief[change.index] = change.brief
+                briefs[change.index] = change.brief
+        return briefs
+
+    moved = None
+    if config.archives:  # what the archive layout is updated from (feeds.archive.updated)
+        n = config.items_per_feed
+        moved = Moved(
+            shown=shown,
+            files=changes,
+            feeds_before={g: v[2][:n] for g, v in stored.items() if v is not None},
+            feeds_after={g: s.candidates[:n] for g, s in states.items() if s is not None},
+            renamed={
+                g
+                for g in states
+                if g in records
+                and g in previous.records
+                and previous.records[g][0] != records[g].name
+            },
+        )
 
     problems = tuple(p for rel in sorted(by_file, key=lambda r: r.split("/")) for p in by_file[rel])
     show("reading", len(sources), len(sources))
@@ -737,7 +893,9 @@ def _update(
         incremental=True,
         shown=stamps_shown,
         digested=frozenset(taken),
-        every_brief=every_brief,
+        every_brief=every_brief if config.archives else None,
+        moved=moved,
+        layout=previous,
     )
 
 

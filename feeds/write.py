@@ -59,6 +59,30 @@ class WriteReport:
     """Every file we removed, in this run or before, and have not produced again."""
     manifest: Mapping[str, ManifestEntry] = field(default_factory=dict)
     """The write manifest as this run left it (what :func:`read_manifest` reads)."""
+    manifest_sha256: str = ""
+    """The sha256 of the manifest file as this run left it (see :attr:`Manifest.sha256`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """The write manifest as a run found it, read and parsed once (:func:`read_old`)."""
+
+    files: dict[str, ManifestEntry]
+    gone: frozenset[str]
+    raw: bytes
+
+    @property
+    def sha256(self) -> str:
+        """A digest of its bytes, which :func:`_dump_manifest` makes the same for the
+        same entries: it names the manifest's content."""
+        return _digest(self.raw)
+
+
+def read_old(output: Path) -> Manifest:
+    """The manifest in ``output`` (an unreadable one: nothing recorded)."""
+    raw = _read_bytes(output / MANIFEST)
+    files, gone = _load(raw)
+    return Manifest(files, gone, raw)
 
 
 _PENDING = ManifestEntry("", -1, -1)
@@ -363,6 +387,7 @@ def write_output(
     paths: Collection[str] | None = None,
     *,
     base_path: str = "/",
+    old: Manifest | None = None,
 ) -> WriteReport:
     """Make ``output`` hold exactly ``files`` and ``keep`` among the files this tool manages.
 
@@ -372,7 +397,8 @@ def write_output(
     ``keep`` names files not rendered this run because they are known to be current
     (see :func:`is_intact`); they are left as they are and stay in the manifest.
     ``base_path`` is the path of ``base_url``, which the nginx include of gone paths
-    (:func:`gone_nginx`) puts before each.
+    (:func:`gone_nginx`) puts before each. ``old``: the manifest as this run read it
+    before (under the output lock, so still the file's), not to read it again.
     """
     if isinstance(files, Mapping):
         paths = list(files)
@@ -386,7 +412,7 @@ def write_output(
     try:
         output.mkdir(parents=True, exist_ok=True)
         root = output.resolve()
-        return _write(root, items, paths, keep, base_path)
+        return _write(root, items, paths, keep, base_path, old)
     except OSError as e:
         where = e.filename or output
         if e.errno == errno.ENOSPC:
@@ -400,9 +426,11 @@ def _write(
     paths: Collection[str],
     keep: Collection[str],
     base_path: str,
+    read: Manifest | None,
 ) -> WriteReport:
-    manifest_bytes = _read_bytes(root / MANIFEST)
-    old, old_gone = _load(manifest_bytes)
+    if read is None:
+        read = read_old(root)
+    manifest_bytes, old, old_gone = read.raw, read.files, read.gone
     marker = root / WRITING
     marked = os.path.lexists(marker)  # a run was killed with temporary files: find them
     clean_temporaries(root, walk=marked)
@@ -467,6 +495,9 @@ def _write(
     if new_manifest != manifest_bytes:
         atomic_write(root / MANIFEST, new_manifest)
         _sync_dir(root)
+        left = _digest(new_manifest)
+    else:
+        left = read.sha256
     digests = {rel: e.sha256 for rel, e in entries.items()}
     return WriteReport(
         tuple(written),
@@ -475,6 +506,7 @@ def _write(
         digests,
         tuple(sorted(gone)),
         entries,
+        left,
     )
 
 

@@ -115,6 +115,26 @@ class FileChange:
     """The packed stamp its feeds are fingerprinted with, if not its stamp now."""
 
 
+ArchiveItem = tuple[int, str, str]
+"""An archived article: its date (micros), id and source file."""
+GroupMonth = tuple[GroupKey, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArchiveRecord:
+    """The archive layout a run leaves (``archives: monthly``): every group's archived
+    articles by month (``full``), or the (group, month) rows that changed."""
+
+    full: bool
+    rows: Mapping[GroupMonth, Sequence[ArchiveItem] | None]
+    """Each (group, month)'s archived articles, newest first (``None``: none now)."""
+    folders: Mapping[GroupKey, str]
+    """Each group's folder in the output."""
+    head: tuple[str, str, str] | None = None
+    """(output root, settings, manifest digest) when this run wrote every archive
+    document of the layout there; ``None``: the next run plans them all again."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChoiceRecord:
     """What a run chose, to be saved: every file and group (``files`` a :class:`FullFiles`)
@@ -380,6 +400,96 @@ class Previous:
                 found[kind, key] = None if row is None else _group_values(*row)
         return found
 
+    # -- the archive layout (archives: monthly) ---------------------------------------------
+
+    def archive_head(self) -> tuple[str, str, str, dict[GroupKey, str]] | None:
+        """(output root, settings, manifest digest, each group's folder) of the output that
+        holds every archive document of the stored layout, or ``None``."""
+        with self.guard():
+            row = self.db.execute(
+                "SELECT output, settings, manifest, folders FROM archive_head WHERE root = ?",
+                (self.root,),
+            ).fetchone()
+            if row is None:
+                return None
+            output, settings, manifest, folders = row
+            found: dict[GroupKey, str] = {}
+            for entry in _list(folders):
+                if not (
+                    isinstance(entry, list)
+                    and len(entry) == 3
+                    and all(isinstance(v, str) for v in entry)
+                ):
+                    raise BadRow("archive_head: not a folder")
+                found[_group(entry[0], entry[1])] = entry[2]
+            return untext(output), untext(settings), untext(manifest), found
+
+    def archive_counts(self, groups: Collection[GroupKey]) -> dict[GroupKey, dict[str, int]]:
+        """Each of ``groups``' archive months, with how many articles each holds."""
+        found: dict[GroupKey, dict[str, int]] = {}
+        with self.guard():
+            for kind, key in groups:
+                months = found[kind, key] = {}
+                for month, count in self.db.execute(
+                    "SELECT month, count FROM archives WHERE root = ? AND kind = ? AND key = ?",
+                    (self.root, kind.value, text(key)),
+                ):
+                    if not (isinstance(month, str) and type(count) is int and count > 0):
+                        raise BadRow("archives: not a month")
+                    months[month] = count
+        return found
+
+    def archive_members(
+        self, places: Collection[GroupMonth]
+    ) -> dict[GroupMonth, list[ArchiveItem]]:
+        """The archived articles of each (group, month) of ``places`` that has some."""
+        found: dict[GroupMonth, list[ArchiveItem]] = {}
+        with self.guard():
+            for (kind, key), month in places:
+                row = self.db.execute(
+                    "SELECT members FROM archives"
+                    " WHERE root = ? AND kind = ? AND key = ? AND month = ?",
+                    (self.root, kind.value, text(key), month),
+                ).fetchone()
+                if row is not None:
+                    found[(kind, key), month] = _items(row[0])
+        return found
+
+    def archive_newest(self) -> dict[GroupKey, tuple[str, int]]:
+        """Each group's newest archive month, with how many articles it holds."""
+        found: dict[GroupKey, tuple[str, int]] = {}
+        with self.guard():
+            for kind, key, month, count in self.db.execute(
+                "SELECT kind, key, max(month), count FROM archives WHERE root = ?"
+                " GROUP BY kind, key",
+                (self.root,),
+            ):
+                if not (isinstance(month, str) and type(count) is int):
+                    raise BadRow("archives: not a month")
+                found[_group(kind, untext(key))] = (month, count)
+        return found
+
+
+def _group(kind: object, key: str) -> GroupKey:
+    try:
+        return (FeedKind(kind), key)
+    except ValueError:
+        raise BadRow(f"no kind {kind!r}") from None
+
+
+def _items(members: object) -> list[ArchiveItem]:
+    items = _list(members)
+    if not all(
+        isinstance(i, list)
+        and len(i) == 3
+        and type(i[0]) is int
+        and isinstance(i[1], str)
+        and isinstance(i[2], str)
+        for i in items
+    ):
+        raise BadRow("archives: not a list of articles")
+    return [(i[0], i[1], i[2]) for i in items]
+
 
 def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
     for start in range(0, len(values), size):
@@ -565,9 +675,11 @@ def save(
     stamps: Sequence[Stamp | None],
     scanned: Stamps,
     digests: FolderDigests,
+    archives: ArchiveRecord | None = None,
 ) -> None:
-    """Store ``record``; ``head``: the folder as given, the reading and choosing settings,
-    and the moment of the choice; ``stamps``: as stored (a file to read again: ``None``),
+    """Store ``record`` (and ``archives``, the archive layout: ``None`` when off);
+    ``head``: the folder as given, the reading and choosing settings, and the moment of
+    the choice; ``stamps``: as stored (a file to read again: ``None``),
     ``scanned`` as found;
     ``digests``: every folder's digest of those stamps."""
     encoder = _Encoder()
@@ -667,6 +779,7 @@ def save(
             (root, kind.value, text(key), to_json(chosen), total, int(complete), to_json(names),
              to_json(candidates)),
         )  # fmt: skip
+    _save_archives(db, root, archives)
     given, reading, choosing, now_us = head
     until = micros(record.until) if record.until is not None else NEVER
     db.execute(
@@ -674,3 +787,31 @@ def save(
         (root, given, reading, choosing, now_us, until, record.articles,
          text_of(record.counts), to_json(sorted(record.hidden))),
     )  # fmt: skip
+
+
+def _save_archives(db: sqlite3.Connection, root: str, record: ArchiveRecord | None) -> None:
+    db.execute("DELETE FROM archive_head WHERE root = ?", (root,))
+    if record is None or record.full:
+        db.execute("DELETE FROM archives WHERE root = ?", (root,))
+    if record is None:
+        return
+    for ((kind, key), month), items in record.rows.items():
+        if items is None:
+            db.execute(
+                "DELETE FROM archives WHERE root = ? AND kind = ? AND key = ? AND month = ?",
+                (root, kind.value, text(key), month),
+            )
+        else:
+            db.execute(
+                "INSERT OR REPLACE INTO archives VALUES (?, ?, ?, ?, ?, ?)",
+                (root, kind.value, text(key), month, len(items), to_json(items)),
+            )
+    if record.head is not None:
+        output, settings, manifest = record.head
+        folders = sorted(
+            [kind.value, key, folder] for (kind, key), folder in record.folders.items()
+        )
+        db.execute(
+            "INSERT INTO archive_head VALUES (?, ?, ?, ?, ?)",
+            (root, text(output), text(settings), text(manifest), to_json(folders)),
+        )

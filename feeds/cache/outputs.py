@@ -58,6 +58,8 @@ class Output:
     """What the write manifest records of its files."""
     intact: Callable[[str, ManifestEntry], bool]
     """Whether a file is still the one the manifest recorded."""
+    digest: str = ""
+    """A digest of the manifest file's bytes (the same entries give the same bytes)."""
 
 
 def fingerprint(
@@ -120,16 +122,34 @@ def plan(
     feeds: Sequence[tuple[Feed, tuple[str, ...]]],
     fingerprint_of: Callable[[Feed], str | None],
     pages: str,
+    looked: Collection[str] | None = None,
 ) -> FeedPlan:
     """Fingerprint every feed (with its output paths); keep the files of those whose
-    inputs did not change."""
-    recorded = {
-        untext(path): value
-        for path, value in db.execute(
-            "SELECT path, fingerprint || ' ' || sha256 FROM outputs WHERE root = ?",
-            (text(output.root),),
-        )
-    }
+    inputs did not change. ``looked``: besides the feeds' paths, the only paths whose rows
+    are read (and so the only ones saving may delete; ``None``: every row). The site
+    pages' rows are among them."""
+    root = text(output.root)
+    if looked is None:
+        recorded = {
+            untext(path): value
+            for path, value in db.execute(
+                "SELECT path, fingerprint || ' ' || sha256 FROM outputs WHERE root = ?", (root,)
+            )
+        }
+    else:
+        wanted = sorted({*looked, *(path for _, paths in feeds for path in paths)})
+        recorded = {}
+        for start in range(0, len(wanted), 500):
+            chunk = [text(path) for path in wanted[start : start + 500]]
+            marks = ",".join("?" * len(chunk))
+            recorded.update(
+                (untext(path), value)
+                for path, value in db.execute(
+                    "SELECT path, fingerprint || ' ' || sha256 FROM outputs"
+                    f" WHERE root = ? AND path IN ({marks})",
+                    (root, *chunk),
+                )
+            )
     manifest, intact = output.manifest, output.intact
 
     def current(path: str, value: str) -> bool:
