@@ -72,7 +72,15 @@ from feeds.sources import (
     template_files,
 )
 from feeds.update import Change, held_after, reselect, shown_after, touched
-from feeds.write import Manifest, WriteReport, is_intact, read_manifest, read_old, write_output
+from feeds.write import (
+    Manifest,
+    WriteReport,
+    changed_files,
+    is_intact,
+    read_manifest,
+    read_old,
+    write_output,
+)
 
 if TYPE_CHECKING:
     from feeds.render import Entries
@@ -491,11 +499,9 @@ class _Layout:
     record: ArchiveRecord
 
 
-_ARCHIVE_PATH = re.compile(
-    r"((?:(?:topics|providers)/[^/]+/)?archive/(\d{4}-\d{2})(?:/\d+)?)/[^/]+"
-)
-"""An archive document's file: (its folder, its month), the group's folder before
-``archive/`` (none for the site feed)."""
+_ARCHIVE_FOLDER = re.compile(r"(?:((?:topics|providers)/[^/]+)/)?archive/(\d{4}-\d{2})(?:/\d+)?/")
+"""An archive document's folder (with its closing slash): the group's folder (none for
+the site feed) and the month."""
 
 
 def _archives(
@@ -530,19 +536,29 @@ def _archives(
         archive_paths: list[tuple[str, str]] = []  # (path, its document's folder)
         looked: list[str] = []
         broken: dict[GroupKey, set[str]] = {}
-        files, intact = output.manifest, output.intact
-        match = _ARCHIVE_PATH.fullmatch
-        for rel, entry in files.items():
-            m = match(rel)
-            if m is None:
+        # Each document's folder once (a document has a file per format), then every
+        # file against the manifest: one deleted or changed by hand is built again with
+        # its month (see feeds.write.changed_files).
+        places: dict[str, tuple[str, str, str] | None] = {}
+        match = _ARCHIVE_FOLDER.fullmatch
+        for rel in output.manifest:
+            folder = rel[: rel.rfind("/") + 1]
+            if folder in places:
+                place = places[folder]
+            else:
+                m = match(folder)
+                place = places[folder] = None if m is None else (folder[:-1], m[2], m[1] or "")
+            if place is None:
                 looked.append(rel)
-                continue
-            folder = m[1]
-            archive_paths.append((rel, folder))
-            if not intact(rel, entry):  # deleted or changed by hand: build its month again
-                group = by_folder.get(folder[: max(folder.find("/archive/"), 0)])
-                if group is not None:
-                    broken.setdefault(group, set()).add(m[2])
+            else:
+                archive_paths.append((rel, place[0]))
+        for rel in changed_files(output.root, output.manifest, (rel for rel, _ in archive_paths)):
+            folder = rel[: rel.rfind("/") + 1]
+            place = places[folder]
+            assert place is not None
+            group = by_folder.get(place[2])
+            if group is not None:
+                broken.setdefault(group, set()).add(place[1])
         index_of = dict(zip(found.rels, range(len(found.rels)), strict=True))
         update = updated(
             site,
