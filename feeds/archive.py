@@ -20,8 +20,17 @@ ends at the oldest page of the oldest month.
 
 An archive document is planned and rendered like a feed (:class:`~feeds.model.Feed` with
 a :class:`~feeds.model.History`), so the outputs tier's fingerprints (its articles' files,
-its month, page and neighbours) decide whether it is rendered again. An incremental build
-takes every brief from the choice tier's rows (one pass), with this run's changes over them.
+its month, page and neighbours) decide whether it is rendered again.
+
+Two ways to the same layout, side by side like :mod:`feeds.group` and :mod:`feeds.update`:
+a full choice makes it from every brief (:func:`archived`), and the cache stores it as
+each group's archived articles by month (:func:`layout_rows`); a run that updated the
+last choice updates the stored layout (:func:`updated`): it reads and rebuilds only the
+(group, month) pairs of the changed articles' old and new shown copies and of articles
+that left a feed for the archive or came back, and plans only their documents and the
+documents beside them whose links change. The other documents are not built: the output
+holds them as the last run wrote them. Which articles a feed holds is an input (the
+feed's articles before and after, :class:`Moved`), and the archive holds the rest.
 """
 
 from __future__ import annotations

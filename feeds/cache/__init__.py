@@ -10,7 +10,8 @@ remembers comes in three tiers, a module each:
   run is answered from its record without loading any article;
 * the choice (:mod:`feeds.cache.choice`): each file's stamp, brief and problems, and the
   feeds chosen, a row per file and per group, so that a run that changed a few files
-  reads those files and updates the last choice;
+  reads those files and updates the last choice; with ``archives: monthly``, the archive
+  layout too, a row per group and month, updated the same way;
 * the outputs (:mod:`feeds.cache.outputs`): what each output file was rendered from, so
   that only the feeds whose inputs changed are rendered.
 

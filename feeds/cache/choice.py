@@ -7,7 +7,10 @@ counts and hidden articles), ``files`` (a row per file, by folder and by article
 ``problems`` (a row per problem) and ``groups`` (a row per topic, provider and the site:
 the state a later run updates, and the feed chosen). The published articles of a group
 dated in a range are one indexed query away: ``files`` holds each brief's date and
-topics, ``groups`` each group's newest candidates.
+topics, ``groups`` each group's newest candidates. With ``archives: monthly``,
+``archives`` holds the archive layout (a row per group and month) and ``archive_head``
+the output folder that holds every document of it as written, under which settings and
+manifest: a run updates the rows its changes touch (see :func:`feeds.archive.updated`).
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ Table ``outputs``. A feed is not rendered again only when its fingerprint is the
 recorded one, the recorded sha256 is the write manifest's, and the file on disk is the
 one the manifest recorded; the site pages (index, OPML) only when the settings, templates
 and every feed's name, place, count and date are the recorded ones.
+
+A run that updates the archive layout (:mod:`feeds.archive`) plans only the archive
+documents its changes touch: it reads the rows of those, of the feeds and of the other
+files outside archives (:func:`plan`'s ``looked``), and saving changes only rows it read.
+The other archive documents' rows stay as they are, as do their files.
 """
 
 from __future__ import annotations
