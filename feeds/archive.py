@@ -245,15 +245,6 @@ class Stored(Protocol):
         """The archived articles of each (group, month), in feed order."""
         ...
 
-    def archive_newest(self) -> dict[GroupKey, tuple[str, int]]:
-        """Each group's newest month, with how many articles it holds."""
-        ...
-
-    def archive_head(self) -> tuple[str, str, str, dict[GroupKey, str]] | None:
-        """(output root, settings, manifest digest, each group's folder) of the output
-        that holds every document of this layout as written, or ``None``."""
-        ...
-
 
 @dataclass(frozen=True, slots=True)
 class Moved:
@@ -317,13 +308,15 @@ def updated(
     groupings: tuple[str, ...],
     index_of: Mapping[str, int],
     folders_before: Mapping[GroupKey, str],
+    newest_before: Mapping[GroupKey, str | None],
     broken: Mapping[GroupKey, Collection[str]],
 ) -> Update:
     """The layout after ``moved``: only the (group, month) pairs of the changed articles'
     old and new shown copies, of the files changed, of articles that left a feed for the
     archive or came back, and of ``broken`` (months whose files were found changed by
     hand) are read and rebuilt, with the documents beside them whose links change.
-    ``folders_before``: each group's folder in the last run (a group gone this run)."""
+    ``folders_before`` and ``newest_before``: each group's folder and newest archive
+    document's folder (its feed's link) in the last run."""
     topics, providers = "topics" in groupings, "providers" in groupings
     known: dict[int, str] = {}
     removed: dict[GroupKey, set[Item]] = {}
@@ -368,7 +361,7 @@ def updated(
     rows: dict[GroupMonth, list[Item] | None] = {}
     documents: list[Feed] = []
     replanned: set[str] = set()
-    newest: dict[GroupKey, tuple[str, int] | None] = {}
+    newest: dict[GroupKey, str | None] = {}
     for group, months in touched.items():
         old_counts = counts.get(group, {})
         new_counts = dict(old_counts)
@@ -399,7 +392,10 @@ def updated(
             if month in months or links_after.get((month, page)) != history:
                 replanned.add(f"{prefix}/{history.folder}" if prefix else history.folder)
         pages = sorted(new_counts, reverse=True)
-        newest[group] = (pages[0], new_counts[pages[0]]) if pages else None
+        newest[group] = None
+        if pages:
+            last = History(month=pages[0], page=-(-new_counts[pages[0]] // page_size)).folder
+            newest[group] = f"{prefix}/{last}" if prefix else last
         if feed is None:
             continue
         relinked = {
@@ -415,15 +411,10 @@ def updated(
                 month in relinked and links_before.get((month, page)) != history
             ):
                 documents.append(_page(feed, held[month], page, page_size, history, index_of))
-    stored_newest = stored.archive_newest()
     feeds = []
     for feed in site.feeds:
         group = (feed.kind, feed.key)
-        top = newest[group] if group in newest else stored_newest.get(group)
-        prev = None
-        if top is not None:
-            last = History(month=top[0], page=-(-top[1] // page_size)).folder
-            prev = f"{feed.group_folder}/{last}" if feed.group_folder else last
+        prev = newest[group] if group in newest else newest_before.get(group)
         feeds.append(replace(feed, history=History(prev=prev)))
     documents.sort(key=_by_month)
     return Update(

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from feeds import tasks
-from feeds.archive import Moved, Stored, archived, layout_rows, updated
+from feeds.archive import Moved, archived, layout_rows, updated
 from feeds.cache import (
     ArchiveRecord,
     Cache,
@@ -37,6 +37,7 @@ from feeds.cache import (
     GroupValues,
     Look,
     Output,
+    Previous,
     RunFacts,
     RunRecord,
     Settings,
@@ -267,7 +268,7 @@ class _Chosen:
     moved: Moved | None = None
     """With ``archives`` on, an updated choice: what it changed, to update the archive
     layout from (see :func:`_archives`)."""
-    layout: Stored | None = None
+    layout: Previous | None = None
     """The last run's archive layout as the cache holds it (an updated choice)."""
 
 
@@ -529,9 +530,9 @@ def _archives(
         and stored is not None
         and moved is not None
         and head[:3] == (output.root, look.output_settings(extra), output.digest)
-        and _same_folders(head[3], folders)
+        and _same_folders(head.folders, folders)
     ):
-        before = head[3]
+        before = head.folders
         by_folder = {folder: group for group, folder in (*before.items(), *folders.items())}
         archive_paths: list[tuple[str, str]] = []  # (path, its document's folder)
         looked: list[str] = []
@@ -569,6 +570,7 @@ def _archives(
             config.groupings,
             index_of,
             before,
+            head.newest,
             broken,
         )
         replanned = update.replanned
@@ -578,14 +580,23 @@ def _archives(
                 looked.append(rel)
             else:
                 kept.add(rel)
-        record = ArchiveRecord(full=False, rows=update.rows, folders=folders)
-        return _Layout(update.site, frozenset(kept), looked, record)
+        site = update.site
+        record = ArchiveRecord(full=False, rows=update.rows, folders=folders, newest=_newest(site))
+        return _Layout(site, frozenset(kept), looked, record)
     assert chosen.every_brief is not None
     briefs = chosen.every_brief()
     site = archived(site, config, selection, briefs)
     rows = layout_rows(site.archives, briefs, found.rels)
-    record = ArchiveRecord(full=True, rows=rows, folders=folders)
+    record = ArchiveRecord(full=True, rows=rows, folders=folders, newest=_newest(site))
     return _Layout(site, frozenset(), None, record)
+
+
+def _newest(site: Site) -> dict[GroupKey, str | None]:
+    """Each group's newest archive document's folder: its feed's link."""
+    return {
+        (feed.kind, feed.key): feed.history.prev if feed.history is not None else None
+        for feed in site.feeds
+    }
 
 
 def _same_folders(before: Mapping[GroupKey, str], now: Mapping[GroupKey, str]) -> bool:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from feeds.cache.db import (
     DUPLICATES,
@@ -123,6 +123,22 @@ ArchiveItem = tuple[int, str, str]
 GroupMonth = tuple[GroupKey, str]
 
 
+class ArchiveHead(NamedTuple):
+    """The output folder that holds every archive document of a stored layout as a run
+    wrote them: only then does a run plan just the documents its changes touch."""
+
+    output: str
+    """Its resolved path."""
+    settings: str
+    """What its files were rendered under (:meth:`~feeds.cache.Look.output_settings`)."""
+    manifest: str
+    """A digest of its manifest's bytes as that run left them."""
+    folders: dict[GroupKey, str]
+    """Each group's folder."""
+    newest: dict[GroupKey, str | None]
+    """Each group's newest archive document's folder (its subscription feed's link)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ArchiveRecord:
     """The archive layout a run leaves (``archives: monthly``): every group's archived
@@ -133,6 +149,8 @@ class ArchiveRecord:
     """Each (group, month)'s archived articles, newest first (``None``: none now)."""
     folders: Mapping[GroupKey, str]
     """Each group's folder in the output."""
+    newest: Mapping[GroupKey, str | None]
+    """Each group's newest archive document's folder (its subscription feed's link)."""
     head: tuple[str, str, str] | None = None
     """(output root, settings, manifest digest) when this run wrote every archive
     document of the layout there; ``None``: the next run plans them all again."""
@@ -405,9 +423,9 @@ class Previous:
 
     # -- the archive layout (archives: monthly) ---------------------------------------------
 
-    def archive_head(self) -> tuple[str, str, str, dict[GroupKey, str]] | None:
-        """(output root, settings, manifest digest, each group's folder) of the output that
-        holds every archive document of the stored layout, or ``None``."""
+    def archive_head(self) -> ArchiveHead | None:
+        """The output folder that holds every archive document of the stored layout as
+        written, or ``None``."""
         with self.guard():
             row = self.db.execute(
                 "SELECT output, settings, manifest, folders FROM archive_head WHERE root = ?",
@@ -415,17 +433,20 @@ class Previous:
             ).fetchone()
             if row is None:
                 return None
-            output, settings, manifest, folders = row
-            found: dict[GroupKey, str] = {}
-            for entry in _list(folders):
+            output, settings, manifest, groups = row
+            folders: dict[GroupKey, str] = {}
+            newest: dict[GroupKey, str | None] = {}
+            for entry in _list(groups):
                 if not (
                     isinstance(entry, list)
-                    and len(entry) == 3
-                    and all(isinstance(v, str) for v in entry)
+                    and len(entry) == 4
+                    and all(isinstance(v, str) for v in entry[:3])
+                    and (entry[3] is None or isinstance(entry[3], str))
                 ):
-                    raise BadRow("archive_head: not a folder")
-                found[_group(entry[0], entry[1])] = entry[2]
-            return untext(output), untext(settings), untext(manifest), found
+                    raise BadRow("archive_head: not a group")
+                group = _group(entry[0], entry[1])
+                folders[group], newest[group] = entry[2], entry[3]
+            return ArchiveHead(untext(output), untext(settings), untext(manifest), folders, newest)
 
     def archive_counts(self, groups: Collection[GroupKey]) -> dict[GroupKey, dict[str, int]]:
         """Each of ``groups``' archive months, with how many articles each holds."""
@@ -456,20 +477,6 @@ class Previous:
                 ).fetchone()
                 if row is not None:
                     found[(kind, key), month] = _items(row[0])
-        return found
-
-    def archive_newest(self) -> dict[GroupKey, tuple[str, int]]:
-        """Each group's newest archive month, with how many articles it holds."""
-        found: dict[GroupKey, tuple[str, int]] = {}
-        with self.guard():
-            for kind, key, month, count in self.db.execute(
-                "SELECT kind, key, max(month), count FROM archives WHERE root = ?"
-                " GROUP BY kind, key",
-                (self.root,),
-            ):
-                if not (isinstance(month, str) and type(count) is int):
-                    raise BadRow("archives: not a month")
-                found[_group(kind, untext(key))] = (month, count)
         return found
 
 
@@ -811,10 +818,11 @@ def _save_archives(db: sqlite3.Connection, root: str, record: ArchiveRecord | No
             )
     if record.head is not None:
         output, settings, manifest = record.head
-        folders = sorted(
-            [kind.value, key, folder] for (kind, key), folder in record.folders.items()
+        groups = sorted(
+            [kind.value, key, folder, record.newest.get((kind, key))]
+            for (kind, key), folder in record.folders.items()
         )
         db.execute(
             "INSERT INTO archive_head VALUES (?, ?, ?, ?, ?)",
-            (root, text(output), text(settings), text(manifest), to_json(folders)),
+            (root, text(output), text(settings), text(manifest), to_json(groups)),
         )
