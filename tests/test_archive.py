@@ -32,7 +32,8 @@ from feeds.websub import feed_urls
 
 BASE = "https://news.example.com/"
 ATOM = "{http://www.w3.org/2005/Atom}"
-TOPICS = {"AI": "ai", "Space": "space"}
+TOPICS = {"AI": "ai", "Space": "space", "SPACE": "space"}
+"""Topic names by their folder; two spellings of one topic (its name is the commoner)."""
 URLS = [f"https://news.example.com/story/{i}" for i in range(10)]
 DAY = 24
 HOURS = [-DAY * 400, -DAY * 95, -DAY * 61, -DAY * 60, -DAY * 33, -72, -48, -1, 0, DAY * 40]
@@ -391,6 +392,10 @@ def test_edits_in_past_months_update_the_layout_and_match_a_cold_build(tmp_path:
         (
             "an archived article changes provider",
             lambda: tree.put(replace(copies[43], domain="c.example")),
+        ),
+        (
+            "a group's commoner spelling changes: all its documents' titles change",
+            lambda: [tree.put(replace(copies[i], topics=("AI", "SPACE"))) for i in range(0, 33, 3)],
         ),
     ]
     for serial, (what, step) in enumerate(steps):
