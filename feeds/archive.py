@@ -35,6 +35,7 @@ feed's articles before and after, :class:`Moved`), and the archive holds the res
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -198,6 +199,17 @@ def archived(
 Item = tuple[int, str, str]
 """An archived article as the layout stores it: its date (micros), id and source file."""
 GroupMonth = tuple[GroupKey, str]
+
+
+_FOLDER = re.compile(r"(?:((?:topics|providers)/[^/]+)/)?archive/(\d{4}-\d{2})(?:/\d+)?/")
+
+
+def document_place(folder: str) -> tuple[str, str] | None:
+    """The group's folder (``""``: the site feed's) and the month of the archive document
+    whose folder, relative to the output root, is ``folder`` (with its closing slash), or
+    ``None``: not an archive document's folder."""
+    m = _FOLDER.fullmatch(folder)
+    return None if m is None else (m[1] or "", m[2])
 
 
 def month_of(published: int, known: dict[int, str] | None = None) -> str:

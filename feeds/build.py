@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from feeds import tasks
-from feeds.archive import Moved, archived, layout_rows, updated
+from feeds.archive import Moved, archived, document_place, layout_rows, updated
 from feeds.cache import (
     ArchiveRecord,
     Cache,
@@ -500,11 +499,6 @@ class _Layout:
     record: ArchiveRecord
 
 
-_ARCHIVE_FOLDER = re.compile(r"(?:((?:topics|providers)/[^/]+)/)?archive/(\d{4}-\d{2})(?:/\d+)?/")
-"""An archive document's folder (with its closing slash): the group's folder (none for
-the site feed) and the month."""
-
-
 def _archives(
     config: Config,
     selection: Selection,
@@ -541,14 +535,13 @@ def _archives(
         # file against the manifest: one deleted or changed by hand is built again with
         # its month (see feeds.write.changed_files).
         places: dict[str, tuple[str, str, str] | None] = {}
-        match = _ARCHIVE_FOLDER.fullmatch
         for rel in output.manifest:
             folder = rel[: rel.rfind("/") + 1]
             if folder in places:
                 place = places[folder]
             else:
-                m = match(folder)
-                place = places[folder] = None if m is None else (folder[:-1], m[2], m[1] or "")
+                found_in = document_place(folder)
+                place = places[folder] = None if found_in is None else (folder[:-1], *found_in)
             if place is None:
                 looked.append(rel)
             else:
@@ -557,9 +550,9 @@ def _archives(
             folder = rel[: rel.rfind("/") + 1]
             place = places[folder]
             assert place is not None
-            group = by_folder.get(place[2])
+            group = by_folder.get(place[1])
             if group is not None:
-                broken.setdefault(group, set()).add(place[1])
+                broken.setdefault(group, set()).add(place[2])
         index_of = dict(zip(found.rels, range(len(found.rels)), strict=True))
         update = updated(
             site,

@@ -441,3 +441,17 @@ def test_an_archive_document_edited_by_hand_is_written_again(tmp_path: Path) -> 
     cold = tmp_path / "cold"
     tree.build(cache=False, output=cold)
     assert every_file(tree.output) == every_file(cold)
+
+
+def test_an_archive_documents_folder_names_its_group_and_month() -> None:
+    from feeds.archive import document_place
+
+    assert document_place("archive/2026-09/") == ("", "2026-09")
+    assert document_place("archive/2026-09/3/") == ("", "2026-09")
+    assert document_place("topics/archive/archive/2026-09/") == ("topics/archive", "2026-09")
+    assert document_place("providers/a.example/archive/2026-09/2/") == (
+        "providers/a.example",
+        "2026-09",
+    )
+    for folder in ("", "topics/archive/", "topics/ai/", "topics/ai/archive/", "archive/x/"):
+        assert document_place(folder) is None, folder
