@@ -26,8 +26,17 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from feeds import tasks
-from feeds.archive import histories
+from feeds.archive import (
+    Histories,
+    Moved,
+    archived,
+    document_place,
+    histories,
+    layout_rows,
+    updated,
+)
 from feeds.cache import (
+    ArchiveRecord,
     Cache,
     ChoiceRecord,
     Damaged,
@@ -37,6 +46,7 @@ from feeds.cache import (
     GroupValues,
     Look,
     Output,
+    Previous,
     RunFacts,
     RunRecord,
     Settings,
@@ -73,7 +83,15 @@ from feeds.sources import (
     template_files,
 )
 from feeds.update import Change, held_after, reselect, shown_after, touched
-from feeds.write import WriteReport, is_intact, read_manifest, write_output
+from feeds.write import (
+    Manifest,
+    WriteReport,
+    changed_files,
+    is_intact,
+    read_manifest,
+    read_old,
+    write_output,
+)
 
 if TYPE_CHECKING:
     from feeds.render import Entries
@@ -169,6 +187,9 @@ class BuildResult:
     feeds: int
     feeds_rendered: int
     """Feeds rendered this run; the others were known to be current and left alone."""
+    documents_planned: int = 0
+    """Feed and archive documents whose inputs this run looked at (fingerprinted): with
+    archives on, an updated choice looks only at the archive documents its changes touch."""
     report: WriteReport | None
     """``None`` when nothing was written (check, or strict with problems)."""
     cache_notes: tuple[str, ...] = ()
@@ -251,9 +272,14 @@ class _Chosen:
     digested: frozenset[int]
     """Of the files changed just now, those whose bytes were digested at their stamp this
     run (their feeds can be fingerprinted all the same)."""
-    every_brief: Sequence[Brief | None] | None = None
+    every_brief: Callable[[], Sequence[Brief | None]] | None = None
     """With ``archives`` on: the brief of every source number after this run's changes
-    (see :mod:`feeds.archive`); ``None`` otherwise."""
+    (see :mod:`feeds.archive`), asked only when the whole layout is made; ``None`` otherwise."""
+    moved: Moved | None = None
+    """With ``archives`` on, an updated choice: what it changed, to update the archive
+    layout from (see :func:`_archives`)."""
+    layout: Previous | None = None
+    """The last run's archive layout as the cache holds it (an updated choice)."""
 
 
 def _build(config: Config, options: BuildOptions, progress: Progress | None) -> BuildResult:
@@ -290,7 +316,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             runs=found.runs,
             notes=tuple(str(problem) for problem in found.problems),
         )
-        output = _output(options.output) if options.write else None
+        output, manifest = _output(options.output) if options.write else (None, None)
         last = look.last_run(output, selection.now) if output is not None else None
         if output is not None and last is not None and not (options.strict and last.problems):
             # Nothing changed since the last run: its output stands, its problems remain.
@@ -337,9 +363,6 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         if chosen is None:
             chosen = _choose(config, selection, look, found, workers, show)
         site, hidden = chosen.site, chosen.choice.hidden
-        history = None
-        if config.archives and chosen.every_brief is not None:
-            history = histories(config, selection, chosen.every_brief)
         problems = found.problems + chosen.problems
 
         writing = options.write and not (options.strict and problems)
@@ -373,12 +396,19 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         digest = hashlib.sha256("\n".join(sorted(hidden)).encode()).hexdigest()
         chosen_site = site
         stored: dict[str, int] = {}  # with archives: the items each feed wrote last run
-        if history is not None:
+        # With archives, the layout is first the one where every feed writes every item it
+        # holds (stored and updated per month, see _archives). Only when a feed writes
+        # fewer (max_feed_bytes) is it made from every brief and each feed's count
+        # (feeds.archive.Histories), and the cache then keeps no layout.
+        layout: _Layout | None = None
+        history: Histories | None = None
+        if config.archives:
             if writing and output is not None:
                 stored = look.written_counts(output)
-            site = history.laid_out(chosen_site, _counts(chosen_site, stored))
+            layout = _archives(config, selection, look, chosen, found, output, digest)
+            site = layout.site
         feed_counts: dict[str, int] = {}
-        plan = None
+        every = {(feed.kind, feed.key): len(feed.members) for feed in chosen_site.feeds}
 
         def planned() -> tuple[FeedPlan | None, frozenset[str]]:
             if not writing or output is None:
@@ -387,17 +417,25 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 (feed, feed_files(feed, context)) for feed in (*site.feeds, *site.archives)
             ]
             made = look.plan_outputs(
-                output, feed_paths, digest, shown=chosen.shown, digested=chosen.digested
+                output,
+                feed_paths,
+                digest,
+                shown=chosen.shown,
+                digested=chosen.digested,
+                looked=layout.looked if layout is not None else None,
             )
+            keep = made.keep
+            if layout is not None and layout.kept:
+                keep = keep | layout.kept  # the archive documents no change touched
             # A feed's files are kept only with the count of items they hold: the
             # archives are laid out from it.
             unknown = [
                 path
-                for feed in (site.feeds if history is not None else ())
+                for feed in (site.feeds if config.archives else ())
                 if feed.folder not in stored
                 for path in feed_files(feed, context)
             ]
-            return made, made.keep.difference(unknown)
+            return made, keep.difference(unknown)
 
         plan, keep = planned()
         briefs = chosen.briefs
@@ -426,14 +464,16 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         cleanup.callback(spool.close)
         drawn: Iterator[FeedFiles] | None = None
         later: list[Feed] = []  # the feeds rendered after ``first``
-        if history is not None:
-            # Which items each feed writes decides what its archives hold: the feeds are
-            # rendered first (their files held aside), then, from the same stream of
-            # entries, the archives laid out from the counts the feeds were last written
-            # with. A feed that now writes another count changes the layout: the archives
-            # are then planned again and rendered from a stream of their own.
+
+        def feeds_first() -> None:
+            """Render the subscription feeds (their files held aside), then, from the same
+            stream of entries, the archives of the layout: ``first``, ``later``, ``drawn``,
+            ``feed_counts`` and ``first_paths`` of this layout."""
+            nonlocal first, later, drawn, feed_counts, first_paths
             first = [
-                history.linked(feed) for feed in site.feeds if not is_kept(feed, context, keep)
+                history.linked(feed) if history is not None else feed
+                for feed in site.feeds
+                if not is_kept(feed, context, keep)
             ]
             later = [feed for feed in site.archives if not is_kept(feed, context, keep)]
             drawn = render_feeds(first + later, context, entries(first + later), capped.append)
@@ -443,12 +483,38 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 for feed in site.feeds
                 if feed.folder not in rendering
             }
+            first_paths = []
             for done in itertools.islice(drawn, len(first)):
                 feed_counts[done.feed.folder] = done.written
                 for path, data in done.files:
                     first_paths.append(path)
                     spool.add(path, data)
-            if _counts(chosen_site, feed_counts) != _counts(chosen_site, stored):
+
+        if config.archives:
+            # Which items each feed writes decides what its archives hold: the feeds are
+            # rendered first, then the archives laid out from the counts the feeds were
+            # last written with (every item, with ``layout``). A feed that now writes
+            # another count changes the layout: the archives are then planned again and
+            # rendered from a stream of their own.
+            feeds_first()
+            if layout is not None and _counts(chosen_site, feed_counts) != every:
+                # A feed writes fewer than its items: the layout of every feed's count,
+                # from every brief, and the feeds rendered again with the link for every
+                # count they may write.
+                drawn = None
+                spool.close()
+                spool = _Spool(options.output if plan is not None else None)
+                cleanup.callback(spool.close)
+                capped.clear()
+                layout = None
+                assert chosen.every_brief is not None
+                history = histories(config, selection, chosen.every_brief())
+                site = history.laid_out(chosen_site, _counts(chosen_site, stored))
+                plan, keep = planned()
+                feeds_first()
+            if history is not None and _counts(chosen_site, feed_counts) != _counts(
+                chosen_site, stored
+            ):
                 drawn = None
                 site = history.laid_out(chosen_site, _counts(chosen_site, feed_counts))
                 subscription = {p for feed in site.feeds for p in feed_files(feed, context)}
@@ -465,6 +531,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         else:
             later = to_render(site, context, keep)
             drawn = render_feeds(later, context, entries(later), capped.append)
+        assert drawn is not None
         pages_kept = plan is not None and plan.pages_kept
         rendered = first + later
         paths, files = output_stream(site, context, later, drawn, pages=not pages_kept)
@@ -481,6 +548,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 keep,
                 paths,
                 base_path=unquote(urlsplit(config.base_url).path),
+                old=manifest,
             )
         else:
             report = None
@@ -501,10 +569,19 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 plan=plan,
                 digests=report.digests,
                 manifest=report.manifest,
+                manifest_sha256=report.manifest_sha256,
                 facts=facts,
                 counts=feed_counts,
             )
-        look.save(RunRecord(now=selection.now, choice=chosen.choice, written=written))
+        archives = None
+        if layout is not None:
+            archives = layout.record
+            if written is not None and report is not None:
+                head = (written.root, look.output_settings(digest), report.manifest_sha256)
+                archives = replace(archives, head=head)
+        look.save(
+            RunRecord(now=selection.now, choice=chosen.choice, written=written, archives=archives)
+        )
         problems += tuple(map(capped_warning, capped))  # known once rendered
         new_problems = _reported(options, found, problems, record=report is not None)
     return BuildResult(
@@ -516,6 +593,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         counts=chosen.choice.counts,
         feeds=len(site.feeds),
         feeds_rendered=len(rendered),
+        documents_planned=len(site.feeds) + len(site.archives),
         report=report,
         cache_notes=tuple(cache.notes),
         seconds=time.perf_counter() - started,
@@ -586,6 +664,122 @@ SPOOL_BYTES = 16 * 1024 * 1024
 """Files held aside (see :class:`_Spool`) past this many bytes go to a temporary file."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """The archive stage's result (``archives: monthly``)."""
+
+    site: Site
+    """With each feed's link to its newest archive, and the archive documents to plan."""
+    kept: frozenset[str]
+    """Archive documents' files left as they are, neither built nor fingerprinted."""
+    looked: Collection[str] | None
+    """Besides the planned feeds' paths, those whose outputs rows the plan reads
+    (``None``: every row)."""
+    record: ArchiveRecord
+
+
+def _archives(
+    config: Config,
+    selection: Selection,
+    look: Look,
+    chosen: _Chosen,
+    found: Scan,
+    output: Output | None,
+    extra: str,
+) -> _Layout:
+    """The archive stage: the layout updated from the last one (only the months a change
+    touches, see :func:`~feeds.archive.updated`) when the output holds every document of
+    that layout as the last run wrote it, under the same settings; else made whole from
+    every brief (:func:`~feeds.archive.archived`), every document planned."""
+    site = chosen.site
+    folders = {(feed.kind, feed.key): feed.group_folder for feed in site.feeds}
+    head = None
+    stored, moved = chosen.layout, chosen.moved
+    if output is not None and stored is not None and moved is not None:
+        head = stored.archive_head()
+    if (
+        head is not None
+        and output is not None
+        and stored is not None
+        and moved is not None
+        and head[:3] == (output.root, look.output_settings(extra), output.digest)
+        and _same_folders(head.folders, folders)
+    ):
+        before = head.folders
+        by_folder = {folder: group for group, folder in (*before.items(), *folders.items())}
+        archive_paths: list[tuple[str, str]] = []  # (path, its document's folder)
+        looked: list[str] = []
+        broken: dict[GroupKey, set[str]] = {}
+        # Each document's folder once (a document has a file per format), then every
+        # file against the manifest: one deleted or changed by hand is built again with
+        # its month (see feeds.write.changed_files).
+        places: dict[str, tuple[str, str, str] | None] = {}
+        for rel in output.manifest:
+            folder = rel[: rel.rfind("/") + 1]
+            if folder in places:
+                place = places[folder]
+            else:
+                found_in = document_place(folder)
+                place = places[folder] = None if found_in is None else (folder[:-1], *found_in)
+            if place is None:
+                looked.append(rel)
+            else:
+                archive_paths.append((rel, place[0]))
+        for rel in changed_files(output.root, output.manifest, (rel for rel, _ in archive_paths)):
+            folder = rel[: rel.rfind("/") + 1]
+            place = places[folder]
+            assert place is not None
+            group = by_folder.get(place[1])
+            if group is not None:
+                broken.setdefault(group, set()).add(place[2])
+        index_of = dict(zip(found.rels, range(len(found.rels)), strict=True))
+        update = updated(
+            site,
+            stored,
+            moved,
+            config.items_per_feed,
+            selection,
+            config.groupings,
+            index_of,
+            before,
+            head.newest,
+            broken,
+        )
+        replanned = update.replanned
+        kept: set[str] = set()
+        for rel, folder in archive_paths:
+            if folder in replanned:
+                looked.append(rel)
+            else:
+                kept.add(rel)
+        site = update.site
+        record = ArchiveRecord(full=False, rows=update.rows, folders=folders, newest=_newest(site))
+        return _Layout(site, frozenset(kept), looked, record)
+    assert chosen.every_brief is not None
+    briefs = chosen.every_brief()
+    site = archived(site, config, selection, briefs)
+    rows = layout_rows(site.archives, briefs, found.rels)
+    record = ArchiveRecord(full=True, rows=rows, folders=folders, newest=_newest(site))
+    return _Layout(site, frozenset(), None, record)
+
+
+def _newest(site: Site) -> dict[GroupKey, str | None]:
+    """Each group's newest archive document's folder: its feed's link."""
+    return {
+        (feed.kind, feed.key): feed.history.prev if feed.history is not None else None
+        for feed in site.feeds
+    }
+
+
+def _same_folders(before: Mapping[GroupKey, str], now: Mapping[GroupKey, str]) -> bool:
+    """Whether every group keeps its folder, and no new group takes a folder that was
+    another's (the archive documents there are then someone else's)."""
+    if any(before.get(group, folder) != folder for group, folder in now.items()):
+        return False
+    taken = set(before.values())
+    return not any(folder in taken for group, folder in now.items() if group not in before)
+
+
 def _settings(config: Config, selection: Selection) -> Settings:
     """What of ``config`` and ``selection`` the cache tells apart."""
     copied = tuple(
@@ -605,14 +799,18 @@ def _settings(config: Config, selection: Selection) -> Settings:
     )
 
 
-def _output(folder: Path) -> Output:
-    """The output folder as the cache needs it: its files as the manifest records them."""
+def _output(folder: Path) -> tuple[Output, Manifest]:
+    """The output folder as the cache needs it (its files as the manifest records them),
+    and the manifest as read (once a run: the write takes it from here)."""
     root = folder.resolve()
-    return Output(
+    manifest = read_old(root)
+    output = Output(
         root=str(root),
-        manifest=read_manifest(root),
+        manifest=manifest.files,
         intact=lambda rel, entry: is_intact(root, rel, entry),
+        digest=manifest.sha256,
     )
+    return output, manifest
 
 
 def _group_values(state: GroupState) -> GroupValues:
@@ -721,7 +919,7 @@ def _choose(
         incremental=False,
         shown=shown,
         digested=frozenset(digested),
-        every_brief=briefs if config.archives else None,
+        every_brief=(lambda: briefs) if config.archives else None,
     )
 
 
@@ -844,12 +1042,30 @@ def _update(
     site = site_of(records, config.title, index_of)
 
     fresh_briefs = {i: read.brief for i, read in fresh.items() if read.brief is not None}
-    every_brief = None
-    if config.archives:
-        every_brief = previous.every_brief(found.rels)
+
+    def every_brief() -> list[Brief | None]:
+        briefs = previous.every_brief(found.rels)
         for change in files:
             if change.index is not None:
-                every_brief[change.index] = change.brief
+                briefs[change.index] = change.brief
+        return briefs
+
+    moved = None
+    if config.archives:  # what the archive layout is updated from (feeds.archive.updated)
+        n = config.items_per_feed
+        moved = Moved(
+            shown=shown,
+            files=changes,
+            feeds_before={g: v[2][:n] for g, v in stored.items() if v is not None},
+            feeds_after={g: s.candidates[:n] for g, s in states.items() if s is not None},
+            renamed={
+                g
+                for g in states
+                if g in records
+                and g in previous.records
+                and previous.records[g][0] != records[g].name
+            },
+        )
 
     problems = tuple(p for rel in sorted(by_file, key=lambda r: r.split("/")) for p in by_file[rel])
     show("reading", len(sources), len(sources))
@@ -876,7 +1092,9 @@ def _update(
         incremental=True,
         shown=stamps_shown,
         digested=frozenset(taken),
-        every_brief=every_brief,
+        every_brief=every_brief if config.archives else None,
+        moved=moved,
+        layout=previous,
     )
 
 

@@ -250,8 +250,9 @@ class Site:
 
     feeds: tuple[Feed, ...] = field(default_factory=tuple)
     archives: tuple[Feed, ...] = ()
-    """With ``archives`` on: every archive document of every feed (see :mod:`feeds.archive`),
-    rendered like feeds but listed nowhere else (OPML and the pages list ``feeds``)."""
+    """With ``archives`` on: the archive documents of every feed this run plans (see
+    :mod:`feeds.archive`: all of them, or those an update of the layout touched), rendered
+    like feeds but listed nowhere else (OPML and the pages list ``feeds``)."""
 
     @property
     def site_feed(self) -> Feed:

@@ -32,7 +32,7 @@ import errno
 import hashlib
 import json
 import os
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +59,30 @@ class WriteReport:
     """Every file we removed, in this run or before, and have not produced again."""
     manifest: Mapping[str, ManifestEntry] = field(default_factory=dict)
     """The write manifest as this run left it (what :func:`read_manifest` reads)."""
+    manifest_sha256: str = ""
+    """The sha256 of the manifest file as this run left it (see :attr:`Manifest.sha256`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """The write manifest as a run found it, read and parsed once (:func:`read_old`)."""
+
+    files: dict[str, ManifestEntry]
+    gone: frozenset[str]
+    raw: bytes
+
+    @property
+    def sha256(self) -> str:
+        """A digest of its bytes, which :func:`_dump_manifest` makes the same for the
+        same entries: it names the manifest's content."""
+        return _digest(self.raw)
+
+
+def read_old(output: Path) -> Manifest:
+    """The manifest in ``output`` (an unreadable one: nothing recorded)."""
+    raw = _read_bytes(output / MANIFEST)
+    files, gone = _load(raw)
+    return Manifest(files, gone, raw)
 
 
 _PENDING = ManifestEntry("", -1, -1)
@@ -185,6 +209,25 @@ def is_intact(output: Path, rel: str, entry: ManifestEntry | None) -> bool:
     except OSError:
         return False
     return stat.st_size == entry.size and stat.st_mtime_ns == entry.mtime_ns
+
+
+def changed_files(
+    root: str, manifest: Mapping[str, ManifestEntry], rels: Iterable[str]
+) -> list[str]:
+    """Of ``rels`` (paths in ``manifest``), those that are no longer the file the manifest
+    recorded (:func:`is_intact`, for many files: 100,000 in 0.3 s)."""
+    stat, prefix = os.stat, f"{root}/"
+    changed: list[str] = []
+    for rel in rels:
+        entry = manifest[rel]
+        try:
+            found = stat(prefix + rel, follow_symlinks=False)
+        except OSError:
+            changed.append(rel)
+            continue
+        if found.st_size != entry.size or found.st_mtime_ns != entry.mtime_ns or entry.size < 0:
+            changed.append(rel)
+    return changed
 
 
 def _target(root: Path, rel: str, inside: set[Path] | None = None) -> Path:
@@ -363,6 +406,7 @@ def write_output(
     paths: Collection[str] | None = None,
     *,
     base_path: str = "/",
+    old: Manifest | None = None,
 ) -> WriteReport:
     """Make ``output`` hold exactly ``files`` and ``keep`` among the files this tool manages.
 
@@ -372,7 +416,8 @@ def write_output(
     ``keep`` names files not rendered this run because they are known to be current
     (see :func:`is_intact`); they are left as they are and stay in the manifest.
     ``base_path`` is the path of ``base_url``, which the nginx include of gone paths
-    (:func:`gone_nginx`) puts before each.
+    (:func:`gone_nginx`) puts before each. ``old``: the manifest as this run read it
+    before (under the output lock, so still the file's), not to read it again.
     """
     if isinstance(files, Mapping):
         paths = list(files)
@@ -386,7 +431,7 @@ def write_output(
     try:
         output.mkdir(parents=True, exist_ok=True)
         root = output.resolve()
-        return _write(root, items, paths, keep, base_path)
+        return _write(root, items, paths, keep, base_path, old)
     except OSError as e:
         where = e.filename or output
         if e.errno == errno.ENOSPC:
@@ -400,13 +445,18 @@ def _write(
     paths: Collection[str],
     keep: Collection[str],
     base_path: str,
+    read: Manifest | None,
 ) -> WriteReport:
-    manifest_bytes = _read_bytes(root / MANIFEST)
-    old, old_gone = _load(manifest_bytes)
+    if read is None:
+        read = read_old(root)
+    manifest_bytes, old, old_gone = read.raw, read.files, read.gone
     marker = root / WRITING
     marked = os.path.lexists(marker)  # a run was killed with temporary files: find them
     clean_temporaries(root, walk=marked)
-    entries: dict[str, ManifestEntry] = {rel: old[rel] for rel in keep if rel in old}
+    # In the old manifest's order (sorted, as written): sorting them again for the new
+    # manifest and the report is then a pass over runs already in order.
+    kept = keep if isinstance(keep, (set, frozenset, dict)) else set(keep)
+    entries: dict[str, ManifestEntry] = {rel: e for rel, e in old.items() if rel in kept}
     new_paths = [rel for rel in paths if rel not in old]
     if new_paths:
         # Name the files we are about to create before creating them (see the docstring).
@@ -456,7 +506,7 @@ def _write(
         if marked:  # no temporary file of this run is left
             with contextlib.suppress(OSError):
                 marker.unlink()
-    stale = set(old) - set(entries)
+    stale = old.keys() - entries.keys()
     removed = _remove_stale(root, stale, touched)
     _sync_folders(root, touched)
     gone = (old_gone | stale) - set(entries)
@@ -467,7 +517,10 @@ def _write(
     if new_manifest != manifest_bytes:
         atomic_write(root / MANIFEST, new_manifest)
         _sync_dir(root)
-    digests = {rel: e.sha256 for rel, e in entries.items()}
+        left = _digest(new_manifest)
+    else:
+        left = read.sha256
+    digests = _Digests(entries)
     return WriteReport(
         tuple(written),
         tuple(sorted(unchanged)),
@@ -475,7 +528,28 @@ def _write(
         digests,
         tuple(sorted(gone)),
         entries,
+        left,
     )
+
+
+class _Digests(Mapping[str, str]):
+    """The sha256 of each file of a manifest, by path, read from its entries (not a
+    second mapping of 100,000 strings made each run)."""
+
+    def __init__(self, entries: Mapping[str, ManifestEntry]) -> None:
+        self.entries = entries
+
+    def __getitem__(self, rel: str) -> str:
+        return self.entries[rel].sha256
+
+    def __contains__(self, rel: object) -> bool:
+        return rel in self.entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
 
 
 def _remove_stale(root: Path, stale: set[str], touched: set[Path]) -> list[str]:

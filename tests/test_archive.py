@@ -1,7 +1,7 @@
 """Complete history (``archives: monthly``): RFC 5005 archive documents and JSON Feed next_url.
 
 Generated sets of files spread over several months are built, then edited (articles added,
-deleted, redated, unpublished, in past months too); after every build, walking back from
+deleted, redated, renamed, unpublished, in past months too); after every build, walking back from
 each subscription feed (Atom ``prev-archive``, JSON Feed ``next_url``) must reach every
 published article of the group exactly once and end, and the incremental build must give
 the same bytes as a build without a cache.
@@ -32,7 +32,8 @@ from feeds.websub import feed_urls
 
 BASE = "https://news.example.com/"
 ATOM = "{http://www.w3.org/2005/Atom}"
-TOPICS = {"AI": "ai", "Space": "space"}
+TOPICS = {"AI": "ai", "Space": "space", "SPACE": "space"}
+"""Topic names by their folder; two spellings of one topic (its name is the commoner)."""
 URLS = [f"https://news.example.com/story/{i}" for i in range(10)]
 DAY = 24
 HOURS = [-DAY * 400, -DAY * 95, -DAY * 61, -DAY * 60, -DAY * 33, -72, -48, -1, 0, DAY * 40]
@@ -141,7 +142,7 @@ _copies = st.builds(
 
 _edits = st.lists(
     st.tuples(
-        st.sampled_from(["add", "delete", "redate", "retitle", "unpublish", "publish"]),
+        st.sampled_from(["add", "delete", "redate", "retitle", "unpublish", "publish", "rename"]),
         st.integers(0, 30),
         _copies,
     ),
@@ -169,13 +170,19 @@ def test_property_the_history_walk_reaches_every_article_once_cold_and_after_edi
     assert tree.build().errors == ()
     check_history(tree)
     for serial, edit in enumerate(edits):
-        apply_edit(tree, edit, serial)
+        kind, pick, _ = edit
+        if kind == "rename" and tree.copies:  # the same article under another file name
+            copy = tree.copies[sorted(tree.copies)[pick % len(tree.copies)]]
+            tree.delete(copy.name)
+            tree.put(replace(copy, name=f"r{serial:02d}.md"))
+        else:
+            apply_edit(tree, edit, serial)
         result = tree.build()
         assert result.errors == ()
         check_history(tree)
-    cold = root / "cold"
-    tree.build(cache=False, output=cold)
-    assert every_file(tree.output) == every_file(cold)
+        cold = root / f"cold{serial}"
+        tree.build(cache=False, output=cold)
+        assert every_file(tree.output) == every_file(cold)
 
 
 def _month_files(n: int) -> list[Copy]:
@@ -314,3 +321,137 @@ def test_a_hostile_topic_keeps_its_archive_inside_the_output(tmp_path: Path) -> 
     assert result.errors == ()
     for path in tmp_path.rglob("*.json"):
         assert path.is_relative_to(tree.output) or path.is_relative_to(tmp_path / "cache")
+
+
+def _documents(output: Path) -> int:
+    """How many feed documents (subscription feeds and archive documents) ``output`` holds."""
+    return sum(1 for _ in output.rglob("atom.xml"))
+
+
+def _layout_tree(tmp_path: Path) -> tuple[Tree, list[Copy]]:
+    """Three items a feed; 60 articles a day apart over three months, every third one
+    also about Space (two groups of archives), the odd ones from another provider."""
+    tree = Tree(tmp_path, _config(3))
+    copies = [
+        replace(
+            c, topics=("AI", "Space") if i % 3 == 0 else c.topics, domain="ab"[i % 2] + ".example"
+        )
+        for i, c in enumerate(_month_files(60))
+    ]
+    for copy in copies:
+        tree.put(copy)
+    assert tree.build().errors == ()
+    return tree, copies
+
+
+def test_edits_in_past_months_update_the_layout_and_match_a_cold_build(tmp_path: Path) -> None:
+    """Edits, adds, deletes and renames in past months, drafts and future copies of
+    archived articles, and articles pushed out of a feed and back: after each, the build
+    with the cache plans only the documents the change touches and writes the bytes a
+    build without a cache writes."""
+    tree, copies = _layout_tree(tmp_path)
+    october, september = copies[40], copies[55]  # 41 and 56 days ago
+    steps: list[tuple[str, Any]] = [
+        ("retitle in October", lambda: tree.put(replace(october, title="Edited"))),
+        ("add in September", lambda: tree.put(Copy("z1.md", f"{BASE}m/z1", "Late", -DAY * 70))),
+        ("delete in September", lambda: tree.delete(september.name)),
+        (
+            "rename a file",
+            lambda: (tree.delete(copies[50].name), tree.put(replace(copies[50], name="r50.md"))),
+        ),
+        ("redate October to August", lambda: tree.put(replace(copies[45], hours=-DAY * 100))),
+        ("draft an archived article", lambda: tree.put(replace(copies[30], draft=True))),
+        ("publish it again", lambda: tree.put(replace(copies[30], draft=False))),
+        (
+            "a future copy of an archived article",
+            lambda: tree.put(replace(copies[35], name="f35.md", hours=DAY * 40)),
+        ),
+        (
+            "a draft copy of an archived article",
+            lambda: tree.put(replace(copies[36], name="d36.md", draft=True, hours=-1)),
+        ),
+        (
+            "a newer copy takes an archived article into the feed",
+            lambda: tree.put(replace(copies[37], name="n37.md", hours=-1)),
+        ),
+        ("and leaves again", lambda: tree.delete("n37.md")),
+        (
+            "a new article pushes the oldest out of the feeds",
+            lambda: tree.put(Copy("z2.md", f"{BASE}m/z2", "Newest", -1, topics=("AI", "Space"))),
+        ),
+        ("and its deletion brings it back", lambda: tree.delete("z2.md")),
+        (
+            "a feed article redated into the archive",
+            lambda: tree.put(replace(copies[0], hours=-DAY * 80)),
+        ),
+        ("and back", lambda: tree.put(copies[0])),
+        (
+            "an archived article changes topics",
+            lambda: tree.put(replace(copies[42], topics=("Space",))),
+        ),
+        (
+            "an archived article changes provider",
+            lambda: tree.put(replace(copies[43], domain="c.example")),
+        ),
+        (
+            "a group's commoner spelling changes: all its documents' titles change",
+            lambda: [tree.put(replace(copies[i], topics=("AI", "SPACE"))) for i in range(0, 33, 3)],
+        ),
+    ]
+    for serial, (what, step) in enumerate(steps):
+        step()
+        result = tree.build()
+        assert result.errors == (), what
+        assert result.incremental, what
+        # Never every document: the layout is updated, not made again.
+        assert result.documents_planned < _documents(tree.output), what
+        check_history(tree)
+        cold = tmp_path / f"cold{serial}"
+        tree.build(cache=False, output=cold)
+        assert every_file(tree.output) == every_file(cold), what
+
+
+def test_an_archive_document_deleted_by_hand_is_written_again(tmp_path: Path) -> None:
+    """Untouched archive documents are not fingerprinted, but every file the manifest
+    lists is still checked against it (size and mtime): one deleted by hand is built
+    again with its month by the next build, even one with no change in the content."""
+    tree, _ = _layout_tree(tmp_path)
+    cold = tmp_path / "cold"
+    tree.build(cache=False, output=cold)
+    deleted = tree.output / "topics" / "space" / "archive" / "2026-09" / "feed.json"
+    deleted.unlink()
+    result = tree.build()
+    assert result.incremental and result.documents_planned < _documents(tree.output)
+    assert result.report is not None
+    assert result.report.written == ("topics/space/archive/2026-09/feed.json",)
+    assert every_file(tree.output) == every_file(cold)
+
+
+def test_an_archive_document_edited_by_hand_is_written_again(tmp_path: Path) -> None:
+    """Like a deletion: a file whose size or mtime is not the manifest's is built again
+    with its month, here by a build that changed another month."""
+    tree, copies = _layout_tree(tmp_path)
+    edited = tree.output / "archive" / "2026-09" / "2" / "atom.xml"
+    with edited.open("ab") as f:
+        f.write(b"<!-- changed by hand -->")
+    tree.put(replace(copies[40], title="Edited in October"))
+    result = tree.build()
+    assert result.incremental and result.documents_planned < _documents(tree.output)
+    assert result.report is not None and "archive/2026-09/2/atom.xml" in result.report.written
+    cold = tmp_path / "cold"
+    tree.build(cache=False, output=cold)
+    assert every_file(tree.output) == every_file(cold)
+
+
+def test_an_archive_documents_folder_names_its_group_and_month() -> None:
+    from feeds.archive import document_place
+
+    assert document_place("archive/2026-09/") == ("", "2026-09")
+    assert document_place("archive/2026-09/3/") == ("", "2026-09")
+    assert document_place("topics/archive/archive/2026-09/") == ("topics/archive", "2026-09")
+    assert document_place("providers/a.example/archive/2026-09/2/") == (
+        "providers/a.example",
+        "2026-09",
+    )
+    for folder in ("", "topics/archive/", "topics/ai/", "topics/ai/archive/", "archive/x/"):
+        assert document_place(folder) is None, folder

@@ -10,7 +10,8 @@ remembers comes in three tiers, a module each:
   run is answered from its record without loading any article;
 * the choice (:mod:`feeds.cache.choice`): each file's stamp, brief and problems, and the
   feeds chosen, a row per file and per group, so that a run that changed a few files
-  reads those files and updates the last choice;
+  reads those files and updates the last choice; with ``archives: monthly``, the archive
+  layout too, a row per group and month, updated the same way;
 * the outputs (:mod:`feeds.cache.outputs`): what each output file was rendered from, so
   that only the feeds whose inputs changed are rendered (and, with archives on, how many
   items each feed wrote: :meth:`Look.written_counts`).
@@ -53,6 +54,8 @@ from typing import Any
 
 from feeds.cache import choice, outputs, runs
 from feeds.cache.choice import (
+    ArchiveItem,
+    ArchiveRecord,
     ChoiceRecord,
     FileChange,
     FolderDigests,
@@ -83,6 +86,8 @@ __all__ = [
     "DB_FILE",
     "DEFAULT_DIR",
     "RACY_SECONDS",
+    "ArchiveItem",
+    "ArchiveRecord",
     "Cache",
     "ChoiceRecord",
     "Damaged",
@@ -135,6 +140,8 @@ class Written:
     """The sha256 of each file it holds for us."""
     manifest: Mapping[str, ManifestEntry]
     """Its write manifest after the run."""
+    manifest_sha256: str
+    """A digest of the manifest file's bytes after the run."""
     facts: RunFacts
     counts: Mapping[str, int] | None = None
     """With archives on: by subscription feed folder, how many items its documents hold
@@ -148,6 +155,8 @@ class RunRecord:
     now: datetime
     choice: ChoiceRecord
     written: Written | None = None
+    archives: ArchiveRecord | None = None
+    """The archive layout (``archives: monthly``; ``None``: off)."""
 
 
 def _stat(path: str) -> Stamp | None:
@@ -156,14 +165,6 @@ def _stat(path: str) -> Stamp | None:
     except OSError:
         return None
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-
-
-def manifest_digest(manifest: Mapping[str, ManifestEntry]) -> str:
-    """A digest of the write manifest's entries (marshalled plain values: a repr of each
-    entry took 0.05 s per 10,000 files, twice a run)."""
-    return sha256(
-        canonical(sorted([(rel, e.sha256, e.size, e.mtime_ns) for rel, e in manifest.items()]))
-    )
 
 
 @dataclass(slots=True)
@@ -377,9 +378,7 @@ class Look:
         if db is None or inputs is None:
             return None
         try:
-            found = runs.find(
-                db, self.root, output.root, inputs, manifest_digest(output.manifest), now
-            )
+            found = runs.find(db, self.root, output.root, inputs, output.digest, now)
         except Exception as e:  # sqlite3 and bad rows
             self.cache.discard(f"unreadable ({type(e).__name__}: {e})")
             return None
@@ -437,6 +436,12 @@ class Look:
         next time (or gone)."""
         return self.stamps.since(self.trusted_before) if self.fresh else set()
 
+    def output_settings(self, extra: str = "") -> str:
+        """What every output file is rendered from besides its feed: the settings, the
+        version, ``extra`` and the templates' stamps."""
+        templates = self._files_part(self.settings.templates, racy_empty=False)
+        return sha256(self.settings.everything, version(), extra, templates or "")
+
     def plan_outputs(
         self,
         output: Output,
@@ -445,18 +450,19 @@ class Look:
         *,
         shown: Mapping[int, bytes] | None = None,
         digested: Collection[int] = (),
+        looked: Collection[str] | None = None,
     ) -> FeedPlan:
         """Fingerprint every feed (with its output paths); keep the files of feeds whose
         inputs did not change. ``extra`` is any further input of every feed; ``shown``,
         by source number, the packed stamp to fingerprint a file with where it is not its
         stamp now (see :attr:`~feeds.cache.choice.FullFiles.shown`); ``digested``, the
         files whose digest was taken at their stamp this run (stable, even if changed
-        just now)."""
+        just now); ``looked``: the only paths besides the feeds' whose recorded rows are
+        read (``None``: every row; see :func:`~feeds.cache.outputs.plan`)."""
         db = self.cache.db
         if db is None:
             return FeedPlan(fingerprints={})
-        templates = self._files_part(self.settings.templates, racy_empty=False)
-        settings = sha256(self.settings.everything, version(), extra, templates or "")
+        settings = self.output_settings(extra)
         unstable = self.racy().difference(digested)
         substitutes = shown or {}
         pages_part = self._files_part(
@@ -475,7 +481,7 @@ class Look:
             return outputs.fingerprint(feed, settings, rels, stamps, unstable, substitutes)
 
         try:
-            return outputs.plan(db, output, feeds, fingerprint_of, pages)
+            return outputs.plan(db, output, feeds, fingerprint_of, pages, looked)
         except sqlite3.Error as e:
             self.cache.discard(f"unreadable ({e})")
             return FeedPlan(fingerprints={})
@@ -511,6 +517,7 @@ class Look:
                     stamps=self._stored_stamps(),
                     scanned=self.stamps,
                     digests=self._stored_digests(),
+                    archives=record.archives,
                 )  # fmt: skip
                 written = record.written
                 if written is not None:
@@ -522,7 +529,7 @@ class Look:
                         self.root,
                         written.root,
                         inputs=self.inputs(),
-                        manifest=manifest_digest(written.manifest),
+                        manifest=written.manifest_sha256,
                         now=record.now,
                         facts=written.facts,
                     )

@@ -7,7 +7,10 @@ counts and hidden articles), ``files`` (a row per file, by folder and by article
 ``problems`` (a row per problem) and ``groups`` (a row per topic, provider and the site:
 the state a later run updates, and the feed chosen). The published articles of a group
 dated in a range are one indexed query away: ``files`` holds each brief's date and
-topics, ``groups`` each group's newest candidates.
+topics, ``groups`` each group's newest candidates. With ``archives: monthly``,
+``archives`` holds the archive layout (a row per group and month) and ``archive_head``
+the output folder that holds every document of it as written, under which settings and
+manifest: a run updates the rows its changes touch (see :func:`feeds.archive.updated`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from feeds.cache.db import (
     DUPLICATES,
@@ -115,6 +118,44 @@ class FileChange:
     """A digest of its bytes (``None``: not taken)."""
     shown: bytes | None = None
     """The packed stamp its feeds are fingerprinted with, if not its stamp now."""
+
+
+ArchiveItem = tuple[int, str, str]
+"""An archived article: its date (micros), id and source file."""
+GroupMonth = tuple[GroupKey, str]
+
+
+class ArchiveHead(NamedTuple):
+    """The output folder that holds every archive document of a stored layout as a run
+    wrote them: only then does a run plan just the documents its changes touch."""
+
+    output: str
+    """Its resolved path."""
+    settings: str
+    """What its files were rendered under (:meth:`~feeds.cache.Look.output_settings`)."""
+    manifest: str
+    """A digest of its manifest's bytes as that run left them."""
+    folders: dict[GroupKey, str]
+    """Each group's folder."""
+    newest: dict[GroupKey, str | None]
+    """Each group's newest archive document's folder (its subscription feed's link)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArchiveRecord:
+    """The archive layout a run leaves (``archives: monthly``): every group's archived
+    articles by month (``full``), or the (group, month) rows that changed."""
+
+    full: bool
+    rows: Mapping[GroupMonth, Sequence[ArchiveItem] | None]
+    """Each (group, month)'s archived articles, newest first (``None``: none now)."""
+    folders: Mapping[GroupKey, str]
+    """Each group's folder in the output."""
+    newest: Mapping[GroupKey, str | None]
+    """Each group's newest archive document's folder (its subscription feed's link)."""
+    head: tuple[str, str, str] | None = None
+    """(output root, settings, manifest digest) when this run wrote every archive
+    document of the layout there; ``None``: the next run plans them all again."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -382,6 +423,85 @@ class Previous:
                 found[kind, key] = None if row is None else _group_values(*row)
         return found
 
+    # -- the archive layout (archives: monthly) ---------------------------------------------
+
+    def archive_head(self) -> ArchiveHead | None:
+        """The output folder that holds every archive document of the stored layout as
+        written, or ``None``."""
+        with self.guard():
+            row = self.db.execute(
+                "SELECT output, settings, manifest, folders FROM archive_head WHERE root = ?",
+                (self.root,),
+            ).fetchone()
+            if row is None:
+                return None
+            output, settings, manifest, groups = row
+            folders: dict[GroupKey, str] = {}
+            newest: dict[GroupKey, str | None] = {}
+            for entry in _list(groups):
+                if not (
+                    isinstance(entry, list)
+                    and len(entry) == 4
+                    and all(isinstance(v, str) for v in entry[:3])
+                    and (entry[3] is None or isinstance(entry[3], str))
+                ):
+                    raise BadRow("archive_head: not a group")
+                group = _group(entry[0], entry[1])
+                folders[group], newest[group] = entry[2], entry[3]
+            return ArchiveHead(untext(output), untext(settings), untext(manifest), folders, newest)
+
+    def archive_counts(self, groups: Collection[GroupKey]) -> dict[GroupKey, dict[str, int]]:
+        """Each of ``groups``' archive months, with how many articles each holds."""
+        found: dict[GroupKey, dict[str, int]] = {}
+        with self.guard():
+            for kind, key in groups:
+                months = found[kind, key] = {}
+                for month, count in self.db.execute(
+                    "SELECT month, count FROM archives WHERE root = ? AND kind = ? AND key = ?",
+                    (self.root, kind.value, text(key)),
+                ):
+                    if not (isinstance(month, str) and type(count) is int and count > 0):
+                        raise BadRow("archives: not a month")
+                    months[month] = count
+        return found
+
+    def archive_members(
+        self, places: Collection[GroupMonth]
+    ) -> dict[GroupMonth, list[ArchiveItem]]:
+        """The archived articles of each (group, month) of ``places`` that has some."""
+        found: dict[GroupMonth, list[ArchiveItem]] = {}
+        with self.guard():
+            for (kind, key), month in places:
+                row = self.db.execute(
+                    "SELECT members FROM archives"
+                    " WHERE root = ? AND kind = ? AND key = ? AND month = ?",
+                    (self.root, kind.value, text(key), month),
+                ).fetchone()
+                if row is not None:
+                    found[(kind, key), month] = _items(row[0])
+        return found
+
+
+def _group(kind: object, key: str) -> GroupKey:
+    try:
+        return (FeedKind(kind), key)
+    except ValueError:
+        raise BadRow(f"no kind {kind!r}") from None
+
+
+def _items(members: object) -> list[ArchiveItem]:
+    items = _list(members)
+    if not all(
+        isinstance(i, list)
+        and len(i) == 3
+        and type(i[0]) is int
+        and isinstance(i[1], str)
+        and isinstance(i[2], str)
+        for i in items
+    ):
+        raise BadRow("archives: not a list of articles")
+    return [(i[0], i[1], i[2]) for i in items]
+
 
 def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
     for start in range(0, len(values), size):
@@ -567,9 +687,11 @@ def save(
     stamps: Sequence[Stamp | None],
     scanned: Stamps,
     digests: FolderDigests,
+    archives: ArchiveRecord | None = None,
 ) -> None:
-    """Store ``record``; ``head``: the folder as given, the reading and choosing settings,
-    and the moment of the choice; ``stamps``: as stored (a file to read again: ``None``),
+    """Store ``record`` (and ``archives``, the archive layout: ``None`` when off);
+    ``head``: the folder as given, the reading and choosing settings, and the moment of
+    the choice; ``stamps``: as stored (a file to read again: ``None``),
     ``scanned`` as found;
     ``digests``: every folder's digest of those stamps."""
     encoder = _Encoder()
@@ -674,6 +796,7 @@ def save(
             (root, kind.value, text(key), to_json(chosen), total, int(complete), to_json(names),
              to_json(candidates)),
         )  # fmt: skip
+    _save_archives(db, root, archives)
     given, reading, choosing, now_us = head
     until = micros(record.until) if record.until is not None else NEVER
     db.execute(
@@ -681,3 +804,32 @@ def save(
         (root, given, reading, choosing, now_us, until, record.articles,
          text_of(record.counts), to_json(sorted(record.hidden))),
     )  # fmt: skip
+
+
+def _save_archives(db: sqlite3.Connection, root: str, record: ArchiveRecord | None) -> None:
+    db.execute("DELETE FROM archive_head WHERE root = ?", (root,))
+    if record is None or record.full:
+        db.execute("DELETE FROM archives WHERE root = ?", (root,))
+    if record is None:
+        return
+    for ((kind, key), month), items in record.rows.items():
+        if items is None:
+            db.execute(
+                "DELETE FROM archives WHERE root = ? AND kind = ? AND key = ? AND month = ?",
+                (root, kind.value, text(key), month),
+            )
+        else:
+            db.execute(
+                "INSERT OR REPLACE INTO archives VALUES (?, ?, ?, ?, ?, ?)",
+                (root, kind.value, text(key), month, len(items), to_json(items)),
+            )
+    if record.head is not None:
+        output, settings, manifest = record.head
+        groups = sorted(
+            [kind.value, key, folder, record.newest.get((kind, key))]
+            for (kind, key), folder in record.folders.items()
+        )
+        db.execute(
+            "INSERT INTO archive_head VALUES (?, ?, ?, ?, ?)",
+            (root, text(output), text(settings), text(manifest), to_json(groups)),
+        )

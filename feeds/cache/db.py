@@ -23,11 +23,13 @@ from feeds import __version__
 from feeds.errors import Problem, Severity
 
 DB_FILE = "cache.sqlite3"
-SCHEMA = 8
+SCHEMA = 9
 """Raised whenever what is stored changes shape or meaning, or the same inputs render to
 other output (a recorded output is current only under the version it was written by). 7:
 a row per file, group and problem in real tables (6 kept marshalled buckets). 8: how many
-items each subscription feed wrote (table ``written``); archives hold what a cap left out."""
+items each subscription feed wrote (table ``written``); archives hold what a cap left out.
+9: the archive layout, a row per group and month (tables ``archives``, ``archive_head``);
+the manifest digest is of its bytes."""
 BUSY_SECONDS = 10.0
 """How long a run waits for another run's cache transaction before skipping its own."""
 _LIBRARIES = (
@@ -141,6 +143,15 @@ CREATE TABLE IF NOT EXISTS groups (
     candidates TEXT NOT NULL,
     PRIMARY KEY (root, kind, key)
 ) WITHOUT ROWID, STRICT;
+CREATE TABLE IF NOT EXISTS archives (
+    root TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, month TEXT NOT NULL,
+    count INTEGER NOT NULL, members TEXT NOT NULL,
+    PRIMARY KEY (root, kind, key, month)
+) WITHOUT ROWID, STRICT;
+CREATE TABLE IF NOT EXISTS archive_head (
+    root TEXT PRIMARY KEY, output TEXT NOT NULL, settings TEXT NOT NULL,
+    manifest TEXT NOT NULL, folders TEXT NOT NULL
+) WITHOUT ROWID, STRICT;
 CREATE TABLE IF NOT EXISTS outputs (
     root TEXT NOT NULL, path TEXT NOT NULL, fingerprint TEXT NOT NULL, sha256 TEXT NOT NULL,
     PRIMARY KEY (root, path)
@@ -157,7 +168,12 @@ changed just before the run). Its key puts a folder's files in one range (a fold
 digest changed is one range read); an index finds the files of an article id.
 ``problems`` holds a row per problem of a file (``rel`` ``""``: the duplicate warnings of
 the choice); ``groups`` a row per topic, provider and the site feed (its chosen feed
-first: a run that reads every group's feed leaves the long lists of candidates unread)."""
+first: a run that reads every group's feed leaves the long lists of candidates unread).
+``archives`` holds the archive layout (``archives: monthly``), a row per group and month:
+how many articles its archive holds (before the list, so that counting months leaves the
+lists unread) and the list (date, id, file), newest first; ``archive_head`` says which
+output folder, under which settings and manifest, last had every archive document of
+that layout written (none: the next run plans every document)."""
 
 FILE_INDEXES = """
 CREATE INDEX IF NOT EXISTS files_seen ON files (root) WHERE seen IS NOT NULL;

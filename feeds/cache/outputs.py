@@ -10,6 +10,11 @@ and every feed's name, place, count and date are the recorded ones.
 Table ``written`` (with archives on): per subscription feed, how many items its documents
 hold (``max_feed_bytes`` may have left out its oldest), which the archives of a feed not
 rendered again are laid out from.
+
+A run that updates the archive layout (:mod:`feeds.archive`) plans only the archive
+documents its changes touch: it reads the rows of those, of the feeds and of the other
+files outside archives (:func:`plan`'s ``looked``), and saving changes only rows it read.
+The other archive documents' rows stay as they are, as do their files.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ class Output:
     """What the write manifest records of its files."""
     intact: Callable[[str, ManifestEntry], bool]
     """Whether a file is still the one the manifest recorded."""
+    digest: str = ""
+    """A digest of the manifest file's bytes (the same entries give the same bytes)."""
 
 
 def fingerprint(
@@ -136,16 +143,34 @@ def plan(
     feeds: Sequence[tuple[Feed, tuple[str, ...]]],
     fingerprint_of: Callable[[Feed], str | None],
     pages: str,
+    looked: Collection[str] | None = None,
 ) -> FeedPlan:
     """Fingerprint every feed (with its output paths); keep the files of those whose
-    inputs did not change."""
-    recorded = {
-        untext(path): value
-        for path, value in db.execute(
-            "SELECT path, fingerprint || ' ' || sha256 FROM outputs WHERE root = ?",
-            (text(output.root),),
-        )
-    }
+    inputs did not change. ``looked``: besides the feeds' paths, the only paths whose rows
+    are read (and so the only ones saving may delete; ``None``: every row). The site
+    pages' rows are among them."""
+    root = text(output.root)
+    if looked is None:
+        recorded = {
+            untext(path): value
+            for path, value in db.execute(
+                "SELECT path, fingerprint || ' ' || sha256 FROM outputs WHERE root = ?", (root,)
+            )
+        }
+    else:
+        wanted = sorted({*looked, *(path for _, paths in feeds for path in paths)})
+        recorded = {}
+        for start in range(0, len(wanted), 500):
+            chunk = [text(path) for path in wanted[start : start + 500]]
+            marks = ",".join("?" * len(chunk))
+            recorded.update(
+                (untext(path), value)
+                for path, value in db.execute(
+                    "SELECT path, fingerprint || ' ' || sha256 FROM outputs"
+                    f" WHERE root = ? AND path IN ({marks})",
+                    (root, *chunk),
+                )
+            )
     manifest, intact = output.manifest, output.intact
 
     def current(path: str, value: str) -> bool:
