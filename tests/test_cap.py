@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sqlite3
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from test_publication import Copy, Tree, apply_edit, every_file
 import feeds.cache
 from feeds.archive import Histories, shown_members
 from feeds.build import BuildResult
+from feeds.cache.db import DB_FILE
 from feeds.config import Config
 from feeds.group import Selection
 from feeds.model import Brief, Feed
@@ -341,3 +343,48 @@ def test_an_archive_page_over_the_cap_keeps_every_item_and_says_so(tmp_path: Pat
         assert f"{size:,} bytes" in warnings[f"archive/2026-10/{name}"]
         assert "lower items_per_feed" in warnings[f"archive/2026-10/{name}"]
     cold_warnings(tree, result)
+
+
+def _layout_stored(tree: Tree) -> bool:
+    """Whether the cache holds an archive layout the next run updates month by month."""
+    db = sqlite3.connect(tree.root / "cache" / DB_FILE)
+    try:
+        (heads,) = db.execute("SELECT count(*) FROM archive_head").fetchone()
+    finally:
+        db.close()
+    return bool(heads)
+
+
+def _as_cold(tree: Tree, result: BuildResult, cold: Path) -> None:
+    """The bytes of a build without a cache, and none of the warnings it does not give
+    (a feed left as it is gives none)."""
+    cold_result = tree.build(cache=False, output=cold)
+    assert every_file(tree.output) == every_file(cold)
+    assert set(map(str, result.problems)) <= set(map(str, cold_result.problems))
+
+
+def test_the_stored_layout_is_dropped_while_a_feed_is_capped_and_made_again_after(
+    tmp_path: Path,
+) -> None:
+    """The stored layout is the one where every feed writes every item: a run with a
+    capped feed lays the archives out from every brief and keeps no layout, and the first
+    run after it with no capped feed stores one again; each output as a cold build's."""
+    tree = Tree(tmp_path, _config(6))
+    copies = _busy(tree, 9, 150)  # six fit in the feed: three archived
+    tree.build()
+    assert _layout_stored(tree)
+    stored = []
+    for serial, copy in enumerate(
+        [replace(copies[4], words=1500), replace(copies[7], title="Old"), copies[4]]
+    ):
+        tree.put(copy)
+        result = tree.build()
+        check(tree, result)
+        _as_cold(tree, result, tmp_path / f"cold{serial}")
+        stored.append(_layout_stored(tree))
+    assert stored == [False, False, True]
+    tree.put(replace(copies[8], title="Oldest"))  # archived: the stored layout updated
+    result = tree.build()
+    assert result.report is not None
+    assert any("/archive/" in path for path in result.report.written)
+    _as_cold(tree, result, tmp_path / "cold-last")
