@@ -46,6 +46,12 @@ that left a feed for the archive or came back, and plans only their documents an
 documents beside them whose links change. The other documents are not built: the output
 holds them as the last run wrote them. Which articles a feed holds is an input (the
 feed's articles before and after, :class:`Moved`), and the archive holds the rest.
+
+The layout stored and updated is the one where every subscription feed writes every item
+it holds, so a feed's articles are its newest ``items_per_feed``. A run in which a feed
+writes fewer (``max_feed_bytes``) lays the archives out from every brief and each feed's
+count (:class:`Histories`), and the cache then keeps no layout: the next run makes it
+whole again (see :mod:`feeds.build`).
 """
 
 from __future__ import annotations
