@@ -732,7 +732,7 @@ def _archives(
             group = by_folder.get(place[1])
             if group is not None:
                 broken.setdefault(group, set()).add(place[2])
-        index_of = dict(zip(found.rels, range(len(found.rels)), strict=True))
+        index_of = found.index_of()
         update = updated(
             site,
             stored,
