@@ -71,6 +71,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"feeds {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    def config_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--config",
+            type=Path,
+            default=None,
+            metavar="FILE",
+            help="configuration file (default: ./feeds.yaml when it exists)",
+        )
+
     def common(p: argparse.ArgumentParser, *, cache: bool = True) -> None:
         p.add_argument(
             "--content",
@@ -79,13 +88,7 @@ def _parser() -> argparse.ArgumentParser:
             metavar="DIR",
             help="folder of article files (default: ./content)",
         )
-        p.add_argument(
-            "--config",
-            type=Path,
-            default=None,
-            metavar="FILE",
-            help="configuration file (default: ./feeds.yaml when it exists)",
-        )
+        config_option(p)
         p.add_argument(
             "--unpublished",
             action="store_true",
@@ -182,13 +185,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="output folder the build wrote (default: ./public)",
     )
-    p.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="configuration file (default: ./feeds.yaml when it exists)",
-    )
+    config_option(p)
     p.add_argument(
         "--quiet",
         "-q",

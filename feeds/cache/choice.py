@@ -489,16 +489,20 @@ def _group(kind: object, key: str) -> GroupKey:
         raise BadRow(f"no kind {kind!r}") from None
 
 
+def _is_triple(value: object) -> bool:
+    """Whether a stored value is ``[int, str, str]`` (a candidate, an archived article)."""
+    return (
+        isinstance(value, list)
+        and len(value) == 3
+        and type(value[0]) is int
+        and isinstance(value[1], str)
+        and isinstance(value[2], str)
+    )
+
+
 def _items(members: object) -> list[ArchiveItem]:
     items = _list(members)
-    if not all(
-        isinstance(i, list)
-        and len(i) == 3
-        and type(i[0]) is int
-        and isinstance(i[1], str)
-        and isinstance(i[2], str)
-        for i in items
-    ):
+    if not all(map(_is_triple, items)):
         raise BadRow("archives: not a list of articles")
     return [(i[0], i[1], i[2]) for i in items]
 
@@ -520,14 +524,7 @@ def _group_values(
             isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and type(p[1]) is int
             for p in pairs
         )
-        and all(
-            isinstance(c, list)
-            and len(c) == 3
-            and type(c[0]) is int
-            and isinstance(c[1], str)
-            and isinstance(c[2], str)
-            for c in items
-        )
+        and all(map(_is_triple, items))
     ):
         raise BadRow("groups: not a group")
     return (
