@@ -372,8 +372,8 @@ class Look:
 
     def last_run(self, output: Output, now: datetime) -> LastRun | None:
         """The previous run's result when nothing it depended on changed, else ``None``:
-        its inputs the same and none of them racy, no article come due since, and every
-        file of the output still the one its manifest records."""
+        its inputs the same and none of them racy, no article come due since, and the
+        output as its manifest records it (:attr:`~feeds.cache.outputs.Output.whole`)."""
         db, inputs = self.cache.db, self.inputs()
         if db is None or inputs is None:
             return None
@@ -382,9 +382,7 @@ class Look:
         except Exception as e:  # sqlite3 and bad rows
             self.cache.discard(f"unreadable ({type(e).__name__}: {e})")
             return None
-        if found is None or not all(
-            output.intact(rel, entry) for rel, entry in output.manifest.items()
-        ):
+        if found is None or not output.whole():
             return None
         return found
 
