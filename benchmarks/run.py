@@ -417,6 +417,7 @@ def bench_size(
     *,
     cold_only: bool = False,
     seed: int = SEED,
+    config: Path | None = None,
 ) -> SizeResult:
     folder = corpus(work, size, seed)
     result = SizeResult(size=size, corpus_mb=corpus_bytes(folder) / 1e6)
@@ -444,6 +445,8 @@ def bench_size(
         if stale.exists():
             shutil.rmtree(stale)
     build = [*feeds_command(), "build", "--content", str(folder), "--output", str(output)]
+    if config is not None:
+        build += ["--config", str(config)]
     if feeds_supports_cache():
         build += ["--cache", str(cache)]
     else:
@@ -567,6 +570,7 @@ def report(
     hugo_version: str,
     load: tuple[float, float, float],
     seed: int = SEED,
+    config: str = "",
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -595,7 +599,9 @@ def report(
         "| cat floor | `find CORPUS -name '*.md' -print0 \\| xargs -0 cat > /dev/null` "
         "(page cache warmed by one run first; best of 3) |",
         "| feeds cold | `python -m feeds build --content CORPUS --output OUT` "
-        "(OUT and any cache removed first) |",
+        "(OUT and any cache removed first)"
+        + (f"; every build with `--config FILE`, FILE holding `{config}`" if config else "")
+        + " |",
         "| feeds no change | the same command again, 4 s later (past the racy window); "
         f"median of {REPEATS} |",
         "| feeds one change | the same command right after one change: the title of the site "
@@ -686,6 +692,10 @@ def report(
     return "\n".join(lines) + "\n"
 
 
+ARCHIVES = "archives: monthly\n"
+"""The configuration of ``--archives``."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run",
@@ -725,6 +735,11 @@ def main(argv: list[str] | None = None) -> int:
         help="measure only the cold build (and Hugo): for very large corpora",
     )
     parser.add_argument(
+        "--archives",
+        action="store_true",
+        help="build with `archives: monthly` (every feed's complete history, RFC 5005)",
+    )
+    parser.add_argument(
         "--yaml-count",
         type=int,
         default=10_000,
@@ -749,13 +764,23 @@ def main(argv: list[str] | None = None) -> int:
         else:
             hugo_version = probe.stdout.strip().split(" ")[1] if probe.stdout else "?"
     compile_feeds()
+    config = None
+    if args.archives:
+        config = args.work / "feeds-archives.yaml"
+        config.write_text(ARCHIVES, encoding="utf-8")
     load = os.getloadavg()
     results = []
     try:
         for size in sizes:
             results.append(
                 bench_size(
-                    args.work, size, args.timeout, hugo, cold_only=args.cold_only, seed=args.seed
+                    args.work,
+                    size,
+                    args.timeout,
+                    hugo,
+                    cold_only=args.cold_only,
+                    seed=args.seed,
+                    config=config,
                 )
             )
             print(f"{size}: done", file=sys.stderr, flush=True)
@@ -769,7 +794,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmarks: {e}", file=sys.stderr)
         return 1
     used = sys.argv[1:] if argv is None else argv
-    text = report(results, yaml_speed, used, hugo, hugo_version, load, args.seed)
+    text = report(
+        results,
+        yaml_speed,
+        used,
+        hugo,
+        hugo_version,
+        load,
+        args.seed,
+        ARCHIVES.strip() if args.archives else "",
+    )
     args.output.write_text(text, encoding="utf-8")
     print(text)
     return 0

@@ -72,7 +72,8 @@ from feeds.write import (
     WriteReport,
     changed_files,
     is_intact,
-    read_manifest,
+    nothing_written,
+    part_of,
     read_old,
     write_output,
 )
@@ -139,14 +140,14 @@ def removal_refused(
 ) -> Removal | None:
     """Whether writing ``site`` to ``output`` would remove more than ``share`` of the
     topic and provider feeds the last run published there (by the manifest it left:
-    ``manifest``, its paths, when already read).
+    ``manifest``, the paths it records outside archive folders, when already read).
 
     An empty or vanished content folder, or one whose files all fail to read, would
     otherwise take every subscriber's feed away at once.
     """
     before = {
         "/".join(parts[:2])
-        for rel in (read_manifest(output) if manifest is None else manifest)
+        for rel in (read_old(output).files if manifest is None else manifest)
         if len(parts := rel.split("/")) == 3 and parts[0] in ("topics", "providers")
     }
     if len(before) < GUARD_MINIMUM:
@@ -268,7 +269,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         )
         output, manifest = _output(options.output) if options.write else (None, None)
         last = look.last_run(output, selection.now) if output is not None else None
-        if output is not None and last is not None and not (options.strict and last.problems):
+        if manifest is not None and last is not None and not (options.strict and last.problems):
             # Nothing changed since the last run: its output stands, its problems remain.
             problems = found.problems + last.problems
             return BuildResult(
@@ -280,12 +281,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 counts=last.counts,
                 feeds=last.feeds,
                 feeds_rendered=0,
-                report=WriteReport(
-                    (),
-                    tuple(sorted(output.manifest)),
-                    (),
-                    {rel: entry.sha256 for rel, entry in output.manifest.items()},
-                ),
+                report=nothing_written(manifest),
                 cache_notes=tuple(cache.notes),
                 seconds=time.perf_counter() - started,
             )
@@ -322,7 +318,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 options.output,
                 site,
                 config.max_removed_share,
-                output.manifest if output is not None else None,
+                manifest.files if manifest is not None else None,
             )
         if refused is not None:  # decided before anything is written, the cache included
             return BuildResult(
@@ -355,7 +351,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         if config.archives:
             if writing and output is not None:
                 stored = look.written_counts(output)
-            layout = _archives(config, selection, look, chosen, found, output, digest)
+            layout = _archives(config, selection, look, chosen, found, output, manifest, digest)
             site = layout.site
         feed_counts: dict[str, int] = {}
         every = {(feed.kind, feed.key): len(feed.members) for feed in chosen_site.feeds}
@@ -499,6 +495,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 paths,
                 base_path=unquote(urlsplit(config.base_url).path),
                 old=manifest,
+                keep_parts=layout.kept_parts if layout is not None else (),
             )
         else:
             report = None
@@ -622,6 +619,9 @@ class _Layout:
     """With each feed's link to its newest archive, and the archive documents to plan."""
     kept: frozenset[str]
     """Archive documents' files left as they are, neither built nor fingerprinted."""
+    kept_parts: frozenset[str]
+    """Archive folders all of whose files are left so, not even read from the manifest
+    (see :func:`feeds.write.write_output`)."""
     looked: Collection[str] | None
     """Besides the planned feeds' paths, those whose outputs rows the plan reads
     (``None``: every row)."""
@@ -635,6 +635,7 @@ def _archives(
     chosen: Chosen,
     found: Scan,
     output: Output | None,
+    manifest: Manifest | None,
     extra: str,
 ) -> _Layout:
     """The archive stage: the layout updated from the last one (only the months a change
@@ -647,41 +648,31 @@ def _archives(
     stored, moved = chosen.layout, chosen.moved
     if output is not None and stored is not None and moved is not None:
         head = stored.archive_head()
+    # A feed's archive folder where something was added or removed by hand since it was
+    # written has each of its files checked (see feeds.write.Manifest.disturbed); one
+    # whose part of the manifest is gone or damaged makes the layout whole again.
+    disturbed = [] if manifest is None else [f for f in manifest.parts if manifest.disturbed(f)]
     if (
         head is not None
         and output is not None
+        and manifest is not None
         and stored is not None
         and moved is not None
         and head[:3] == (output.root, look.output_settings(extra), output.digest)
         and _same_folders(head.folders, folders)
+        and all(manifest.part(folder) for folder in disturbed)
     ):
         before = head.folders
         by_folder = {folder: group for group, folder in (*before.items(), *folders.items())}
-        archive_paths: list[tuple[str, str]] = []  # (path, its document's folder)
-        looked: list[str] = []
+        # A file of a disturbed folder deleted or changed is built again with its month.
         broken: dict[GroupKey, set[str]] = {}
-        # Each document's folder once (a document has a file per format), then every
-        # file against the manifest: one deleted or changed by hand is built again with
-        # its month (see feeds.write.changed_files).
-        places: dict[str, tuple[str, str, str] | None] = {}
-        for rel in output.manifest:
-            folder = rel[: rel.rfind("/") + 1]
-            if folder in places:
-                place = places[folder]
-            else:
-                found_in = document_place(folder)
-                place = places[folder] = None if found_in is None else (folder[:-1], *found_in)
-            if place is None:
-                looked.append(rel)
-            else:
-                archive_paths.append((rel, place[0]))
-        for rel in changed_files(output.root, output.manifest, (rel for rel, _ in archive_paths)):
-            folder = rel[: rel.rfind("/") + 1]
-            place = places[folder]
-            assert place is not None
-            group = by_folder.get(place[1])
-            if group is not None:
-                broken.setdefault(group, set()).add(place[2])
+        for folder in disturbed:
+            files = manifest.part(folder)
+            for rel in changed_files(output.root, files, files):
+                place = document_place(rel[: rel.rfind("/") + 1])
+                group = None if place is None else by_folder.get(place[0])
+                if place is not None and group is not None:
+                    broken.setdefault(group, set()).add(place[1])
         index_of = found.index_of()
         update = updated(
             site,
@@ -695,22 +686,28 @@ def _archives(
             head.newest,
             broken,
         )
+        # The archive folders a change touches are read from the manifest; the others are
+        # kept whole, unread.
         replanned = update.replanned
+        touched = {part_of(f"{folder}/") or "" for folder in replanned}.union(disturbed)
         kept: set[str] = set()
-        for rel, folder in archive_paths:
-            if folder in replanned:
-                looked.append(rel)
-            else:
-                kept.add(rel)
+        looked: list[str] = list(manifest.files)
+        for folder in touched & manifest.parts.keys():
+            for rel in manifest.part(folder):
+                if rel[: rel.rfind("/")] in replanned:
+                    looked.append(rel)
+                else:
+                    kept.add(rel)
+        keep_parts = frozenset(manifest.parts.keys() - touched)
         site = update.site
         record = ArchiveRecord(full=False, rows=update.rows, folders=folders, newest=_newest(site))
-        return _Layout(site, frozenset(kept), looked, record)
+        return _Layout(site, frozenset(kept), keep_parts, looked, record)
     assert chosen.every_brief is not None
     briefs = chosen.every_brief()
     site = archived(site, config, selection, briefs)
     rows = layout_rows(site.archives, briefs, found.rels)
     record = ArchiveRecord(full=True, rows=rows, folders=folders, newest=_newest(site))
-    return _Layout(site, frozenset(), None, record)
+    return _Layout(site, frozenset(), frozenset(), None, record)
 
 
 def _newest(site: Site) -> dict[GroupKey, str | None]:
@@ -756,9 +753,10 @@ def _output(folder: Path) -> tuple[Output, Manifest]:
     manifest = read_old(root)
     output = Output(
         root=str(root),
-        manifest=manifest.files,
+        manifest=manifest,
         intact=lambda rel, entry: is_intact(root, rel, entry),
         digest=manifest.sha256,
+        whole=manifest.intact,
     )
     return output, manifest
 

@@ -10,6 +10,9 @@
   files we wrote before and no longer produce are removed, nothing else is touched.
   Before a run creates a file the manifest does not know yet, the manifest is updated
   to name it, so a file created by a killed run is still ours to remove later.
+  The files of each feed's archive folder are recorded in a part of their own (in the
+  folder ``.feeds-manifest``, named by its digest), which the top file names by digest:
+  a run reads and writes the parts of the archive folders it touches, not the others.
 * The manifest also lists the files we removed (``gone``), across runs, until one is
   produced again; ``feeds serve`` answers ``410 Gone`` for them, and
   ``.feeds-gone.nginx.conf`` (beside the manifest, hidden like it) holds an nginx
@@ -26,22 +29,28 @@ Locking two runs against each other is :mod:`feeds.lock`'s job; call this under 
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import ctypes
 import errno
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from feeds.errors import BuildError, DuplicateOutputError
 from feeds.model import ManifestEntry
 
 MANIFEST = ".feeds-manifest.json"
 GONE_NGINX = ".feeds-gone.nginx.conf"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+PARTS = ".feeds-manifest"
+"""The folder (beside the manifest, hidden like it) of the manifest's parts: one per
+feed's archive folder, named by the sha256 of its bytes (see :class:`Manifest`)."""
 TMP_SUFFIX = ".feeds-tmp"
 WRITING = ".feeds-writing"
 """Present while a run has temporary files below the output folder (see above)."""
@@ -50,8 +59,9 @@ WRITING = ".feeds-writing"
 @dataclass(frozen=True, slots=True)
 class WriteReport:
     written: tuple[str, ...]
-    unchanged: tuple[str, ...]
-    """Files left as they were: same bytes, or kept without rendering."""
+    unchanged: Collection[str]
+    """Files left as they were: same bytes, or kept without rendering (a tuple, unless
+    parts of the manifest were carried over whole: see :class:`_Unchanged`)."""
     removed: tuple[str, ...]
     digests: Mapping[str, str]
     """sha256 of every file the output now holds for us, by path."""
@@ -63,26 +73,142 @@ class WriteReport:
     """The sha256 of the manifest file as this run left it (see :attr:`Manifest.sha256`)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Manifest:
-    """The write manifest as a run found it, read and parsed once (:func:`read_old`)."""
+class PartRef(NamedTuple):
+    """A part of the manifest as its top file records it."""
 
-    files: dict[str, ManifestEntry]
-    gone: frozenset[str]
-    raw: bytes
+    name: str
+    """The sha256 of the part file's bytes, and its name in :data:`PARTS` (``""``: not
+    written yet; a manifest of version 1 held the part's files itself)."""
+    files: int
+    """How many files it records."""
+    stamp: int
+    """The mtime (ns) of the archive folder the part records, when the part was written
+    (-1: unknown). Another one says something below it was added or removed by hand."""
+
+
+class Manifest(Mapping[str, ManifestEntry]):
+    """The write manifest as a run found it (:func:`read_old`) or left it: every file this
+    tool wrote in the output folder, by path.
+
+    The files in a feed's archive folder (:func:`part_of`) are recorded in a part of
+    their own, read only when one of them is asked for: a run that touches a few months
+    reads a few parts, not a record of every archive document. Iterating reads them all.
+    """
+
+    def __init__(
+        self,
+        root: Path | None,
+        files: dict[str, ManifestEntry],
+        parts: dict[str, PartRef],
+        gone: frozenset[str],
+        raw: bytes = b"",
+        loaded: dict[str, dict[str, ManifestEntry]] | None = None,
+    ) -> None:
+        self.root = root
+        self.files = files
+        """The files outside archive folders."""
+        self.parts = parts
+        """By archive folder (``topics/ai/archive/``), its part."""
+        self.gone = gone
+        self.raw = raw
+        """The top file's bytes as read or written."""
+        self._loaded: dict[str, dict[str, ManifestEntry]] = {} if loaded is None else loaded
+        self._names: frozenset[str] | None = None
+        """The files in :data:`PARTS`, listed once."""
 
     @property
     def sha256(self) -> str:
-        """A digest of its bytes, which :func:`_dump_manifest` makes the same for the
-        same entries: it names the manifest's content."""
+        """A digest of the top file's bytes, which name every part by its digest: it
+        names the whole manifest's content (:func:`_dump` makes the same bytes for the
+        same entries)."""
         return _digest(self.raw)
+
+    def part(self, folder: str) -> dict[str, ManifestEntry]:
+        """The files of the archive folder ``folder`` (a damaged or missing part: none,
+        so they count as unknown, as with no manifest)."""
+        found = self._loaded.get(folder)
+        if found is None:
+            ref = self.parts.get(folder)
+            found = {}
+            if ref is not None and ref.name and self.root is not None:
+                found = _load_part(self.root, folder, ref.name)
+            self._loaded[folder] = found
+        return found
+
+    def disturbed(self, folder: str) -> bool:
+        """Whether the archive folder ``folder`` is not as the part was written for: a
+        month folder (or the folder) was added or removed since, or the stamp is unknown."""
+        ref = self.parts.get(folder)
+        if ref is None or ref.stamp < 0 or self.root is None:
+            return True
+        if self._names is None:
+            try:
+                self._names = frozenset(os.listdir(self.root / PARTS))
+            except OSError:
+                self._names = frozenset()
+        return f"{ref.name}.json" not in self._names or _stamp(self.root, folder) != ref.stamp
+
+    def intact(self) -> bool:
+        """Whether every file outside the archive folders is still the one recorded
+        (:func:`is_intact`) and no archive folder is :meth:`disturbed` (the files in one
+        are checked one by one only when it is: see :func:`changed_files`)."""
+        root = self.root
+        if root is None:
+            return False
+        if not all(is_intact(root, rel, entry) for rel, entry in self.files.items()):
+            return False
+        return not any(self.disturbed(folder) for folder in self.parts)
+
+    def __getitem__(self, rel: str) -> ManifestEntry:
+        folder = part_of(rel)
+        if folder is None:
+            return self.files[rel]
+        if folder not in self.parts:
+            raise KeyError(rel)
+        return self.part(folder)[rel]
+
+    def __contains__(self, rel: object) -> bool:
+        if not isinstance(rel, str):
+            return False
+        folder = part_of(rel)
+        if folder is None:
+            return rel in self.files
+        return folder in self.parts and rel in self.part(folder)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.files
+        for folder in sorted(self.parts):
+            yield from self.part(folder)
+
+    def __len__(self) -> int:
+        loaded = self._loaded
+        return len(self.files) + sum(
+            len(loaded[folder]) if folder in loaded else ref.files
+            for folder, ref in self.parts.items()
+        )
+
+
+_PART = re.compile(r"(?:(?:topics|providers)/[^/]+/)?archive/")
+
+
+def part_of(rel: str) -> str | None:
+    """The archive folder whose part of the manifest records ``rel`` (``archive/`` for the
+    site feed's, ``topics/ai/archive/``...), or ``None``: the top file records it."""
+    m = _PART.match(rel)
+    return None if m is None else m[0]
+
+
+def _stamp(root: Path, folder: str) -> int:
+    try:
+        return os.stat(f"{os.fspath(root)}/{folder}", follow_symlinks=False).st_mtime_ns
+    except OSError:
+        return -1
 
 
 def read_old(output: Path) -> Manifest:
     """The manifest in ``output`` (an unreadable one: nothing recorded)."""
     raw = _read_bytes(output / MANIFEST)
-    files, gone = _load(raw)
-    return Manifest(files, gone, raw)
+    return _load(output, raw)
 
 
 _PENDING = ManifestEntry("", -1, -1)
@@ -110,8 +236,9 @@ def _digest(data: bytes) -> str:
 
 
 def read_manifest(output: Path) -> dict[str, ManifestEntry]:
-    """What the last run wrote; an unreadable manifest counts as empty (nothing trusted)."""
-    return _load_manifest(_read_bytes(output / MANIFEST))
+    """What the last run wrote, every part read; an unreadable manifest counts as empty
+    (nothing trusted)."""
+    return dict(read_old(output).items())
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -123,11 +250,7 @@ def _read_bytes(path: Path) -> bytes:
 
 def read_gone(output: Path) -> frozenset[str]:
     """The paths the manifest lists as gone (removed and not produced again)."""
-    return _load_gone(_read_bytes(output / MANIFEST))
-
-
-def _load_gone(raw: bytes) -> frozenset[str]:
-    return _load(raw)[1]
+    return read_old(output).gone
 
 
 def gone_nginx(gone: Collection[str], base_path: str = "/") -> bytes:
@@ -150,38 +273,80 @@ def gone_nginx(gone: Collection[str], base_path: str = "/") -> bytes:
     return "".join(lines).encode("utf-8")
 
 
-def _load_manifest(raw: bytes) -> dict[str, ManifestEntry]:
-    return _load(raw)[0]
-
-
-def _load(raw: bytes) -> tuple[dict[str, ManifestEntry], frozenset[str]]:
-    """The files and the gone paths of a manifest, parsed once (nothing of one that does
-    not load: its files count as unknown)."""
+def _load(root: Path, raw: bytes) -> Manifest:
+    """The manifest whose top file holds ``raw`` (nothing of one that does not load: its
+    files count as unknown). One of version 1 (before parts) is read as if every part
+    was loaded; the next run that writes writes it as parts."""
+    empty = Manifest(root, {}, {}, frozenset(), raw)
     try:
         doc = json.loads(raw)
     except ValueError:
-        return {}, frozenset()
-    if not isinstance(doc, dict) or doc.get("version") != MANIFEST_VERSION:
-        return {}, frozenset()
-    try:
-        files = {
-            path: ManifestEntry(str(e["sha256"]), int(e["size"]), int(e["mtime_ns"]))
-            for path, e in doc["files"].items()
-            if isinstance(path, str)
-        }
-    except (ValueError, KeyError, TypeError, AttributeError):
-        files = {}
+        return empty
+    if not isinstance(doc, dict) or doc.get("version") not in (1, MANIFEST_VERSION):
+        return empty
     try:
         gone = frozenset(path for path in doc.get("gone", ()) if isinstance(path, str))
     except TypeError:
         gone = frozenset()
-    return files, gone
+    files = _entries(doc.get("files"))
+    parts: dict[str, PartRef] = {}
+    loaded: dict[str, dict[str, ManifestEntry]] = {}
+    if doc["version"] == 1:
+        top: dict[str, ManifestEntry] = {}
+        for rel, entry in files.items():
+            folder = part_of(rel)
+            if folder is None:
+                top[rel] = entry
+            else:
+                loaded.setdefault(folder, {})[rel] = entry
+        parts = {folder: PartRef("", len(found), -1) for folder, found in loaded.items()}
+        return Manifest(root, top, parts, gone, raw, loaded)
+    try:
+        for folder, ref in doc.get("parts", {}).items():
+            if isinstance(folder, str) and part_of(folder) == folder:
+                parts[folder] = PartRef(str(ref["sha256"]), int(ref["files"]), int(ref["mtime_ns"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        parts = {}
+    if any(part_of(rel) is not None for rel in files):
+        return empty
+    return Manifest(root, files, parts, gone, raw)
 
 
-def _dump_manifest(entries: Mapping[str, ManifestEntry], gone: Collection[str] = ()) -> bytes:
-    """The manifest as ``json.dumps(doc, indent=0)`` writes it, byte for byte, made line by
-    line: the indenting encoder is pure Python (1.35 s at 100,990 files), each string
-    here goes through the C one."""
+def _entries(files: object) -> dict[str, ManifestEntry]:
+    try:
+        return {
+            path: ManifestEntry(str(e["sha256"]), int(e["size"]), int(e["mtime_ns"]))
+            for path, e in files.items()  # type: ignore[attr-defined]
+            if isinstance(path, str)
+        }
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _load_part(root: Path, folder: str, name: str) -> dict[str, ManifestEntry]:
+    """The files the part ``name`` of the archive folder ``folder`` records (none when it
+    is missing, is not the part of that name or records a file outside ``folder``)."""
+    raw = _read_bytes(root / PARTS / f"{name}.json")
+    if _digest(raw) != name:
+        return {}
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return {}
+    if not isinstance(doc, dict) or doc.get("version") != MANIFEST_VERSION:
+        return {}
+    if doc.get("folder") != folder:
+        return {}
+    files = _entries(doc.get("files"))
+    if any(part_of(rel) != folder for rel in files):
+        return {}
+    return files
+
+
+def _dump_files(entries: Mapping[str, ManifestEntry]) -> str:
+    """``entries`` as the value of ``"files"``, as ``json.dumps(doc, indent=0)`` writes
+    it, byte for byte, made line by line: the indenting encoder is pure Python (1.35 s at
+    100,990 files), each string here goes through the C one."""
     quote = _quote
     files = ",\n".join(
         [
@@ -190,7 +355,29 @@ def _dump_manifest(entries: Mapping[str, ManifestEntry], gone: Collection[str] =
             for rel, e in sorted(entries.items())
         ]
     )
-    out = f'{{\n"version": {MANIFEST_VERSION},\n"files": ' + (f"{{\n{files}\n}}" if files else "{}")
+    return f"{{\n{files}\n}}" if files else "{}"
+
+
+def _dump_part(folder: str, entries: Mapping[str, ManifestEntry]) -> bytes:
+    """A part file: the files of the archive folder ``folder``."""
+    out = f'{{\n"version": {MANIFEST_VERSION},\n"folder": {_quote(folder)},\n"files": '
+    return (out + _dump_files(entries) + "\n}").encode("utf-8")
+
+
+def _dump(
+    files: Mapping[str, ManifestEntry], parts: Mapping[str, PartRef], gone: Collection[str]
+) -> bytes:
+    """The top file: the files outside archive folders, each part by its digest, the gone
+    paths."""
+    quote = _quote
+    out = f'{{\n"version": {MANIFEST_VERSION},\n"files": ' + _dump_files(files)
+    if parts:
+        refs = ",\n".join(
+            f'{quote(folder)}: {{\n"sha256": {quote(ref.name)},\n"files": {int(ref.files)},\n'
+            f'"mtime_ns": {int(ref.stamp)}\n}}'
+            for folder, ref in sorted(parts.items())
+        )
+        out += f',\n"parts": {{\n{refs}\n}}'
     if gone:
         out += ',\n"gone": [\n' + ",\n".join([quote(rel) for rel in sorted(gone)]) + "\n]"
     return (out + "\n}").encode("utf-8")
@@ -364,11 +551,11 @@ def _sync_dir(folder: Path) -> None:
 
 def clean_temporaries(root: Path, *, walk: bool = True) -> list[str]:
     """Remove temporary files a killed run left behind; return their paths. ``walk``:
-    look in every folder below ``root``, else in ``root`` alone."""
+    look in every folder below ``root``, else in ``root`` and :data:`PARTS` alone."""
     removed: list[str] = []
     for folder, dirs, files in os.walk(root):
         if not walk:
-            dirs.clear()
+            dirs[:] = [PARTS] if PARTS in dirs and folder == os.fspath(root) else []
         for name in files:
             if name.startswith(".") and name.endswith(TMP_SUFFIX):
                 with contextlib.suppress(OSError):
@@ -407,6 +594,7 @@ def write_output(
     *,
     base_path: str = "/",
     old: Manifest | None = None,
+    keep_parts: Collection[str] = (),
 ) -> WriteReport:
     """Make ``output`` hold exactly ``files`` and ``keep`` among the files this tool manages.
 
@@ -418,6 +606,8 @@ def write_output(
     ``base_path`` is the path of ``base_url``, which the nginx include of gone paths
     (:func:`gone_nginx`) puts before each. ``old``: the manifest as this run read it
     before (under the output lock, so still the file's), not to read it again.
+    ``keep_parts``: archive folders (:func:`part_of`) whose files are all kept, none of
+    them named in ``paths``; their parts are neither read nor written.
     """
     if isinstance(files, Mapping):
         paths = list(files)
@@ -431,7 +621,7 @@ def write_output(
     try:
         output.mkdir(parents=True, exist_ok=True)
         root = output.resolve()
-        return _write(root, items, paths, keep, base_path, old)
+        return _write(root, items, paths, keep, base_path, old, keep_parts)
     except OSError as e:
         where = e.filename or output
         if e.errno == errno.ENOSPC:
@@ -446,22 +636,33 @@ def _write(
     keep: Collection[str],
     base_path: str,
     read: Manifest | None,
+    keep_parts: Collection[str],
 ) -> WriteReport:
     if read is None:
         read = read_old(root)
-    manifest_bytes, old, old_gone = read.raw, read.files, read.gone
+    old_gone = read.gone
     marker = root / WRITING
     marked = os.path.lexists(marker)  # a run was killed with temporary files: find them
     clean_temporaries(root, walk=marked)
-    # In the old manifest's order (sorted, as written): sorting them again for the new
-    # manifest and the report is then a pass over runs already in order.
+    # The parts kept whole are carried over as they are; the others are read.
+    rendered = {part_of(rel) for rel in paths}
+    carried = {
+        folder: read.parts[folder]
+        for folder in keep_parts
+        if folder in read.parts and folder not in rendered
+    }
+    old: dict[str, ManifestEntry] = dict(read.files)
+    for folder in sorted(read.parts):
+        if folder not in carried:
+            old.update(read.part(folder))
     kept = keep if isinstance(keep, (set, frozenset, dict)) else set(keep)
     entries: dict[str, ManifestEntry] = {rel: e for rel, e in old.items() if rel in kept}
     new_paths = [rel for rel in paths if rel not in old]
+    on_disk = read
     if new_paths:
         # Name the files we are about to create before creating them (see the docstring).
         pending = old | dict.fromkeys(new_paths, _PENDING)
-        atomic_write(root / MANIFEST, _dump_manifest(pending, old_gone))
+        on_disk = _save(root, pending, carried, old_gone, read)
     written: list[str] = []
     unchanged: list[str] = list(entries)
     touched: set[Path] = set()
@@ -513,23 +714,96 @@ def _write(
     include = gone_nginx(gone, base_path)
     if _read_bytes(root / GONE_NGINX) != include:
         atomic_write(root / GONE_NGINX, include)
-    new_manifest = _dump_manifest(entries, gone)
-    if new_manifest != manifest_bytes:
-        atomic_write(root / MANIFEST, new_manifest)
-        _sync_dir(root)
-        left = _digest(new_manifest)
-    else:
-        left = read.sha256
-    digests = _Digests(entries)
+    left = _save(root, entries, carried, gone, on_disk)
     return WriteReport(
         tuple(written),
-        tuple(sorted(unchanged)),
+        _Unchanged(sorted(unchanged), left, tuple(carried))
+        if carried
+        else tuple(sorted(unchanged)),
         tuple(removed),
-        digests,
+        _Digests(left),
         tuple(sorted(gone)),
-        entries,
         left,
+        left.sha256,
     )
+
+
+def _save(
+    root: Path,
+    entries: Mapping[str, ManifestEntry],
+    carried: Mapping[str, PartRef],
+    gone: Collection[str],
+    before: Manifest,
+) -> Manifest:
+    """Write the manifest of ``entries`` and the ``carried`` parts (as they are): each
+    other part that changed under its digest, then the top file that names them (when it
+    changed), then remove the part files it no longer names. A run killed on the way
+    leaves the top file before, whose parts are all still there."""
+    files: dict[str, ManifestEntry] = {}
+    split: dict[str, dict[str, ManifestEntry]] = {}
+    for rel, entry in entries.items():
+        folder = part_of(rel)
+        if folder is None:
+            files[rel] = entry
+        else:
+            split.setdefault(folder, {})[rel] = entry
+    parts = dict(carried)
+    for folder, found in split.items():
+        data = _dump_part(folder, found)
+        name = _digest(data)
+        path = root / PARTS / f"{name}.json"
+        if before.parts.get(folder, PartRef("", 0, -1)).name != name or not path.exists():
+            path.parent.mkdir(exist_ok=True)
+            atomic_write(path, data)
+        parts[folder] = PartRef(name, len(found), _stamp(root, folder))
+    raw = _dump(files, parts, gone)
+    left = Manifest(root, files, parts, frozenset(gone), raw, {**split})
+    if raw == before.raw:
+        return left
+    atomic_write(root / MANIFEST, raw)
+    _sync_dir(root)
+    named = {f"{ref.name}.json" for ref in parts.values()}
+    with contextlib.suppress(OSError):
+        for name in os.listdir(root / PARTS):
+            if name.endswith(".json") and name not in named:
+                with contextlib.suppress(OSError):
+                    os.unlink(root / PARTS / name)
+    return left
+
+
+class _Unchanged(Collection[str]):
+    """The files a run left as they were: those it looked at, and those of the parts it
+    carried over whole, read only when iterated."""
+
+    def __init__(self, looked: list[str], manifest: Manifest, carried: tuple[str, ...]) -> None:
+        self.looked = looked
+        self.manifest = manifest
+        self.carried = carried
+
+    def __len__(self) -> int:
+        return len(self.looked) + sum(self.manifest.parts[f].files for f in self.carried)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.looked
+        for folder in self.carried:
+            yield from self.manifest.part(folder)
+
+    def __contains__(self, rel: object) -> bool:
+        if not isinstance(rel, str):
+            return False
+        if part_of(rel) in self.carried:
+            return rel in self.manifest
+        at = bisect.bisect_left(self.looked, rel)
+        return at < len(self.looked) and self.looked[at] == rel
+
+
+def nothing_written(manifest: Manifest) -> WriteReport:
+    """The report of a run that found the output as ``manifest`` records it and wrote
+    nothing (its parts read only when the report's files are iterated)."""
+    unchanged = _Unchanged(sorted(manifest.files), manifest, tuple(sorted(manifest.parts)))
+    return WriteReport(
+        (), unchanged, (), _Digests(manifest), (), manifest, manifest.sha256
+    )  # fmt: skip
 
 
 class _Digests(Mapping[str, str]):

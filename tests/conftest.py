@@ -179,6 +179,17 @@ def run_build(
     return result, output
 
 
+def published_files(folder: Path) -> dict[str, bytes]:
+    """Every file of the output a web server publishes (none in or below a hidden
+    folder or named with a dot: the manifest, its parts, the lock), by path, sorted."""
+    files = {}
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder).as_posix()
+        if p.is_file() and not any(part.startswith(".") for part in rel.split("/")):
+            files[rel] = p.read_bytes()
+    return files
+
+
 def load_json(path: Path) -> Any:
     return json.loads(path.read_text("utf-8"))
 

@@ -10,6 +10,7 @@ the same bytes as a build without a cache.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from feeds.errors import ConfigError
 from feeds.formats.common import HISTORY_NS
 from feeds.formats.opml import FILENAME as OPML
 from feeds.websub import feed_urls
+from feeds.write import PARTS, read_manifest, read_old
 
 BASE = "https://news.example.com/"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -411,36 +413,83 @@ def test_edits_in_past_months_update_the_layout_and_match_a_cold_build(tmp_path:
         assert every_file(tree.output) == every_file(cold), what
 
 
-def test_an_archive_document_deleted_by_hand_is_written_again(tmp_path: Path) -> None:
-    """Untouched archive documents are not fingerprinted, but every file the manifest
-    lists is still checked against it (size and mtime): one deleted by hand is built
-    again with its month by the next build, even one with no change in the content."""
+def test_an_archive_folder_changed_by_hand_is_checked_and_written_again(tmp_path: Path) -> None:
+    """Untouched archive documents are neither fingerprinted nor checked one by one: a run
+    stats each feed's archive folder. A month folder removed by hand changes it, and the
+    next build, with no change in the content, checks that feed's files and writes the
+    removed month again, and only it."""
     tree, _ = _layout_tree(tmp_path)
     cold = tmp_path / "cold"
     tree.build(cache=False, output=cold)
-    deleted = tree.output / "topics" / "space" / "archive" / "2026-09" / "feed.json"
-    deleted.unlink()
+    shutil.rmtree(tree.output / "topics" / "space" / "archive" / "2026-09")
     result = tree.build()
     assert result.incremental and result.documents_planned < _documents(tree.output)
     assert result.report is not None
-    assert result.report.written == ("topics/space/archive/2026-09/feed.json",)
+    assert sorted(result.report.written) == [
+        f"topics/space/archive/2026-09/{name}" for name in ("atom.xml", "feed.json", "rss.xml")
+    ]
     assert every_file(tree.output) == every_file(cold)
+    again = tree.build()  # the folder as written now: nothing to do
+    assert again.report is not None and again.report.written == ()
+    assert again.feeds_rendered == 0
 
 
-def test_an_archive_document_edited_by_hand_is_written_again(tmp_path: Path) -> None:
-    """Like a deletion: a file whose size or mtime is not the manifest's is built again
-    with its month, here by a build that changed another month."""
+def test_an_archive_document_changed_by_hand_in_place_waits_for_its_month(tmp_path: Path) -> None:
+    """A file of a past month changed or deleted by hand inside its month's folder is not
+    noticed by a run that touches other months (that would be a stat of every archive
+    file, every run); a build that renders its month, or a build without the cache,
+    writes it again."""
     tree, copies = _layout_tree(tmp_path)
     edited = tree.output / "archive" / "2026-09" / "2" / "atom.xml"
+    deleted = tree.output / "topics" / "space" / "archive" / "2026-09" / "feed.json"
     with edited.open("ab") as f:
         f.write(b"<!-- changed by hand -->")
+    deleted.unlink()
     tree.put(replace(copies[40], title="Edited in October"))
     result = tree.build()
-    assert result.incremental and result.documents_planned < _documents(tree.output)
-    assert result.report is not None and "archive/2026-09/2/atom.xml" in result.report.written
+    assert result.incremental and result.report is not None
+    assert result.report.written and edited.read_bytes().endswith(b"<!-- changed by hand -->")
+    assert not deleted.exists()
+    repaired = tree.build(cache=False)
+    assert repaired.report is not None
+    assert sorted(repaired.report.written) == [
+        "archive/2026-09/2/atom.xml",
+        "topics/space/archive/2026-09/feed.json",
+    ]
     cold = tmp_path / "cold"
     tree.build(cache=False, output=cold)
     assert every_file(tree.output) == every_file(cold)
+    assert tree.build().report.written == ()  # type: ignore[union-attr]
+
+
+def test_a_lost_part_of_the_manifest_lays_the_archives_out_again(tmp_path: Path) -> None:
+    """The manifest records each feed's archive folder in a part of its own, named by its
+    digest. One removed or damaged by hand makes the next build plan every document
+    again; the files it finds already right stay untouched, and every file is recorded."""
+    tree, _ = _layout_tree(tmp_path)
+    parts = tree.output / PARTS
+    manifest = read_old(tree.output)
+    assert set(manifest.parts) == {
+        "archive/",
+        "topics/ai/archive/",
+        "topics/space/archive/",
+        "providers/a.example/archive/",
+        "providers/b.example/archive/",
+    }
+    space = manifest.parts["topics/space/archive/"]
+    (parts / f"{space.name}.json").unlink()
+    ai = manifest.parts["topics/ai/archive/"]
+    (parts / f"{ai.name}.json").write_text("{}")
+    before = every_file(tree.output)
+    result = tree.build()
+    assert result.report is not None and result.report.written == ()
+    assert result.documents_planned == _documents(tree.output)
+    assert every_file(tree.output) == before
+    recorded = read_manifest(tree.output)
+    assert {rel for rel in before if "/archive/" in f"/{rel}"} <= recorded.keys()
+    assert sorted(p.name for p in parts.iterdir()) == sorted(
+        f"{ref.name}.json" for ref in read_old(tree.output).parts.values()
+    )
 
 
 def test_an_archive_documents_folder_names_its_group_and_month() -> None:

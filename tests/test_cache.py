@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from conftest import NOW, article, write_tree
+from conftest import published_files as outputs
 
 import feeds.cache
 import feeds.cache.db
@@ -84,14 +85,6 @@ class Site:
 
     def mtimes(self) -> dict[str, int]:
         return {p: (self.output / p).stat().st_mtime_ns for p in outputs(self.output)}
-
-
-def outputs(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and not p.name.startswith(".")
-    }
 
 
 def test_a_rebuild_with_nothing_changed_reads_renders_and_writes_nothing(tmp_path: Path) -> None:

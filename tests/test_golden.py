@@ -12,19 +12,12 @@ from pathlib import Path
 
 import pytest
 from conftest import NOW
+from conftest import published_files as tree
 
 from feeds.build import BuildOptions, build
 from feeds.config import load_config
 
 GOLDEN = Path(__file__).parent / "golden"
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and not p.name.startswith(".")
-    }
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in GOLDEN.iterdir() if p.is_dir()))

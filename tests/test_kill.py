@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from conftest import NOW, REPO, article, write_tree
+from conftest import published_files as _published
 
 from feeds.build import BuildOptions, build
 from feeds.config import Config
@@ -42,14 +43,6 @@ def _version(v: int) -> dict[str, str | bytes]:
             webUrl=f"https://news.example.com/{n}",
         )
         for n in range(ARTICLES)
-    }
-
-
-def _published(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in folder.rglob("*")
-        if p.is_file() and not p.name.startswith(".")
     }
 
 

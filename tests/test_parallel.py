@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NOW, REPO
+from conftest import published_files as _files
 
 import feeds.cache
 import feeds.parallel
@@ -37,14 +38,6 @@ def _small_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
 def _build(content: Path, output: Path, *, jobs: int, cache: Path | None) -> BuildResult:
     options = BuildOptions(content=content, output=output, now=NOW, jobs=jobs, cache=cache)
     return build(Config(items_per_feed=5), options)
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and not p.name.startswith(".")
-    }
 
 
 def test_serial_parallel_cold_warm_and_incremental_builds_write_the_same(tmp_path: Path) -> None:

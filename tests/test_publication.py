@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from conftest import NOW, article, examples, write_tree
+from conftest import published_files as every_file
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -100,14 +101,6 @@ def published_feeds(output: Path) -> dict[str, list[tuple[str, str]]]:
         items = json.loads(path.read_text("utf-8"))["items"]
         found["" if folder == "." else folder] = [(i["id"], i["title"]) for i in items]
     return found
-
-
-def every_file(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and not p.name.startswith(".")
-    }
 
 
 class Tree:

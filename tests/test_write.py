@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -14,11 +15,14 @@ import feeds.write as write_module
 from feeds.errors import BuildError, DuplicateOutputError, FeedsError
 from feeds.write import (
     MANIFEST,
+    PARTS,
     TMP_SUFFIX,
     WRITING,
     atomic_write,
     is_intact,
+    part_of,
     read_manifest,
+    read_old,
     write_output,
 )
 
@@ -255,3 +259,81 @@ def test_a_path_given_twice_is_an_error_naming_it_and_nothing_is_written(tmp_pat
         write_output(out, stream, paths=["topics/a/rss.xml"])
     assert isinstance(caught.value, FeedsError) and caught.value.path == "topics/a/rss.xml"
     assert [p.name for p in out.rglob("*") if p.is_file()] == [".feeds-manifest.json"]
+
+
+ARCHIVED = {
+    "archive/2026-09/rss.xml": b"<rss>site september</rss>",
+    "archive/2026-10/rss.xml": b"<rss>site october</rss>",
+    "topics/ai/archive/2026-09/rss.xml": b"<rss>ai september</rss>",
+    "topics/ai/archive/2026-09/2/rss.xml": b"<rss>ai september, page 2</rss>",
+}
+
+
+def test_archive_folders_are_recorded_in_parts_of_the_manifest(tmp_path: Path) -> None:
+    """Each feed's archive folder has a part of its own, named by the sha256 of its bytes;
+    the top file names the parts and lists only the other files."""
+    out = tmp_path / "out"
+    write_output(out, SITE | ARCHIVED)
+    top = json.loads((out / MANIFEST).read_bytes())
+    assert set(top["files"]) == set(SITE)
+    assert set(top["parts"]) == {"archive/", "topics/ai/archive/"}
+    for folder, ref in top["parts"].items():
+        raw = (out / PARTS / f"{ref['sha256']}.json").read_bytes()
+        assert hashlib.sha256(raw).hexdigest() == ref["sha256"]
+        part = json.loads(raw)
+        assert part["folder"] == folder and ref["files"] == len(part["files"])
+        assert set(part["files"]) == {rel for rel in ARCHIVED if part_of(rel) == folder}
+    assert read_manifest(out).keys() == (SITE | ARCHIVED).keys()
+    assert len(os.listdir(out / PARTS)) == 2
+
+
+def test_a_part_kept_whole_is_neither_read_nor_written(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_output(out, SITE | ARCHIVED)
+    ai = read_old(out).parts["topics/ai/archive/"]
+    (out / PARTS / f"{ai.name}.json").write_bytes(b"not read")  # would not load
+    before = _mtimes(out)
+    changed = {"archive/2026-10/rss.xml": b"<rss>site october, edited</rss>"}
+    site_archive = {rel: data for rel, data in ARCHIVED.items() if rel.startswith("archive/")}
+    report = write_output(
+        out, site_archive | changed, keep=list(SITE), keep_parts={"topics/ai/archive/"}
+    )
+    assert report.written == ("archive/2026-10/rss.xml",)
+    after = _mtimes(out)
+    assert after[f"{PARTS}/{ai.name}.json"] == before[f"{PARTS}/{ai.name}.json"]
+    assert (out / PARTS / f"{ai.name}.json").read_bytes() == b"not read"
+    assert read_old(out).parts["topics/ai/archive/"] == ai
+    assert len(report.unchanged) == len(SITE) + len(ARCHIVED) - 1
+
+
+def test_a_manifest_of_version_1_is_read_and_written_as_parts(tmp_path: Path) -> None:
+    """An output written before parts existed: its archive files are still ours (a stale
+    one is removed), and the next write records them in parts."""
+    out = tmp_path / "out"
+    write_output(out, SITE | ARCHIVED)
+    every = read_manifest(out)
+    old = {
+        "version": 1,
+        "files": {
+            rel: {"sha256": e.sha256, "size": e.size, "mtime_ns": e.mtime_ns}
+            for rel, e in every.items()
+        },
+    }
+    (out / MANIFEST).write_text(json.dumps(old, indent=0))
+    for name in os.listdir(out / PARTS):
+        os.unlink(out / PARTS / name)
+    gone = "topics/ai/archive/2026-09/2/rss.xml"
+    report = write_output(out, {rel: b for rel, b in (SITE | ARCHIVED).items() if rel != gone})
+    assert report.removed == (gone,) and report.written == ()
+    assert not (out / gone).exists()
+    assert json.loads((out / MANIFEST).read_bytes())["version"] == 2
+    assert read_manifest(out).keys() == (SITE | ARCHIVED).keys() - {gone}
+
+
+def test_temporary_files_of_parts_are_cleaned_every_run(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_output(out, SITE | ARCHIVED)
+    left = out / PARTS / f".x.json.1{TMP_SUFFIX}"
+    left.write_bytes(b"partial")
+    write_output(out, SITE | ARCHIVED)
+    assert not left.exists()

@@ -46,11 +46,11 @@ import hashlib
 import os
 import sqlite3
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from feeds.cache import choice, outputs, runs
 from feeds.cache.choice import (
@@ -308,7 +308,7 @@ class Look:
         """The stamps as stored: a racy file's as ``None``, to be read again next run."""
         if not self.fresh:
             return self.stamps
-        return [None if self._racy(s) else s for s in self.stamps]
+        return _AsStored(self.stamps, self._racy)
 
     def _stored_digests(self) -> FolderDigests:
         """The folder digests of the stamps as stored: a racy file's folder then differs
@@ -372,8 +372,8 @@ class Look:
 
     def last_run(self, output: Output, now: datetime) -> LastRun | None:
         """The previous run's result when nothing it depended on changed, else ``None``:
-        its inputs the same and none of them racy, no article come due since, and every
-        file of the output still the one its manifest records."""
+        its inputs the same and none of them racy, no article come due since, and the
+        output as its manifest records it (:attr:`~feeds.cache.outputs.Output.whole`)."""
         db, inputs = self.cache.db, self.inputs()
         if db is None or inputs is None:
             return None
@@ -382,9 +382,7 @@ class Look:
         except Exception as e:  # sqlite3 and bad rows
             self.cache.discard(f"unreadable ({type(e).__name__}: {e})")
             return None
-        if found is None or not all(
-            output.intact(rel, entry) for rel, entry in output.manifest.items()
-        ):
+        if found is None or not output.whole():
             return None
         return found
 
@@ -539,3 +537,30 @@ class Look:
             )
         except sqlite3.Error as e:
             self.cache.discard(f"cannot be written ({e})")
+
+
+class _AsStored(Sequence[Stamp | None]):
+    """Stamps as stored: a racy one as ``None``. Each is looked at when asked for: a run
+    that updates the last choice stores a few of 100,000 (a list of all of them took
+    30 ms)."""
+
+    def __init__(self, stamps: Stamps, racy: Callable[[Stamp | None], bool]) -> None:
+        self.stamps = stamps
+        self.racy = racy
+
+    def __len__(self) -> int:
+        return len(self.stamps)
+
+    @overload
+    def __getitem__(self, index: int) -> Stamp | None: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Stamp | None]: ...
+    def __getitem__(self, index: int | slice) -> Stamp | Sequence[Stamp | None] | None:
+        if isinstance(index, slice):
+            return [None if self.racy(s) else s for s in self.stamps[index]]
+        stamp = self.stamps[index]
+        return None if self.racy(stamp) else stamp
+
+    def __iter__(self) -> Iterator[Stamp | None]:
+        racy = self.racy
+        return (None if racy(s) else s for s in self.stamps)

@@ -69,6 +69,9 @@ class Output:
     """Whether a file is still the one the manifest recorded."""
     digest: str = ""
     """A digest of the manifest file's bytes (the same entries give the same bytes)."""
+    whole: Callable[[], bool] = lambda: False
+    """Whether the output is as the manifest records it, as far as a run that changes
+    nothing checks (see :meth:`feeds.write.Manifest.intact`)."""
 
 
 def fingerprint(
