@@ -198,6 +198,22 @@ def part_of(rel: str) -> str | None:
     return None if m is None else m[0]
 
 
+def _split(
+    entries: Mapping[str, ManifestEntry],
+) -> tuple[dict[str, ManifestEntry], dict[str, dict[str, ManifestEntry]]]:
+    """``entries`` as the top file records them (those outside archive folders) and, by
+    archive folder, as each part does."""
+    top: dict[str, ManifestEntry] = {}
+    parts: dict[str, dict[str, ManifestEntry]] = {}
+    for rel, entry in entries.items():
+        folder = part_of(rel)
+        if folder is None:
+            top[rel] = entry
+        else:
+            parts.setdefault(folder, {})[rel] = entry
+    return top, parts
+
+
 def _stamp(root: Path, folder: str) -> int:
     try:
         return os.stat(f"{os.fspath(root)}/{folder}", follow_symlinks=False).st_mtime_ns
@@ -289,18 +305,11 @@ def _load(root: Path, raw: bytes) -> Manifest:
     except TypeError:
         gone = frozenset()
     files = _entries(doc.get("files"))
-    parts: dict[str, PartRef] = {}
-    loaded: dict[str, dict[str, ManifestEntry]] = {}
     if doc["version"] == 1:
-        top: dict[str, ManifestEntry] = {}
-        for rel, entry in files.items():
-            folder = part_of(rel)
-            if folder is None:
-                top[rel] = entry
-            else:
-                loaded.setdefault(folder, {})[rel] = entry
-        parts = {folder: PartRef("", len(found), -1) for folder, found in loaded.items()}
-        return Manifest(root, top, parts, gone, raw, loaded)
+        top, loaded = _split(files)
+        unwritten = {folder: PartRef("", len(found), -1) for folder, found in loaded.items()}
+        return Manifest(root, top, unwritten, gone, raw, loaded)
+    parts: dict[str, PartRef] = {}
     try:
         for folder, ref in doc.get("parts", {}).items():
             if isinstance(folder, str) and part_of(folder) == folder:
@@ -739,14 +748,7 @@ def _save(
     other part that changed under its digest, then the top file that names them (when it
     changed), then remove the part files it no longer names. A run killed on the way
     leaves the top file before, whose parts are all still there."""
-    files: dict[str, ManifestEntry] = {}
-    split: dict[str, dict[str, ManifestEntry]] = {}
-    for rel, entry in entries.items():
-        folder = part_of(rel)
-        if folder is None:
-            files[rel] = entry
-        else:
-            split.setdefault(folder, {})[rel] = entry
+    files, split = _split(entries)
     parts = dict(carried)
     for folder, found in split.items():
         data = _dump_part(folder, found)
