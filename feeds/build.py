@@ -54,6 +54,7 @@ from feeds.group import (
     Selection,
 )
 from feeds.lock import output_lock
+from feeds.manifest import Manifest, changed_files, is_intact, part_of, read_old
 from feeds.model import (
     Counts,
     Feed,
@@ -67,16 +68,7 @@ from feeds.sources import (
     scan,
     template_files,
 )
-from feeds.write import (
-    Manifest,
-    WriteReport,
-    changed_files,
-    is_intact,
-    nothing_written,
-    part_of,
-    read_old,
-    write_output,
-)
+from feeds.write import WriteReport, nothing_written, write_output
 
 if TYPE_CHECKING:
     from feeds.render import Entries
@@ -649,7 +641,7 @@ def _archives(
     if output is not None and stored is not None and moved is not None:
         head = stored.archive_head()
     # A feed's archive folder where something was added or removed by hand since it was
-    # written has each of its files checked (see feeds.write.Manifest.disturbed); one
+    # written has each of its files checked (see feeds.manifest.Manifest.disturbed); one
     # whose part of the manifest is gone or damaged makes the layout whole again.
     disturbed = [] if manifest is None else [f for f in manifest.parts if manifest.disturbed(f)]
     if (

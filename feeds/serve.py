@@ -50,7 +50,7 @@ from feeds.build import BuildOptions, BuildResult, build
 from feeds.config import Config, load_config
 from feeds.errors import BuildError, FeedsError, UsageError
 from feeds.formats import FEED_FORMATS, MEDIA_TYPES
-from feeds.write import MANIFEST, read_gone, read_manifest
+from feeds.manifest import MANIFEST, read_gone, read_manifest
 
 HOST = "127.0.0.1"
 CLIENT_TIMEOUT = 10.0

@@ -6,13 +6,12 @@
 * A file whose bytes would not change is not touched, so its mtime (and the
   ``Last-Modified``/``ETag`` a web server derives from it) stays valid. A run that
   changes nothing writes nothing, not even the manifest.
-* A manifest (``.feeds-manifest.json`` in the output folder) records what we wrote;
-  files we wrote before and no longer produce are removed, nothing else is touched.
-  Before a run creates a file the manifest does not know yet, the manifest is updated
-  to name it, so a file created by a killed run is still ours to remove later.
-  The files of each feed's archive folder are recorded in a part of their own (in the
-  folder ``.feeds-manifest``, named by its digest), which the top file names by digest:
-  a run reads and writes the parts of the archive folders it touches, not the others.
+* The manifest (:mod:`feeds.manifest`) records what we wrote; files we wrote before and
+  no longer produce are removed, nothing else is touched. Before a run creates a file
+  the manifest does not know yet, the manifest is updated to name it, so a file created
+  by a killed run is still ours to remove later. A run writes the parts of the manifest
+  of the archive folders it touches (changed parts first, then the top file that names
+  them, then the part files no longer named), not the others.
 * The manifest also lists the files we removed (``gone``), across runs, until one is
   produced again; ``feeds serve`` answers ``410 Gone`` for them, and
   ``.feeds-gone.nginx.conf`` (beside the manifest, hidden like it) holds an nginx
@@ -33,24 +32,29 @@ import bisect
 import contextlib
 import ctypes
 import errno
-import hashlib
-import json
 import os
-import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 from feeds.errors import BuildError, DuplicateOutputError
+from feeds.manifest import (
+    MANIFEST,
+    PARTS,
+    Manifest,
+    PartRef,
+    dump,
+    dump_part,
+    part_of,
+    read_bytes,
+    read_old,
+    sha256_of,
+    split,
+    stamp,
+)
 from feeds.model import ManifestEntry
 
-MANIFEST = ".feeds-manifest.json"
 GONE_NGINX = ".feeds-gone.nginx.conf"
-MANIFEST_VERSION = 2
-PARTS = ".feeds-manifest"
-"""The folder (beside the manifest, hidden like it) of the manifest's parts: one per
-feed's archive folder, named by the sha256 of its bytes (see :class:`Manifest`)."""
 TMP_SUFFIX = ".feeds-tmp"
 WRITING = ".feeds-writing"
 """Present while a run has temporary files below the output folder (see above)."""
@@ -73,160 +77,6 @@ class WriteReport:
     """The sha256 of the manifest file as this run left it (see :attr:`Manifest.sha256`)."""
 
 
-class PartRef(NamedTuple):
-    """A part of the manifest as its top file records it."""
-
-    name: str
-    """The sha256 of the part file's bytes, and its name in :data:`PARTS` (``""``: not
-    written yet; a manifest of version 1 held the part's files itself)."""
-    files: int
-    """How many files it records."""
-    stamp: int
-    """The mtime (ns) of the archive folder the part records, when the part was written
-    (-1: unknown). Another one says something below it was added or removed by hand."""
-
-
-class Manifest(Mapping[str, ManifestEntry]):
-    """The write manifest as a run found it (:func:`read_old`) or left it: every file this
-    tool wrote in the output folder, by path.
-
-    The files in a feed's archive folder (:func:`part_of`) are recorded in a part of
-    their own, read only when one of them is asked for: a run that touches a few months
-    reads a few parts, not a record of every archive document. Iterating reads them all.
-    """
-
-    def __init__(
-        self,
-        root: Path | None,
-        files: dict[str, ManifestEntry],
-        parts: dict[str, PartRef],
-        gone: frozenset[str],
-        raw: bytes = b"",
-        loaded: dict[str, dict[str, ManifestEntry]] | None = None,
-    ) -> None:
-        self.root = root
-        self.files = files
-        """The files outside archive folders."""
-        self.parts = parts
-        """By archive folder (``topics/ai/archive/``), its part."""
-        self.gone = gone
-        self.raw = raw
-        """The top file's bytes as read or written."""
-        self._loaded: dict[str, dict[str, ManifestEntry]] = {} if loaded is None else loaded
-        self._names: frozenset[str] | None = None
-        """The files in :data:`PARTS`, listed once."""
-
-    @property
-    def sha256(self) -> str:
-        """A digest of the top file's bytes, which name every part by its digest: it
-        names the whole manifest's content (:func:`_dump` makes the same bytes for the
-        same entries)."""
-        return _digest(self.raw)
-
-    def part(self, folder: str) -> dict[str, ManifestEntry]:
-        """The files of the archive folder ``folder`` (a damaged or missing part: none,
-        so they count as unknown, as with no manifest)."""
-        found = self._loaded.get(folder)
-        if found is None:
-            ref = self.parts.get(folder)
-            found = {}
-            if ref is not None and ref.name and self.root is not None:
-                found = _load_part(self.root, folder, ref.name)
-            self._loaded[folder] = found
-        return found
-
-    def disturbed(self, folder: str) -> bool:
-        """Whether the archive folder ``folder`` is not as the part was written for: a
-        month folder (or the folder) was added or removed since, or the stamp is unknown."""
-        ref = self.parts.get(folder)
-        if ref is None or ref.stamp < 0 or self.root is None:
-            return True
-        if self._names is None:
-            try:
-                self._names = frozenset(os.listdir(self.root / PARTS))
-            except OSError:
-                self._names = frozenset()
-        return f"{ref.name}.json" not in self._names or _stamp(self.root, folder) != ref.stamp
-
-    def intact(self) -> bool:
-        """Whether every file outside the archive folders is still the one recorded
-        (:func:`is_intact`) and no archive folder is :meth:`disturbed` (the files in one
-        are checked one by one only when it is: see :func:`changed_files`)."""
-        root = self.root
-        if root is None:
-            return False
-        if not all(is_intact(root, rel, entry) for rel, entry in self.files.items()):
-            return False
-        return not any(self.disturbed(folder) for folder in self.parts)
-
-    def __getitem__(self, rel: str) -> ManifestEntry:
-        folder = part_of(rel)
-        if folder is None:
-            return self.files[rel]
-        if folder not in self.parts:
-            raise KeyError(rel)
-        return self.part(folder)[rel]
-
-    def __contains__(self, rel: object) -> bool:
-        if not isinstance(rel, str):
-            return False
-        folder = part_of(rel)
-        if folder is None:
-            return rel in self.files
-        return folder in self.parts and rel in self.part(folder)
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self.files
-        for folder in sorted(self.parts):
-            yield from self.part(folder)
-
-    def __len__(self) -> int:
-        loaded = self._loaded
-        return len(self.files) + sum(
-            len(loaded[folder]) if folder in loaded else ref.files
-            for folder, ref in self.parts.items()
-        )
-
-
-_PART = re.compile(r"(?:(?:topics|providers)/[^/]+/)?archive/")
-
-
-def part_of(rel: str) -> str | None:
-    """The archive folder whose part of the manifest records ``rel`` (``archive/`` for the
-    site feed's, ``topics/ai/archive/``...), or ``None``: the top file records it."""
-    m = _PART.match(rel)
-    return None if m is None else m[0]
-
-
-def _split(
-    entries: Mapping[str, ManifestEntry],
-) -> tuple[dict[str, ManifestEntry], dict[str, dict[str, ManifestEntry]]]:
-    """``entries`` as the top file records them (those outside archive folders) and, by
-    archive folder, as each part does."""
-    top: dict[str, ManifestEntry] = {}
-    parts: dict[str, dict[str, ManifestEntry]] = {}
-    for rel, entry in entries.items():
-        folder = part_of(rel)
-        if folder is None:
-            top[rel] = entry
-        else:
-            parts.setdefault(folder, {})[rel] = entry
-    return top, parts
-
-
-def _stamp(root: Path, folder: str) -> int:
-    try:
-        return os.stat(f"{os.fspath(root)}/{folder}", follow_symlinks=False).st_mtime_ns
-    except OSError:
-        return -1
-
-
-def read_old(output: Path) -> Manifest:
-    """The manifest in ``output`` (an unreadable one: nothing recorded)."""
-    raw = _read_bytes(output / MANIFEST)
-    return _load(output, raw)
-
-
 _PENDING = ManifestEntry("", -1, -1)
 """Recorded for a file about to be created: matches no file, so it is checked by content."""
 
@@ -247,28 +97,6 @@ def _find_syncfs() -> Callable[[int], int] | None:
 _syncfs = _find_syncfs()
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def read_manifest(output: Path) -> dict[str, ManifestEntry]:
-    """What the last run wrote, every part read; an unreadable manifest counts as empty
-    (nothing trusted)."""
-    return dict(read_old(output).items())
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return b""
-
-
-def read_gone(output: Path) -> frozenset[str]:
-    """The paths the manifest lists as gone (removed and not produced again)."""
-    return read_old(output).gone
-
-
 def gone_nginx(gone: Collection[str], base_path: str = "/") -> bytes:
     """The nginx include that answers 410 for every gone path under ``base_path`` (the
     path of ``base_url``): one exact ``location`` each, and one for the folder of a gone
@@ -287,143 +115,6 @@ def gone_nginx(gone: Collection[str], base_path: str = "/") -> bytes:
                 continue  # not a path nginx could be told about safely
             lines.append(f'location = "{quoted}" {{ return 410; }}\n')
     return "".join(lines).encode("utf-8")
-
-
-def _load(root: Path, raw: bytes) -> Manifest:
-    """The manifest whose top file holds ``raw`` (nothing of one that does not load: its
-    files count as unknown). One of version 1 (before parts) is read as if every part
-    was loaded; the next run that writes writes it as parts."""
-    empty = Manifest(root, {}, {}, frozenset(), raw)
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        return empty
-    if not isinstance(doc, dict) or doc.get("version") not in (1, MANIFEST_VERSION):
-        return empty
-    try:
-        gone = frozenset(path for path in doc.get("gone", ()) if isinstance(path, str))
-    except TypeError:
-        gone = frozenset()
-    files = _entries(doc.get("files"))
-    if doc["version"] == 1:
-        top, loaded = _split(files)
-        unwritten = {folder: PartRef("", len(found), -1) for folder, found in loaded.items()}
-        return Manifest(root, top, unwritten, gone, raw, loaded)
-    parts: dict[str, PartRef] = {}
-    try:
-        for folder, ref in doc.get("parts", {}).items():
-            if isinstance(folder, str) and part_of(folder) == folder:
-                parts[folder] = PartRef(str(ref["sha256"]), int(ref["files"]), int(ref["mtime_ns"]))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        parts = {}
-    if any(part_of(rel) is not None for rel in files):
-        return empty
-    return Manifest(root, files, parts, gone, raw)
-
-
-def _entries(files: object) -> dict[str, ManifestEntry]:
-    try:
-        return {
-            path: ManifestEntry(str(e["sha256"]), int(e["size"]), int(e["mtime_ns"]))
-            for path, e in files.items()  # type: ignore[attr-defined]
-            if isinstance(path, str)
-        }
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return {}
-
-
-def _load_part(root: Path, folder: str, name: str) -> dict[str, ManifestEntry]:
-    """The files the part ``name`` of the archive folder ``folder`` records (none when it
-    is missing, is not the part of that name or records a file outside ``folder``)."""
-    raw = _read_bytes(root / PARTS / f"{name}.json")
-    if _digest(raw) != name:
-        return {}
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        return {}
-    if not isinstance(doc, dict) or doc.get("version") != MANIFEST_VERSION:
-        return {}
-    if doc.get("folder") != folder:
-        return {}
-    files = _entries(doc.get("files"))
-    if any(part_of(rel) != folder for rel in files):
-        return {}
-    return files
-
-
-def _dump_files(entries: Mapping[str, ManifestEntry]) -> str:
-    """``entries`` as the value of ``"files"``, as ``json.dumps(doc, indent=0)`` writes
-    it, byte for byte, made line by line: the indenting encoder is pure Python (1.35 s at
-    100,990 files), each string here goes through the C one."""
-    quote = _quote
-    files = ",\n".join(
-        [
-            f'{quote(rel)}: {{\n"sha256": {quote(e.sha256)},\n"size": {int(e.size)},\n'
-            f'"mtime_ns": {int(e.mtime_ns)}\n}}'
-            for rel, e in sorted(entries.items())
-        ]
-    )
-    return f"{{\n{files}\n}}" if files else "{}"
-
-
-def _dump_part(folder: str, entries: Mapping[str, ManifestEntry]) -> bytes:
-    """A part file: the files of the archive folder ``folder``."""
-    out = f'{{\n"version": {MANIFEST_VERSION},\n"folder": {_quote(folder)},\n"files": '
-    return (out + _dump_files(entries) + "\n}").encode("utf-8")
-
-
-def _dump(
-    files: Mapping[str, ManifestEntry], parts: Mapping[str, PartRef], gone: Collection[str]
-) -> bytes:
-    """The top file: the files outside archive folders, each part by its digest, the gone
-    paths."""
-    quote = _quote
-    out = f'{{\n"version": {MANIFEST_VERSION},\n"files": ' + _dump_files(files)
-    if parts:
-        refs = ",\n".join(
-            f'{quote(folder)}: {{\n"sha256": {quote(ref.name)},\n"files": {int(ref.files)},\n'
-            f'"mtime_ns": {int(ref.stamp)}\n}}'
-            for folder, ref in sorted(parts.items())
-        )
-        out += f',\n"parts": {{\n{refs}\n}}'
-    if gone:
-        out += ',\n"gone": [\n' + ",\n".join([quote(rel) for rel in sorted(gone)]) + "\n]"
-    return (out + "\n}").encode("utf-8")
-
-
-_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
-"""A JSON string as ``json.dumps`` writes it (ASCII, escaped), by the C encoder."""
-
-
-def is_intact(output: Path, rel: str, entry: ManifestEntry | None) -> bool:
-    """Whether ``rel`` is still the file the manifest recorded (same size and mtime)."""
-    if entry is None or entry.size < 0:
-        return False
-    try:  # a path joined as text: a Path per file cost more than its stat
-        stat = os.stat(f"{os.fspath(output)}/{rel}", follow_symlinks=False)
-    except OSError:
-        return False
-    return stat.st_size == entry.size and stat.st_mtime_ns == entry.mtime_ns
-
-
-def changed_files(
-    root: str, manifest: Mapping[str, ManifestEntry], rels: Iterable[str]
-) -> list[str]:
-    """Of ``rels`` (paths in ``manifest``), those that are no longer the file the manifest
-    recorded (:func:`is_intact`, for many files: 100,000 in 0.3 s)."""
-    stat, prefix = os.stat, f"{root}/"
-    changed: list[str] = []
-    for rel in rels:
-        entry = manifest[rel]
-        try:
-            found = stat(prefix + rel, follow_symlinks=False)
-        except OSError:
-            changed.append(rel)
-            continue
-        if found.st_size != entry.size or found.st_mtime_ns != entry.mtime_ns or entry.size < 0:
-            changed.append(rel)
-    return changed
 
 
 def _target(root: Path, rel: str, inside: set[Path] | None = None) -> Path:
@@ -560,7 +251,8 @@ def _sync_dir(folder: Path) -> None:
 
 def clean_temporaries(root: Path, *, walk: bool = True) -> list[str]:
     """Remove temporary files a killed run left behind; return their paths. ``walk``:
-    look in every folder below ``root``, else in ``root`` and :data:`PARTS` alone."""
+    look in every folder below ``root``, else in ``root`` and the manifest's parts
+    folder (:data:`~feeds.manifest.PARTS`) alone."""
     removed: list[str] = []
     for folder, dirs, files in os.walk(root):
         if not walk:
@@ -611,12 +303,12 @@ def write_output(
     (feeds before the pages that link to them) together with ``paths``, every path the
     stream will give: a stream is written as it comes, so memory never holds the site.
     ``keep`` names files not rendered this run because they are known to be current
-    (see :func:`is_intact`); they are left as they are and stay in the manifest.
+    (see :func:`~feeds.manifest.is_intact`); they are left as they are and stay in the manifest.
     ``base_path`` is the path of ``base_url``, which the nginx include of gone paths
     (:func:`gone_nginx`) puts before each. ``old``: the manifest as this run read it
     before (under the output lock, so still the file's), not to read it again.
-    ``keep_parts``: archive folders (:func:`part_of`) whose files are all kept, none of
-    them named in ``paths``; their parts are neither read nor written.
+    ``keep_parts``: archive folders (:func:`~feeds.manifest.part_of`) whose files are
+    all kept, none of them named in ``paths``; their parts are neither read nor written.
     """
     if isinstance(files, Mapping):
         paths = list(files)
@@ -688,7 +380,7 @@ def _write(
                 raise DuplicateOutputError(rel)
             seen.add(rel)
             path = _target(root, rel, inside)
-            digest = _digest(data)
+            digest = sha256_of(data)
             if _same(path, data, digest, old.get(rel)):
                 unchanged.append(rel)
                 stat = path.stat()
@@ -721,7 +413,7 @@ def _write(
     _sync_folders(root, touched)
     gone = (old_gone | stale) - set(entries)
     include = gone_nginx(gone, base_path)
-    if _read_bytes(root / GONE_NGINX) != include:
+    if read_bytes(root / GONE_NGINX) != include:
         atomic_write(root / GONE_NGINX, include)
     left = _save(root, entries, carried, gone, on_disk)
     return WriteReport(
@@ -748,18 +440,18 @@ def _save(
     other part that changed under its digest, then the top file that names them (when it
     changed), then remove the part files it no longer names. A run killed on the way
     leaves the top file before, whose parts are all still there."""
-    files, split = _split(entries)
+    files, by_part = split(entries)
     parts = dict(carried)
-    for folder, found in split.items():
-        data = _dump_part(folder, found)
-        name = _digest(data)
+    for folder, found in by_part.items():
+        data = dump_part(folder, found)
+        name = sha256_of(data)
         path = root / PARTS / f"{name}.json"
         if before.parts.get(folder, PartRef("", 0, -1)).name != name or not path.exists():
             path.parent.mkdir(exist_ok=True)
             atomic_write(path, data)
-        parts[folder] = PartRef(name, len(found), _stamp(root, folder))
-    raw = _dump(files, parts, gone)
-    left = Manifest(root, files, parts, frozenset(gone), raw, {**split})
+        parts[folder] = PartRef(name, len(found), stamp(root, folder))
+    raw = dump(files, parts, gone)
+    left = Manifest(root, files, parts, frozenset(gone), raw, by_part)
     if raw == before.raw:
         return left
     atomic_write(root / MANIFEST, raw)

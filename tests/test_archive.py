@@ -29,8 +29,8 @@ from feeds.config import Config
 from feeds.errors import ConfigError
 from feeds.formats.common import HISTORY_NS
 from feeds.formats.opml import FILENAME as OPML
+from feeds.manifest import PARTS, read_manifest, read_old
 from feeds.websub import feed_urls
-from feeds.write import PARTS, read_manifest, read_old
 
 BASE = "https://news.example.com/"
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -164,7 +164,8 @@ def test_editing_the_group_template_rewrites_the_group_pages(tmp_path: Path) -> 
 
 
 def test_a_group_that_disappears_removes_its_page_and_stays_gone(tmp_path: Path) -> None:
-    from feeds.write import GONE_NGINX, read_gone
+    from feeds.manifest import read_gone
+    from feeds.write import GONE_NGINX
 
     config = Config(base_url="https://feeds.example.com/news/")
     both = {"a.md": article(n=1, topics=["Kept"]), "b.md": article(n=2, topics=["Old 京都"])}

@@ -13,18 +13,8 @@ import pytest
 
 import feeds.write as write_module
 from feeds.errors import BuildError, DuplicateOutputError, FeedsError
-from feeds.write import (
-    MANIFEST,
-    PARTS,
-    TMP_SUFFIX,
-    WRITING,
-    atomic_write,
-    is_intact,
-    part_of,
-    read_manifest,
-    read_old,
-    write_output,
-)
+from feeds.manifest import MANIFEST, PARTS, is_intact, part_of, read_manifest, read_old
+from feeds.write import TMP_SUFFIX, WRITING, atomic_write, write_output
 
 
 def _files(root: Path) -> dict[str, bytes]:

@@ -71,7 +71,7 @@ class Output:
     """A digest of the manifest file's bytes (the same entries give the same bytes)."""
     whole: Callable[[], bool] = lambda: False
     """Whether the output is as the manifest records it, as far as a run that changes
-    nothing checks (see :meth:`feeds.write.Manifest.intact`)."""
+    nothing checks (see :meth:`feeds.manifest.Manifest.intact`)."""
 
 
 def fingerprint(
