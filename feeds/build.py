@@ -507,7 +507,6 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 root=output.root,
                 plan=plan,
                 digests=report.digests,
-                manifest=report.manifest,
                 manifest_sha256=report.manifest_sha256,
                 facts=facts,
                 counts=feed_counts,
