@@ -65,7 +65,7 @@ def _best_of_three(items: list[Any], step: Callable[[Any], object]) -> float:
 
 
 def _read(source: Source) -> bytes:
-    return collect._read_only(source.path)
+    return collect.read_bytes(source.path)[0]
 
 
 def _split(raw: bytes) -> Split:
