@@ -19,7 +19,6 @@ from feeds.dates import parse_date
 from feeds.errors import Problem, Severity
 from feeds.fastyaml import load_yaml_fast
 from feeds.frontmatter import Document, YamlProblem, load_yaml, split_front_matter
-from feeds.markup import render_body
 from feeds.model import Article, Image, Provider, RelatedItem, Topic
 from feeds.slugs import group_key
 from feeds.sources import Source
@@ -399,7 +398,7 @@ class _Reader:
             external_url=original if original and original != link else None,
             title=title,
             summary=truncate(plain_text(excerpt), SUMMARY_LIMIT) if excerpt else "",
-            content_html=render_body(body, link),
+            body=body,
             published=published,
             kind=_label(kind) or "article",
             category=_label(category) or None if category else None,

@@ -70,8 +70,10 @@ class Article:
     title: str
     summary: str
     """Plain text (entities decoded, no markup interpretation)."""
-    content_html: str | None
-    """The Markdown body rendered to sanitised HTML, when the file has one."""
+    body: str
+    """The Markdown body, as the file has it after the front matter: rendered to sanitised
+    HTML only for the items of the feeds being written (:func:`feeds.markup.render_body`),
+    not for every file read."""
     published: datetime
     kind: str
     category: str | None

@@ -41,7 +41,7 @@ def make(
         external_url=None,
         title=f"T{n}",
         summary="",
-        content_html=None,
+        body="",
         published=when or datetime(2025, 1, 1, tzinfo=UTC) + timedelta(hours=n),
         kind="article",
         category=None,

@@ -21,7 +21,7 @@ from conftest import NOW, REPO, article, load_json, run_build
 from lxml import etree
 
 from feeds.cli import main
-from feeds.formats.common import item_content
+from feeds.formats.common import _compose, item_content
 from feeds.markup import render_body
 from feeds.model import Article, Image
 
@@ -40,7 +40,7 @@ _BASE = Article(
     external_url=None,
     title="The title",
     summary=EXCERPT,
-    content_html=None,
+    body="",
     published=datetime(2025, 1, 1, tzinfo=UTC),
     kind="article",
     category=None,
@@ -65,9 +65,17 @@ def _with(**changes: Any) -> Article:
     return dataclasses.replace(_BASE, **changes)
 
 
+def _content(body_html: str, **changes: Any) -> str | None:
+    """The content of ``_BASE`` with ``changes`` whose body renders to ``body_html``."""
+    article = _with(**changes)
+    return _compose(article.image, article.summary, body_html)
+
+
 def test_content_opens_with_the_image_and_the_excerpt() -> None:
     body = "<p>Short body.</p>"
-    assert item_content(_with(content_html=body)) == f"{_LEAD}\n{_EXCERPT_HTML}\n{body}"
+    assert _content(body) == f"{_LEAD}\n{_EXCERPT_HTML}\n{body}"
+    # The article holds its Markdown body; the content has it rendered.
+    assert item_content(_with(body="Short body.\n")) == f"{_LEAD}\n{_EXCERPT_HTML}\n{body}"
 
 
 def test_without_a_body_the_image_and_excerpt_are_the_content() -> None:
@@ -95,7 +103,7 @@ def test_nothing_to_show_is_no_content() -> None:
     ],
 )
 def test_an_excerpt_the_body_opens_with_is_not_repeated(body: str) -> None:
-    assert item_content(_with(image=None, content_html=body)) == body
+    assert _content(body, image=None) == body
 
 
 @pytest.mark.parametrize(
@@ -107,16 +115,16 @@ def test_an_excerpt_the_body_opens_with_is_not_repeated(body: str) -> None:
     ],
 )
 def test_an_excerpt_the_body_does_not_open_with_is_shown(body: str) -> None:
-    assert item_content(_with(image=None, content_html=body)) == f"{_EXCERPT_HTML}\n{body}"
+    assert _content(body, image=None) == f"{_EXCERPT_HTML}\n{body}"
 
 
 def test_an_image_the_body_shows_is_not_repeated() -> None:
     body = (
         '<p>Hello <img alt="a > b" src="https://news.example.com/img/lead.jpg?w=800&amp;h=600"></p>'
     )
-    assert item_content(_with(summary="", content_html=body)) == body
+    assert _content(body, summary="") == body
     other = '<p><img src="https://news.example.com/img/lead.jpg"></p>'
-    assert item_content(_with(summary="", content_html=other)) == f"{_LEAD}\n{other}"
+    assert _content(other, summary="") == f"{_LEAD}\n{other}"
 
 
 # -- the formats ---------------------------------------------------------------------------

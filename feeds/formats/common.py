@@ -11,6 +11,7 @@ from typing import NamedTuple, TypeVar
 
 from feeds import __version__
 from feeds.config import Config
+from feeds.markup import render_body
 from feeds.model import Article, Feed, FeedKind, Image, Site
 from feeds.urls import join_url
 
@@ -161,7 +162,8 @@ the same article one after the other."""
 
 
 def item_content(article: Article) -> str | None:
-    """The item's HTML content: the lead image, the excerpt, then the body.
+    """The item's HTML content: the lead image, the excerpt, then the body (its Markdown
+    rendered here, for the items that are written).
 
     Readers show the content when there is one and never the summary, and several show no
     ``media:*`` or JSON ``image``: without this, an article with a short body would lose
@@ -174,7 +176,7 @@ def item_content(article: Article) -> str | None:
     held = _last_content  # one read: another thread may replace it
     if held is not None and held[0] is article:
         return held[1]
-    content = _compose(article.image, article.summary, article.content_html)
+    content = _compose(article.image, article.summary, render_body(article.body, article.url))
     _last_content = (article, content)
     return content
 
