@@ -8,7 +8,8 @@ folder) this measures, in one run, each as a separate process:
 * the floor: ``find CORPUS -name '*.md' -print0 | xargs -0 cat > /dev/null`` with a warm
   page cache (run once first; the best of three is reported);
 * ``feeds build`` cold: a fresh output folder (and a fresh ``--cache`` folder when the
-  build supports one);
+  build supports one), ``--cold-runs`` times (the median is reported: single cold builds
+  on a shared 2-core machine spread by several percent);
 * ``feeds build`` again with nothing changed;
 * ``feeds build`` after one article's title was edited (restored afterwards);
 * Hugo building an RSS feed per topic from the same files, when ``hugo`` is installed
@@ -328,12 +329,12 @@ def _future(text: bytes) -> bool:
     return False
 
 
-Change = Callable[[Path], Callable[[], None]]
+Change = Callable[[Path], Callable[[], object]]
 """Makes a change to the corpus and returns what undoes it."""
 
 
 def _edit_change(path: Path) -> Change:
-    def change(folder: Path) -> Callable[[], None]:
+    def change(folder: Path) -> Callable[[], object]:
         original = _edit(path, "Edited")
         return lambda: path.write_bytes(original)
 
@@ -341,7 +342,7 @@ def _edit_change(path: Path) -> Change:
 
 
 def _add_change(template: Path) -> Change:
-    def change(folder: Path) -> Callable[[], None]:
+    def change(folder: Path) -> Callable[[], object]:
         new = template.with_name("added-" + template.name)
         text = template.read_bytes()
         new.write_bytes(text.replace(_url(text), _url(text).rstrip(b"/") + b"-added/"))
@@ -351,7 +352,7 @@ def _add_change(template: Path) -> Change:
 
 
 def _delete_change(path: Path) -> Change:
-    def change(folder: Path) -> Callable[[], None]:
+    def change(folder: Path) -> Callable[[], object]:
         original = path.read_bytes()
         path.unlink()
         return lambda: path.write_bytes(original)
@@ -360,7 +361,7 @@ def _delete_change(path: Path) -> Change:
 
 
 def _rename_change(path: Path) -> Change:
-    def change(folder: Path) -> Callable[[], None]:
+    def change(folder: Path) -> Callable[[], object]:
         moved = path.with_name("renamed-" + path.name)
         path.rename(moved)
         return lambda: moved.rename(path)
@@ -418,6 +419,7 @@ def bench_size(
     cold_only: bool = False,
     seed: int = SEED,
     config: Path | None = None,
+    cold_runs: int = 1,
 ) -> SizeResult:
     folder = corpus(work, size, seed)
     result = SizeResult(size=size, corpus_mb=corpus_bytes(folder) / 1e6)
@@ -441,9 +443,6 @@ def bench_size(
     )
     output = work / f"public-{size}"
     cache = work / f"cache-{size}"
-    for stale in (output, cache):
-        if stale.exists():
-            shutil.rmtree(stale)
     build = [*feeds_command(), "build", "--content", str(folder), "--output", str(output)]
     if config is not None:
         build += ["--config", str(config)]
@@ -452,10 +451,20 @@ def bench_size(
     else:
         result.notes.append("this feeds build has no --cache option: every build reads every file")
     # Exit code 1 means some files were reported and skipped: the build still completed.
-    print(f"{size}: feeds build (cold) ...", file=sys.stderr, flush=True)
-    cold = _check(measure(build, timeout=timeout), "feeds build (cold)", ok=(0, 1))
+    colds: list[Run] = []
+    for _ in range(cold_runs):
+        for stale in (output, cache):
+            if stale.exists():
+                shutil.rmtree(stale)
+        print(f"{size}: feeds build (cold) ...", file=sys.stderr, flush=True)
+        colds.append(_check(measure(build, timeout=timeout), "feeds build (cold)", ok=(0, 1)))
+    cold = _median(colds)
     result.runs["cold"] = cold
-    result.summary = (cold.stdout.strip().splitlines() or [""])[-1]
+    result.summary = (colds[-1].stdout.strip().splitlines() or [""])[-1]
+    if cold_runs > 1:
+        result.notes.append(
+            "cold: " + ", ".join(f"{r.seconds:.2f}" for r in colds) + " s (median shown)"
+        )
     if not cold_only:
         print(f"{size}: feeds build (no change) ...", file=sys.stderr, flush=True)
         time.sleep(4)  # past the racy window (files written this recently are read again)
@@ -571,6 +580,7 @@ def report(
     load: tuple[float, float, float],
     seed: int = SEED,
     config: str = "",
+    cold_runs: int = 1,
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -599,7 +609,9 @@ def report(
         "| cat floor | `find CORPUS -name '*.md' -print0 \\| xargs -0 cat > /dev/null` "
         "(page cache warmed by one run first; best of 3) |",
         "| feeds cold | `python -m feeds build --content CORPUS --output OUT` "
-        "(OUT and any cache removed first)"
+        "(OUT and any cache removed first"
+        + (f"; median of {cold_runs}" if cold_runs > 1 else "")
+        + ")"
         + (f"; every build with `--config FILE`, FILE holding `{config}`" if config else "")
         + " |",
         "| feeds no change | the same command again, 4 s later (past the racy window); "
@@ -735,6 +747,13 @@ def main(argv: list[str] | None = None) -> int:
         help="measure only the cold build (and Hugo): for very large corpora",
     )
     parser.add_argument(
+        "--cold-runs",
+        type=int,
+        default=1,
+        help="cold builds at each size, each from an empty output and cache; the median is"
+        " reported (default 1)",
+    )
+    parser.add_argument(
         "--archives",
         action="store_true",
         help="build with `archives: monthly` (every feed's complete history, RFC 5005)",
@@ -753,6 +772,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--sizes: not a list of numbers: {args.sizes!r}")
     if not sizes or min(sizes) < 2:
         parser.error("--sizes: every size must be 2 or more")
+    if args.cold_runs < 1:
+        parser.error("--cold-runs: 1 or more")
     args.work.mkdir(parents=True, exist_ok=True)
     hugo = None if args.no_hugo else hugo_binary()
     hugo_version = ""
@@ -781,6 +802,7 @@ def main(argv: list[str] | None = None) -> int:
                     cold_only=args.cold_only,
                     seed=args.seed,
                     config=config,
+                    cold_runs=args.cold_runs,
                 )
             )
             print(f"{size}: done", file=sys.stderr, flush=True)
@@ -803,6 +825,7 @@ def main(argv: list[str] | None = None) -> int:
         load,
         args.seed,
         ARCHIVES.strip() if args.archives else "",
+        args.cold_runs,
     )
     args.output.write_text(text, encoding="utf-8")
     print(text)

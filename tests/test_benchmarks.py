@@ -56,3 +56,24 @@ def test_every_everyday_change_is_found_and_undone_exactly(tmp_path: Path) -> No
             assert b'-added/"\n' in files()[added] or b"-added/\n" in files()[added]
         undo()
         assert files() == before, key
+
+
+def test_the_cold_build_is_the_median_of_cold_runs_each_from_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks import run
+
+    report = tmp_path / "report.md"
+    argv = ["--sizes", "60", "--work", str(tmp_path), "--output", str(report)]
+    argv += ["--no-hugo", "--yaml-count", "0", "--cold-only", "--cold-runs", "3"]
+    assert run.main(argv) == 0
+    text = report.read_text(encoding="utf-8")
+    assert "(OUT and any cache removed first; median of 3)" in text
+    [line] = [line for line in text.splitlines() if line.startswith("- 60: cold: ")]
+    times = sorted(float(t) for t in line.removeprefix("- 60: cold: ").split(" s")[0].split(", "))
+    assert len(times) == 3
+    row = next(line for line in text.splitlines() if line.startswith("| 60 | "))
+    assert f"| {times[1]:.2f} s (" in row  # the times table shows the median of the three
+    # The last cold run too began from nothing: every file read, none from a cache.
+    assert "(60 read, 0 from cache)" in text
+    capsys.readouterr()
