@@ -31,10 +31,11 @@ from typing import Any
 from unittest import mock
 
 from feeds import collect, fastyaml
-from feeds.collect import Source, read_source
+from feeds.collect import read_source
 from feeds.fastyaml import load_yaml_fast
 from feeds.frontmatter import Document, Split, load_yaml, split_front_matter
 from feeds.markup import render_body
+from feeds.sources import Source
 
 MAX_RELATED = 20
 
