@@ -460,7 +460,7 @@ def bench_size(
         colds.append(_check(measure(build, timeout=timeout), "feeds build (cold)", ok=(0, 1)))
     cold = _median(colds)
     result.runs["cold"] = cold
-    result.summary = (colds[-1].stdout.strip().splitlines() or [""])[-1]
+    result.summary = (cold.stdout.strip().splitlines() or [""])[-1]
     if cold_runs > 1:
         result.notes.append(
             "cold: " + ", ".join(f"{r.seconds:.2f}" for r in colds) + " s (median shown)"

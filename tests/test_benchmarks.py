@@ -74,6 +74,6 @@ def test_the_cold_build_is_the_median_of_cold_runs_each_from_nothing(
     assert len(times) == 3
     row = next(line for line in text.splitlines() if line.startswith("| 60 | "))
     assert f"| {times[1]:.2f} s (" in row  # the times table shows the median of the three
-    # The last cold run too began from nothing: every file read, none from a cache.
+    # The run shown began from nothing: every file read, none from a cache.
     assert "(60 read, 0 from cache)" in text
     capsys.readouterr()
