@@ -4,7 +4,9 @@ Each file is read on its own by :func:`read_article`, a pure function of the fil
 bytes, so that files can be read in parallel and cached. A file that cannot be used
 yields ``Problem`` values of severity ERROR and no article; a value that cannot be used
 (one bad image, one bad related item) is dropped with a WARNING and the article kept.
-Duplicates (two files with one canonical URL) are resolved here: the newest wins.
+The Markdown body is kept as it is: it is rendered only for the items that are written
+(:func:`feeds.formats.common.item_content`). Duplicates (two files with one canonical URL)
+are resolved when the feeds are chosen (:func:`feeds.group.replaces`).
 """
 
 from __future__ import annotations
