@@ -54,7 +54,7 @@ from feeds.group import (
     Selection,
 )
 from feeds.lock import output_lock
-from feeds.manifest import Manifest, changed_files, is_intact, part_of, read_old
+from feeds.manifest import Manifest, is_intact, part_of, read_old
 from feeds.model import (
     Counts,
     Feed,
@@ -657,9 +657,11 @@ def _archives(
         by_folder = {folder: group for group, folder in (*before.items(), *folders.items())}
         # A file of a disturbed folder deleted or changed is built again with its month.
         broken: dict[GroupKey, set[str]] = {}
+        root = Path(output.root)
         for folder in disturbed:
-            files = manifest.part(folder)
-            for rel in changed_files(output.root, files, files):
+            for rel, entry in manifest.part(folder).items():
+                if is_intact(root, rel, entry):
+                    continue
                 place = document_place(rel[: rel.rfind("/") + 1])
                 group = None if place is None else by_folder.get(place[0])
                 if place is not None and group is not None:

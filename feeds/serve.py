@@ -50,7 +50,7 @@ from feeds.build import BuildOptions, BuildResult, build
 from feeds.config import Config, load_config
 from feeds.errors import BuildError, FeedsError, UsageError
 from feeds.formats import FEED_FORMATS, MEDIA_TYPES
-from feeds.manifest import MANIFEST, read_gone, read_manifest
+from feeds.manifest import MANIFEST, read_old
 
 HOST = "127.0.0.1"
 CLIENT_TIMEOUT = 10.0
@@ -116,8 +116,8 @@ class PreviewHTTPServer(ThreadingHTTPServer):
             stamp = None
         with self._published_lock:
             if stamp is None or stamp != self._published[0]:
-                files = frozenset(read_manifest(self.root))
-                self._published = (stamp, files, read_gone(self.root))
+                manifest = read_old(self.root)  # every part read: the files of all of it
+                self._published = (stamp, frozenset(manifest), manifest.gone)
             return self._published
 
     def handle_error(

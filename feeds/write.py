@@ -72,7 +72,7 @@ class WriteReport:
     gone: tuple[str, ...] = ()
     """Every file we removed, in this run or before, and have not produced again."""
     manifest: Mapping[str, ManifestEntry] = field(default_factory=dict)
-    """The write manifest as this run left it (what :func:`read_manifest` reads)."""
+    """The write manifest as this run left it (what :func:`~feeds.manifest.read_old` reads)."""
     manifest_sha256: str = ""
     """The sha256 of the manifest file as this run left it (see :attr:`Manifest.sha256`)."""
 

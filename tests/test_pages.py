@@ -164,7 +164,7 @@ def test_editing_the_group_template_rewrites_the_group_pages(tmp_path: Path) -> 
 
 
 def test_a_group_that_disappears_removes_its_page_and_stays_gone(tmp_path: Path) -> None:
-    from feeds.manifest import read_gone
+    from feeds.manifest import read_old
     from feeds.write import GONE_NGINX
 
     config = Config(base_url="https://feeds.example.com/news/")
@@ -176,7 +176,7 @@ def test_a_group_that_disappears_removes_its_page_and_stays_gone(tmp_path: Path)
     old = [f"topics/old-京都/{name}" for name in ("atom.xml", "feed.json", "index.html", "rss.xml")]
     assert result.report is not None and list(result.report.removed) == old
     assert not (output / "topics/old-京都").exists()
-    assert read_gone(output) == set(old) and list(result.report.gone) == old
+    assert read_old(output).gone == set(old) and list(result.report.gone) == old
     include = (output / GONE_NGINX).read_text("utf-8")
     assert 'location = "/news/topics/old-京都/rss.xml" { return 410; }' in include
     assert 'location = "/news/topics/old-京都/" { return 410; }' in include  # the page's folder
@@ -185,8 +185,8 @@ def test_a_group_that_disappears_removes_its_page_and_stays_gone(tmp_path: Path)
     again, _ = run_build(tmp_path, {"a.md": both["a.md"]}, config)
     assert again.report is not None and again.report.written == () and again.report.removed == ()
     assert {p: p.stat().st_mtime_ns for p in output.rglob("*") if p.is_file()} == before
-    assert read_gone(output) == set(old)
+    assert read_old(output).gone == set(old)
     # Produced again: no longer gone.
     back, _ = run_build(tmp_path, both, config)
-    assert back.report is not None and back.report.gone == () and read_gone(output) == set()
+    assert back.report is not None and back.report.gone == () and read_old(output).gone == set()
     assert "location" not in (output / GONE_NGINX).read_text("utf-8")

@@ -13,7 +13,7 @@ import pytest
 
 import feeds.write as write_module
 from feeds.errors import BuildError, DuplicateOutputError, FeedsError
-from feeds.manifest import MANIFEST, PARTS, is_intact, part_of, read_manifest, read_old
+from feeds.manifest import MANIFEST, PARTS, is_intact, part_of, read_old
 from feeds.write import TMP_SUFFIX, WRITING, atomic_write, write_output
 
 
@@ -49,7 +49,7 @@ def test_writes_every_file_and_a_manifest(tmp_path: Path) -> None:
     assert sorted(report.written) == sorted(SITE)
     assert report.unchanged == report.removed == ()
     assert {k: v for k, v in _files(out).items() if not k.startswith(".")} == SITE
-    manifest = read_manifest(out)
+    manifest = dict(read_old(out))
     assert set(manifest) == set(SITE)
     assert all(is_intact(out, rel, manifest[rel]) for rel in SITE)
     assert report.digests == {rel: e.sha256 for rel, e in manifest.items()}
@@ -102,7 +102,7 @@ def test_stale_outputs_are_removed_and_foreign_files_kept(tmp_path: Path) -> Non
     assert (out / "CNAME").exists()
     assert (out / "providers" / "x.example" / "notes.txt").read_text() == "mine"
     assert (out / "providers" / "y.example" / "feed.json").exists()
-    assert set(read_manifest(out)) == set(site)
+    assert set(dict(read_old(out))) == set(site)
 
 
 def test_without_a_manifest_nothing_is_removed_and_nothing_rewritten(tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_kept_files_stay_without_being_rendered(tmp_path: Path) -> None:
     )
     assert report.removed == () and report.written == ()
     assert sorted(report.unchanged) == sorted(SITE)
-    assert set(read_manifest(out)) == set(SITE)
+    assert set(dict(read_old(out))) == set(SITE)
     assert _mtimes(out) == before
 
 
@@ -167,7 +167,7 @@ def test_a_file_created_by_a_killed_run_is_still_removed_later(
     with pytest.raises(KeyboardInterrupt):
         write_output(out, SITE | {"topics/new/rss.xml": b"<rss>new</rss>"})
     monkeypatch.undo()
-    assert "topics/new/rss.xml" in read_manifest(out)  # named before it was created
+    assert "topics/new/rss.xml" in dict(read_old(out))  # named before it was created
     report = write_output(out, SITE)
     assert report.removed == ("topics/new/rss.xml",)
     assert not (out / "topics" / "new").exists()
@@ -273,7 +273,7 @@ def test_archive_folders_are_recorded_in_parts_of_the_manifest(tmp_path: Path) -
         part = json.loads(raw)
         assert part["folder"] == folder and ref["files"] == len(part["files"])
         assert set(part["files"]) == {rel for rel in ARCHIVED if part_of(rel) == folder}
-    assert read_manifest(out).keys() == (SITE | ARCHIVED).keys()
+    assert dict(read_old(out)).keys() == (SITE | ARCHIVED).keys()
     assert len(os.listdir(out / PARTS)) == 2
 
 
@@ -301,7 +301,7 @@ def test_a_manifest_of_version_1_is_read_and_written_as_parts(tmp_path: Path) ->
     one is removed), and the next write records them in parts."""
     out = tmp_path / "out"
     write_output(out, SITE | ARCHIVED)
-    every = read_manifest(out)
+    every = dict(read_old(out))
     old = {
         "version": 1,
         "files": {
@@ -317,7 +317,7 @@ def test_a_manifest_of_version_1_is_read_and_written_as_parts(tmp_path: Path) ->
     assert report.removed == (gone,) and report.written == ()
     assert not (out / gone).exists()
     assert json.loads((out / MANIFEST).read_bytes())["version"] == 2
-    assert read_manifest(out).keys() == (SITE | ARCHIVED).keys() - {gone}
+    assert dict(read_old(out)).keys() == (SITE | ARCHIVED).keys() - {gone}
 
 
 def test_temporary_files_of_parts_are_cleaned_every_run(tmp_path: Path) -> None:
