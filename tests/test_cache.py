@@ -190,6 +190,31 @@ def test_editing_one_article_rewrites_only_the_feeds_that_hold_it(tmp_path: Path
     assert outputs(site.output) == site.cold()
 
 
+def test_adding_or_deleting_an_article_in_a_groups_past_renders_no_feed(tmp_path: Path) -> None:
+    """A group's feeds and page show its newest items, not how many it has in all (the
+    index page does): an article older than every feed's items changes only the index."""
+    site = Site(tmp_path, _site(), Config(items_per_feed=5))
+    site.build()
+    before = site.mtimes()
+    old = NOW.replace(year=2001)
+    site.write(
+        "old.md",
+        article(n=90, topics=["Topic 2", "All"], publishedDateTime=old,
+                provider={"name": "P1", "domain": "p1.example"}),
+    )  # fmt: skip
+    added = site.build()
+    assert added.incremental and added.files_reread == 1
+    assert added.feeds_rendered == 0
+    assert added.report is not None and added.report.written == ("index.html",)
+    assert {p for p, t in site.mtimes().items() if t != before[p]} == {"index.html"}
+    assert outputs(site.output) == site.cold()
+    (site.content / "old.md").unlink()
+    deleted = site.build()
+    assert deleted.feeds_rendered == 0
+    assert deleted.report is not None and deleted.report.written == ("index.html",)
+    assert outputs(site.output) == site.cold()
+
+
 def test_removing_every_article_of_a_provider_removes_its_feeds(tmp_path: Path) -> None:
     site = Site(tmp_path, _site())
     site.build()

@@ -57,6 +57,17 @@ def test_group_page_lists_the_newest_articles_with_subscribe_links(tmp_path: Pat
     assert not (output / "index.html").read_bytes().count(b"<article")
 
 
+def test_a_group_page_counts_the_articles_it_lists(tmp_path: Path) -> None:
+    files = {f"{n}.md": article(n=n, topics=["AI"]) for n in range(1, 8)}
+    _, output = run_build(tmp_path, files, Config(base_url=BASE, items_per_feed=3))
+    doc = _page(output, "topics/ai")
+    assert len(doc.xpath("//article")) == 3
+    meta = doc.find_class("meta")[0].text_content()
+    assert meta == "3 articles below, newest 2025-01-01 07:00 UTC"
+    index = lxml.html.fromstring((output / "index.html").read_bytes())
+    assert "7" in index.xpath('//tr[@id="topic-ai"]//td[@class="num"]/text()')
+
+
 def test_every_link_of_a_group_page_works_from_disk(tmp_path: Path) -> None:
     files = {f"{n}.md": article(n=n, topics=["C++", "Ünïcode topic"]) for n in range(1, 4)}
     _, output = run_build(tmp_path, files, Config(base_url=BASE))

@@ -23,13 +23,14 @@ from feeds import __version__
 from feeds.errors import Problem, Severity
 
 DB_FILE = "cache.sqlite3"
-SCHEMA = 9
+SCHEMA = 10
 """Raised whenever what is stored changes shape or meaning, or the same inputs render to
 other output (a recorded output is current only under the version it was written by). 7:
 a row per file, group and problem in real tables (6 kept marshalled buckets). 8: how many
 items each subscription feed wrote (table ``written``); archives hold what a cap left out.
 9: the archive layout, a row per group and month (tables ``archives``, ``archive_head``);
-the manifest digest is of its bytes."""
+the manifest digest is of its bytes. 10: a feed's fingerprint leaves out its group's total
+(the group page lists its count of items instead)."""
 BUSY_SECONDS = 10.0
 """How long a run waits for another run's cache transaction before skipping its own."""
 _LIBRARIES = (

@@ -87,9 +87,9 @@ def fingerprint(
     article file counts by its stamp, or by the one in ``shown``: a file touched but not
     changed keeps the stamp its bytes were first seen with, and the fingerprint with it."""
     members = feed.members
-    identity: tuple[Any, ...] = (
-        settings, feed.kind.value, feed.key, feed.name, feed.slug, feed.total
-    )  # fmt: skip
+    # Not the group's total: no feed file shows it (the index page does, from
+    # pages_fingerprint), so an article added to a group's past renders none.
+    identity: tuple[Any, ...] = (settings, feed.kind.value, feed.key, feed.name, feed.slug)
     if feed.history is not None:  # archives on: its place in the history (feeds.archive)
         identity = (*identity, _history(feed))
     if members:

@@ -110,7 +110,7 @@ def render_page(feed: Feed, context: Context, entries: list[str]) -> bytes:
             "name": feed.name,
             "title": context.title(feed),
             "description": context.description(feed),
-            "count": feed.total,
+            "count": len(entries),  # not the group's total: see the template
             "newest": feed.updated,
             "links": links,
             "archive_href": _archive_href(feed, context),
