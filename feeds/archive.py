@@ -10,9 +10,16 @@ ones push it out of the feed (or the cap does). A month with no archived article
 archive document.
 
 Pages: a month's archived articles, oldest first (the reverse of feed order: date, then
-id), fill pages of ``items_per_feed``; page 1 is ``<feed folder>/archive/YYYY-MM/``, page
-``p`` is ``.../YYYY-MM/p/``. An article that leaves the feed is the newest of its month's
-archive and lands on the month's last page: the full pages before it stay as they are.
+id), are cut into pages where the articles themselves say (:func:`page_ends`): a page ends
+after an article whose id hashes to a multiple of ``items_per_feed`` (one article in
+``items_per_feed``, so pages hold that many on average), or when it holds
+:data:`MOST_PAGES` times ``items_per_feed``. Page 1 is ``<feed folder>/archive/YYYY-MM/``,
+page ``p`` is ``.../YYYY-MM/p/``. Where a page ends depends on the articles of that page
+only (and, after a page cut for its size, on the ones before it back to the last cut by
+id): an article added to or removed from a busy month changes its own page, not every page
+after it, as pages of a fixed count would. An article that leaves the feed is the newest
+of its month's archive and lands on the month's last page: the pages before it stay as
+they are.
 Inside a document, items are in feed order (newest first). Archive documents are never
 capped: an archive page over ``max_feed_bytes`` keeps every item (with a warning), as
 leaving one out would lose it from the history.
@@ -57,8 +64,9 @@ whole again (see :mod:`feeds.build`).
 from __future__ import annotations
 
 import re
+import zlib
 from bisect import bisect_left
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -105,6 +113,33 @@ def shown_members(
     return members
 
 
+MOST_PAGES = 2
+"""A page holds at most this many times ``items_per_feed`` articles: it ends there when
+no article's id ended it before (one page in about seven at ``2``)."""
+
+
+def _cuts_after(article_id: str, page_size: int) -> bool:
+    """Whether a page ends after the article ``article_id``: one in ``page_size``, by id."""
+    return zlib.crc32(article_id.encode("utf-8", "surrogateescape")) % page_size == 0
+
+
+def page_ends(ids: Iterable[str], page_size: int) -> list[int]:
+    """Where the pages of a month end, given its archived articles' ids oldest first:
+    each page's end (the position after its last article), in order. A page ends after
+    an article :func:`_cuts_after` names, or when it holds ``MOST_PAGES * page_size``;
+    the last page ends with the month."""
+    most = MOST_PAGES * page_size
+    ends: list[int] = []
+    start = position = 0
+    for position, article_id in enumerate(ids, 1):
+        if position - start == most or _cuts_after(article_id, page_size):
+            ends.append(position)
+            start = position
+    if position > start:
+        ends.append(position)
+    return ends
+
+
 _DAY = 86_400_000_000
 """A day in microseconds: months are looked up by day (a day is in one UTC month)."""
 
@@ -149,7 +184,7 @@ class Histories:
         months = self._months
         prefix = f"{feed.group_folder}/" if feed.group_folder else ""
         folders: dict[tuple[str, int], str] = {}
-        in_month: dict[str, int] = {}  # the group's articles of a month
+        pages_of: dict[tuple[str, int], int] = {}  # by (month, left): its archive's pages
         left: dict[str, int] = {}  # of those, how many the feed writes so far
         written: set[str] = set()
         position = 0
@@ -167,11 +202,15 @@ class Histories:
                 links.append(None)
                 continue
             month = _month(items[position][0], months)
-            total = in_month.get(month)
-            if total is None:
+            # The month's articles the feed does not write (as many as it writes of them
+            # tell which, the feed's items growing with n) make its archive's pages.
+            place = (month, left.get(month, 0))
+            pages = pages_of.get(place)
+            if pages is None:
                 begin, end = _month_span(items, month)
-                total = in_month[month] = end - begin
-            pages = -(-(total - left.get(month, 0)) // self.page_size)
+                ids = (items[i][1] for i in range(end - 1, begin - 1, -1))
+                archived = [i for i in ids if i not in written]
+                pages = pages_of[place] = len(page_ends(archived, self.page_size))
             folder = folders.get((month, pages))
             if folder is None:
                 folder = prefix + History(month=month, page=pages).folder
@@ -260,10 +299,8 @@ def _documents(
     pages: list[tuple[str, int, list[Item]]] = []  # newest first
     for month, items in months.items():
         oldest_first = items[::-1]
-        chunks = [
-            oldest_first[start : start + page_size]
-            for start in range(0, len(oldest_first), page_size)
-        ]
+        ends = page_ends((item[1] for item in oldest_first), page_size)
+        chunks = [oldest_first[start:end] for start, end in zip([0, *ends], ends, strict=False)]
         for page in range(len(chunks), 0, -1):
             pages.append((month, page, chunks[page - 1][::-1]))
     folders = [History(month=month, page=page).folder for month, page, _ in pages]
@@ -323,6 +360,8 @@ def archived(
 Row = tuple[int, str, str]
 """An archived article as the layout stores it: its date (micros), id and source file."""
 GroupMonth = tuple[GroupKey, str]
+MonthRow = tuple[int, list[Row]]
+"""A (group, month) of the layout as stored: its number of pages, its articles (feed order)."""
 
 
 _FOLDER = re.compile(r"(?:((?:topics|providers)/[^/]+)/)?archive/(\d{4}-\d{2})(?:/\d+)?/")
@@ -348,9 +387,9 @@ def _order(item: Row) -> tuple[int, str]:
 
 def layout_rows(
     documents: Sequence[Feed], briefs: Sequence[Brief | None], rels: Sequence[str]
-) -> dict[GroupMonth, list[Row]]:
+) -> dict[GroupMonth, MonthRow]:
     """The layout of ``documents`` (every archive document of a full choice): each group's
-    archived articles by month, in feed order."""
+    months, with their pages and archived articles in feed order."""
     pages: dict[GroupMonth, list[tuple[int, Feed]]] = {}
     for document in documents:
         history = document.history
@@ -358,7 +397,7 @@ def layout_rows(
         pages.setdefault(((document.kind, document.key), history.month), []).append(
             (history.page, document)
         )
-    rows: dict[GroupMonth, list[Row]] = {}
+    rows: dict[GroupMonth, MonthRow] = {}
     for place, held in pages.items():
         items: list[Row] = []
         for _, document in sorted(held, key=lambda pair: -pair[0]):  # newest page first
@@ -366,15 +405,15 @@ def layout_rows(
                 brief = briefs[index]
                 assert brief is not None
                 items.append((brief.published, brief.id, rels[index]))
-        rows[place] = items
+        rows[place] = (len(held), items)
     return rows
 
 
 class Stored(Protocol):
     """What the cache holds of the last layout (see :class:`~feeds.cache.choice.Previous`)."""
 
-    def archive_counts(self, groups: Collection[GroupKey]) -> dict[GroupKey, dict[str, int]]:
-        """Each group's months, with how many archived articles each holds."""
+    def archive_pages(self, groups: Collection[GroupKey]) -> dict[GroupKey, dict[str, int]]:
+        """Each group's months, with how many pages each has."""
         ...
 
     def archive_members(self, places: Collection[GroupMonth]) -> dict[GroupMonth, list[Row]]:
@@ -406,18 +445,18 @@ class Update:
     site: Site
     """The site with each feed linked to its newest archive, and (as its ``archives``)
     only the documents this run plans: the others stand as the last run left them."""
-    rows: dict[GroupMonth, list[Row] | None]
+    rows: dict[GroupMonth, MonthRow | None]
     """The (group, month) rows that changed (``None``: the month has no archive now)."""
     replanned: frozenset[str]
     """The folders of the documents of the last layout planned again (or gone)."""
 
 
-def _pages_of(counts: Mapping[str, int], page_size: int) -> list[tuple[str, int]]:
-    """A group's documents, newest first, from its months' article counts."""
+def _pages_of(pages: Mapping[str, int]) -> list[tuple[str, int]]:
+    """A group's documents, newest first, from how many pages each month has."""
     return [
         (month, page)
-        for month in sorted(counts, reverse=True)
-        for page in range(-(-counts[month] // page_size), 0, -1)
+        for month in sorted(pages, reverse=True)
+        for page in range(pages[month], 0, -1)
     ]
 
 
@@ -488,20 +527,21 @@ def updated(
         for item in after_in.get(group, set()) - new:
             note(added, group, item)
     folders = {(feed.kind, feed.key): feed for feed in site.feeds}
-    counts = stored.archive_counts(touched.keys() | set(moved.renamed))
+    counts = stored.archive_pages(touched.keys() | set(moved.renamed))
     for group in moved.renamed:
         touched.setdefault(group, set()).update(counts.get(group, {}))
     members = stored.archive_members(
         [(g, m) for g, months in touched.items() for m in months if m in counts.get(g, {})]
     )
-    rows: dict[GroupMonth, list[Row] | None] = {}
+    rows: dict[GroupMonth, MonthRow | None] = {}
     documents: list[Feed] = []
     replanned: set[str] = set()
     newest: dict[GroupKey, str | None] = {}
     for group, months in touched.items():
-        old_counts = counts.get(group, {})
+        old_counts = counts.get(group, {})  # by month, its pages
         new_counts = dict(old_counts)
         held: dict[str, list[Row]] = {}
+        ends: dict[str, list[int]] = {}
         for month in months:
             items = [
                 item
@@ -512,25 +552,26 @@ def updated(
             items.sort(key=_order)
             items = list(dict.fromkeys(items))
             held[month] = items
+            ends[month] = page_ends((item[1] for item in reversed(items)), page_size)
             if (group, month) in members or items:
-                rows[group, month] = items or None
+                rows[group, month] = (len(ends[month]), items) if items else None
             if items:
-                new_counts[month] = len(items)
+                new_counts[month] = len(ends[month])
             else:
                 new_counts.pop(month, None)
         feed = folders.get(group)
         if feed is None and group not in folders_before:
             continue  # a group of an article no feed shows (a duplicate's), now or before
         prefix = feed.group_folder if feed is not None else folders_before[group]
-        links_before = _links(_pages_of(old_counts, page_size), prefix)
-        links_after = _links(_pages_of(new_counts, page_size), prefix)
+        links_before = _links(_pages_of(old_counts), prefix)
+        links_after = _links(_pages_of(new_counts), prefix)
         for (month, page), history in links_before.items():
             if month in months or links_after.get((month, page)) != history:
                 replanned.add(f"{prefix}/{history.folder}" if prefix else history.folder)
         pages = sorted(new_counts, reverse=True)
         newest[group] = None
         if pages:
-            last = History(month=pages[0], page=-(-new_counts[pages[0]] // page_size)).folder
+            last = History(month=pages[0], page=new_counts[pages[0]]).folder
             newest[group] = f"{prefix}/{last}" if prefix else last
         if feed is None:
             continue
@@ -542,11 +583,12 @@ def updated(
         more = stored.archive_members([(group, m) for m in relinked])
         for month in relinked:
             held[month] = more.get((group, month), [])
+            ends[month] = page_ends((item[1] for item in reversed(held[month])), page_size)
         for (month, page), history in links_after.items():
             if month in months or (
                 month in relinked and links_before.get((month, page)) != history
             ):
-                documents.append(_page(feed, held[month], page, page_size, history, index_of))
+                documents.append(_page(feed, held[month], page, ends[month], history, index_of))
     feeds = []
     for feed in site.feeds:
         group = (feed.kind, feed.key)
@@ -564,13 +606,14 @@ def _page(
     feed: Feed,
     items: list[Row],
     page: int,
-    page_size: int,
+    ends: list[int],
     history: History,
     index_of: Mapping[str, int],
 ) -> Feed:
-    """One archive document: page ``page`` of a month's ``items`` (feed order)."""
+    """One archive document: page ``page`` of a month's ``items`` (feed order), whose
+    pages end at ``ends`` (:func:`page_ends`)."""
     oldest_first = items[::-1]
-    chunk = oldest_first[(page - 1) * page_size : page * page_size][::-1]
+    chunk = oldest_first[ends[page - 2] if page > 1 else 0 : ends[page - 1]][::-1]
     return replace(
         feed,
         total=len(chunk),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zlib
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -195,19 +196,47 @@ def _month_files(n: int) -> list[Copy]:
     ]
 
 
-def test_a_busy_month_is_paged_oldest_first_and_old_pages_stay(tmp_path: Path) -> None:
+def _reference_pages(ids_oldest_first: list[str], size: int) -> list[list[str]]:
+    """The page rule, written plainly: a page ends after an article whose id's CRC-32 is
+    a multiple of ``size``, or when it holds ``2 * size`` articles."""
+    pages: list[list[str]] = []
+    page: list[str] = []
+    for article_id in ids_oldest_first:
+        page.append(article_id)
+        if zlib.crc32(article_id.encode()) % size == 0 or len(page) == 2 * size:
+            pages.append(page)
+            page = []
+    return [*pages, page] if page else pages
+
+
+def _month_pages(output: Path, month: str) -> list[list[str]]:
+    """The ids of each page of ``month``'s site archive, page 1 first, each oldest first."""
+    folder = output / "archive" / month
+    pages: list[list[str]] = []
+    while (page := folder / (f"{len(pages) + 1}/" if pages else "") / "feed.json").exists():
+        doc = load_json(page)
+        assert doc["_feeds"]["archive"] == month and doc["_feeds"]["page"] == len(pages) + 1
+        pages.append([item["id"] for item in reversed(doc["items"])])
+    return pages
+
+
+def test_a_busy_month_is_paged_where_its_articles_say_and_old_pages_stay(
+    tmp_path: Path,
+) -> None:
     tree = Tree(tmp_path, _config(2))
     for copy in _month_files(40):
         tree.put(copy)
     tree.build()
-    october = tree.output / "archive" / "2026-10"
-    pages = sorted(p.parent for p in october.rglob("feed.json"))
-    # October 17 to 31: 15 articles, in 8 pages of 2, page 1 the oldest two.
-    assert len(pages) == 8 and pages[0] == october
-    first = load_json(october / "feed.json")
-    dates = [item["date_published"][:10] for item in first["items"]]
-    assert dates == ["2026-10-18", "2026-10-17"]
-    assert first["_feeds"]["archive"] == "2026-10" and first["_feeds"]["page"] == 1
+    october = _month_pages(tree.output, "2026-10")
+    # October 17 to 31: 15 articles, oldest first, cut as the reference rule cuts them.
+    ids = [article_id for page in october for article_id in page]
+    assert ids == [f"{BASE}m/{i}" for i in range(39, 24, -1)]
+    assert october == _reference_pages(ids, 2)
+    assert 4 <= len(october) <= 12  # one article in two ends a page, at most four a page
+    assert sorted(p.parent for p in (tree.output / "archive/2026-10").rglob("feed.json")) == [
+        tree.output / "archive/2026-10" / (f"{p}/" if p > 1 else "")
+        for p in range(1, len(october) + 1)
+    ]
     before = every_file(tree.output / "archive")
     tree.put(Copy("new.md", f"{BASE}m/new", "Newest", -1, topics=("AI",)))
     result = tree.build()
@@ -218,6 +247,45 @@ def test_a_busy_month_is_paged_oldest_first_and_old_pages_stay(tmp_path: Path) -
     # in October or before.
     assert changed and all(p.startswith("2026-11/") for p in changed), changed
     check_history(tree)
+
+
+def test_an_article_added_to_a_busy_month_changes_the_pages_the_rule_says(
+    tmp_path: Path,
+) -> None:
+    """Pages are not cut by count: an article added in the middle of a month changes its
+    own page (and the ones after it only up to the next page its articles' ids end)."""
+    tree = Tree(tmp_path, _config(2))
+    for copy in _month_files(40):
+        tree.put(copy)
+    tree.build()
+    pages_before = _month_pages(tree.output, "2026-10")
+    files_before = every_file(tree.output / "archive/2026-10")
+    # An article between October 20 and 21 whose id ends no page (one in two would).
+    urls = (f"{BASE}added/{k}" for k in range(100))
+    url = next(u for u in urls if zlib.crc32(u.encode()) % 2)
+    tree.put(Copy("added.md", url, "Added", -DAY * 37 + 12, topics=("AI",)))
+    result = tree.build()
+    assert result.incremental and result.feeds_rendered < len(pages_before)
+    pages_after = _month_pages(tree.output, "2026-10")
+    ids = [article_id for page in pages_after for article_id in page]
+    assert pages_after == _reference_pages(ids, 2) and url in ids
+    files_after = every_file(tree.output / "archive/2026-10")
+    changed_pages = {
+        int(p.split("/")[0]) if "/" in p else 1
+        for p in files_before.keys() | files_after.keys()
+        if files_before.get(p) != files_after.get(p)
+    }
+    expected = {
+        number
+        for number in range(1, max(len(pages_before), len(pages_after)) + 1)
+        if pages_before[number - 1 : number] != pages_after[number - 1 : number]
+    }
+    # A page whose neighbour changed number of pages keeps its items but changes links.
+    assert expected <= changed_pages <= expected | {min(expected) - 1, max(expected) + 1}
+    assert len(expected) < len(pages_after) - 1
+    check_history(tree)
+    tree.build(cache=False, output=tmp_path / "cold")
+    assert every_file(tree.output) == every_file(tmp_path / "cold")
 
 
 def test_one_edit_rewrites_the_feeds_and_that_articles_month_only(tmp_path: Path) -> None:
@@ -440,7 +508,7 @@ def test_an_archive_document_changed_by_hand_in_place_waits_for_its_month(tmp_pa
     file, every run); a build that renders its month, or a build without the cache,
     writes it again."""
     tree, copies = _layout_tree(tmp_path)
-    edited = tree.output / "archive" / "2026-09" / "2" / "atom.xml"
+    edited = tree.output / "archive" / "2026-09" / "atom.xml"
     deleted = tree.output / "topics" / "space" / "archive" / "2026-09" / "feed.json"
     with edited.open("ab") as f:
         f.write(b"<!-- changed by hand -->")
@@ -453,7 +521,7 @@ def test_an_archive_document_changed_by_hand_in_place_waits_for_its_month(tmp_pa
     repaired = tree.build(cache=False)
     assert repaired.report is not None
     assert sorted(repaired.report.written) == [
-        "archive/2026-09/2/atom.xml",
+        "archive/2026-09/atom.xml",
         "topics/space/archive/2026-09/feed.json",
     ]
     cold = tmp_path / "cold"

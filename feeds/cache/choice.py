@@ -147,8 +147,9 @@ class ArchiveRecord:
     articles by month (``full``), or the (group, month) rows that changed."""
 
     full: bool
-    rows: Mapping[GroupMonth, Sequence[ArchiveItem] | None]
-    """Each (group, month)'s archived articles, newest first (``None``: none now)."""
+    rows: Mapping[GroupMonth, tuple[int, Sequence[ArchiveItem]] | None]
+    """Each (group, month)'s number of pages and archived articles, newest first
+    (``None``: none now)."""
     folders: Mapping[GroupKey, str]
     """Each group's folder in the output."""
     newest: Mapping[GroupKey, str | None]
@@ -450,19 +451,19 @@ class Previous:
                 folders[group], newest[group] = entry[2], entry[3]
             return ArchiveHead(untext(output), untext(settings), untext(manifest), folders, newest)
 
-    def archive_counts(self, groups: Collection[GroupKey]) -> dict[GroupKey, dict[str, int]]:
-        """Each of ``groups``' archive months, with how many articles each holds."""
+    def archive_pages(self, groups: Collection[GroupKey]) -> dict[GroupKey, dict[str, int]]:
+        """Each of ``groups``' archive months, with how many pages each has."""
         found: dict[GroupKey, dict[str, int]] = {}
         with self.guard():
             for kind, key in groups:
                 months = found[kind, key] = {}
-                for month, count in self.db.execute(
-                    "SELECT month, count FROM archives WHERE root = ? AND kind = ? AND key = ?",
+                for month, pages in self.db.execute(
+                    "SELECT month, pages FROM archives WHERE root = ? AND kind = ? AND key = ?",
                     (self.root, kind.value, text(key)),
                 ):
-                    if not (isinstance(month, str) and type(count) is int and count > 0):
+                    if not (isinstance(month, str) and type(pages) is int and pages > 0):
                         raise BadRow("archives: not a month")
-                    months[month] = count
+                    months[month] = pages
         return found
 
     def archive_members(
@@ -809,8 +810,8 @@ def _save_archives(db: sqlite3.Connection, root: str, record: ArchiveRecord | No
         db.execute("DELETE FROM archives WHERE root = ?", (root,))
     if record is None:
         return
-    for ((kind, key), month), items in record.rows.items():
-        if items is None:
+    for ((kind, key), month), row in record.rows.items():
+        if row is None:
             db.execute(
                 "DELETE FROM archives WHERE root = ? AND kind = ? AND key = ? AND month = ?",
                 (root, kind.value, text(key), month),
@@ -818,7 +819,7 @@ def _save_archives(db: sqlite3.Connection, root: str, record: ArchiveRecord | No
         else:
             db.execute(
                 "INSERT OR REPLACE INTO archives VALUES (?, ?, ?, ?, ?, ?)",
-                (root, kind.value, text(key), month, len(items), to_json(items)),
+                (root, kind.value, text(key), month, row[0], to_json(row[1])),
             )
     if record.head is not None:
         output, settings, manifest = record.head

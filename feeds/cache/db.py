@@ -30,7 +30,8 @@ a row per file, group and problem in real tables (6 kept marshalled buckets). 8:
 items each subscription feed wrote (table ``written``); archives hold what a cap left out.
 9: the archive layout, a row per group and month (tables ``archives``, ``archive_head``);
 the manifest digest is of its bytes. 10: a feed's fingerprint leaves out its group's total
-(the group page lists its count of items instead)."""
+(the group page lists its count of items instead); archive pages end where their articles'
+ids say (``archives.pages``: a month's pages, not its articles)."""
 BUSY_SECONDS = 10.0
 """How long a run waits for another run's cache transaction before skipping its own."""
 _LIBRARIES = (
@@ -146,7 +147,7 @@ CREATE TABLE IF NOT EXISTS groups (
 ) WITHOUT ROWID, STRICT;
 CREATE TABLE IF NOT EXISTS archives (
     root TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, month TEXT NOT NULL,
-    count INTEGER NOT NULL, members TEXT NOT NULL,
+    pages INTEGER NOT NULL, members TEXT NOT NULL,
     PRIMARY KEY (root, kind, key, month)
 ) WITHOUT ROWID, STRICT;
 CREATE TABLE IF NOT EXISTS archive_head (
@@ -171,8 +172,8 @@ digest changed is one range read); an index finds the files of an article id.
 the choice); ``groups`` a row per topic, provider and the site feed (its chosen feed
 first: a run that reads every group's feed leaves the long lists of candidates unread).
 ``archives`` holds the archive layout (``archives: monthly``), a row per group and month:
-how many articles its archive holds (before the list, so that counting months leaves the
-lists unread) and the list (date, id, file), newest first; ``archive_head`` says which
+how many pages its archive has (before the list, so that counting a group's pages leaves
+the lists unread) and the list (date, id, file), newest first; ``archive_head`` says which
 output folder, under which settings and manifest, last had every archive document of
 that layout written (none: the next run plans every document)."""
 
