@@ -13,7 +13,7 @@ Pages: a month's archived articles, oldest first (the reverse of feed order: dat
 id), are cut into pages where the articles themselves say (:func:`page_ends`): a page ends
 after an article whose id hashes to a multiple of ``items_per_feed`` (one article in
 ``items_per_feed``, so pages hold that many on average), or when it holds
-:data:`MOST_PAGES` times ``items_per_feed``. Page 1 is ``<feed folder>/archive/YYYY-MM/``,
+:data:`MOST_PER_PAGE` times ``items_per_feed``. Page 1 is ``<feed folder>/archive/YYYY-MM/``,
 page ``p`` is ``.../YYYY-MM/p/``. Where a page ends depends on the articles of that page
 only (and, after a page cut for its size, on the ones before it back to the last cut by
 id): an article added to or removed from a busy month changes its own page, not every page
@@ -113,7 +113,7 @@ def shown_members(
     return members
 
 
-MOST_PAGES = 2
+MOST_PER_PAGE = 2
 """A page holds at most this many times ``items_per_feed`` articles: it ends there when
 no article's id ended it before (one page in about seven at ``2``)."""
 
@@ -126,9 +126,9 @@ def _cuts_after(article_id: str, page_size: int) -> bool:
 def page_ends(ids: Iterable[str], page_size: int) -> list[int]:
     """Where the pages of a month end, given its archived articles' ids oldest first:
     each page's end (the position after its last article), in order. A page ends after
-    an article :func:`_cuts_after` names, or when it holds ``MOST_PAGES * page_size``;
+    an article :func:`_cuts_after` names, or when it holds ``MOST_PER_PAGE * page_size``;
     the last page ends with the month."""
-    most = MOST_PAGES * page_size
+    most = MOST_PER_PAGE * page_size
     ends: list[int] = []
     start = position = 0
     for position, article_id in enumerate(ids, 1):
@@ -527,19 +527,19 @@ def updated(
         for item in after_in.get(group, set()) - new:
             note(added, group, item)
     folders = {(feed.kind, feed.key): feed for feed in site.feeds}
-    counts = stored.archive_pages(touched.keys() | set(moved.renamed))
+    stored_pages = stored.archive_pages(touched.keys() | set(moved.renamed))
     for group in moved.renamed:
-        touched.setdefault(group, set()).update(counts.get(group, {}))
+        touched.setdefault(group, set()).update(stored_pages.get(group, {}))
     members = stored.archive_members(
-        [(g, m) for g, months in touched.items() for m in months if m in counts.get(g, {})]
+        [(g, m) for g, months in touched.items() for m in months if m in stored_pages.get(g, {})]
     )
     rows: dict[GroupMonth, MonthRow | None] = {}
     documents: list[Feed] = []
     replanned: set[str] = set()
     newest: dict[GroupKey, str | None] = {}
     for group, months in touched.items():
-        old_counts = counts.get(group, {})  # by month, its pages
-        new_counts = dict(old_counts)
+        old_pages = stored_pages.get(group, {})  # by month, how many pages
+        new_pages = dict(old_pages)
         held: dict[str, list[Row]] = {}
         ends: dict[str, list[int]] = {}
         for month in months:
@@ -556,22 +556,23 @@ def updated(
             if (group, month) in members or items:
                 rows[group, month] = (len(ends[month]), items) if items else None
             if items:
-                new_counts[month] = len(ends[month])
+                new_pages[month] = len(ends[month])
             else:
-                new_counts.pop(month, None)
+                new_pages.pop(month, None)
         feed = folders.get(group)
         if feed is None and group not in folders_before:
             continue  # a group of an article no feed shows (a duplicate's), now or before
         prefix = feed.group_folder if feed is not None else folders_before[group]
-        links_before = _links(_pages_of(old_counts), prefix)
-        links_after = _links(_pages_of(new_counts), prefix)
+        links_before = _links(_pages_of(old_pages), prefix)
+        links_after = _links(_pages_of(new_pages), prefix)
         for (month, page), history in links_before.items():
             if month in months or links_after.get((month, page)) != history:
                 replanned.add(f"{prefix}/{history.folder}" if prefix else history.folder)
-        pages = sorted(new_counts, reverse=True)
+        months_newest_first = sorted(new_pages, reverse=True)
         newest[group] = None
-        if pages:
-            last = History(month=pages[0], page=new_counts[pages[0]]).folder
+        if months_newest_first:
+            latest = months_newest_first[0]
+            last = History(month=latest, page=new_pages[latest]).folder
             newest[group] = f"{prefix}/{last}" if prefix else last
         if feed is None:
             continue
