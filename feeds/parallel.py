@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import os
 import pickle
 import signal
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -93,14 +94,20 @@ class Workers:
     def map(
         self,
         func: Callable[[T, dict[str, Any]], R],
-        items: Sequence[T],
+        items: Iterable[T],
         *,
         chunk: int = 256,
         serial_below: int | None = None,
+        ahead: int = AHEAD,
     ) -> Iterator[R]:
         """``func(item, shared)`` of each item, in order; in the workers when worth it
-        (``serial_below`` items or more; default :data:`PARALLEL_MIN`)."""
-        if self.jobs <= 1 or len(items) < (PARALLEL_MIN if serial_below is None else serial_below):
+        (``serial_below`` items or more; default :data:`PARALLEL_MIN`).
+
+        ``items`` may be an iterator, which always goes to the workers: it is drawn on as
+        chunks are sent (``ahead`` per worker ahead of the results), so whatever makes the
+        items runs here while the workers do the ones already made."""
+        below = PARALLEL_MIN if serial_below is None else serial_below
+        if self.jobs <= 1 or (isinstance(items, Sized) and len(items) < below):
             for item in items:
                 yield func(item, _shared)
             return
@@ -113,18 +120,18 @@ class Workers:
 
         update = self._update
         number, blob = (update.number, update.blob) if update is not None else (0, b"")
-        starts = iter(range(0, len(items), chunk))
+        left = iter(items)
         on_the_way: deque[Future[list[R]]] = deque()
 
-        def send() -> None:
-            start = next(starts, None)
-            if start is not None:
-                part = list(items[start : start + chunk])
+        def send() -> bool:
+            part = list(itertools.islice(left, chunk))
+            if part:
                 on_the_way.append(pool.submit(_run, func, part, number, blob))
+            return bool(part)
 
         try:
-            for _ in range(self.jobs * AHEAD):
-                send()
+            while len(on_the_way) < self.jobs * ahead and send():
+                pass
             while on_the_way:
                 results = on_the_way.popleft().result()
                 send()

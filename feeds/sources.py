@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
+import sys
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
@@ -120,7 +122,11 @@ UNREADABLE = "cannot read folder"
 class _Walker:
     """Finds sources below one folder, in sorted order, with the folder runs they form."""
 
-    def __init__(self, content: Path) -> None:
+    def __init__(self, content: Path, block: int = 0) -> None:
+        self.block = block
+        """Give the paths of every ``block`` sources as they are found (0: never)."""
+        self.sent = 0
+        """How many sources' paths were given."""
         self.root = content.resolve()
         self.given = str(content)
         self.prefix = os.path.join(self.given, "")
@@ -160,13 +166,29 @@ class _Walker:
         )
         return None
 
-    def walk(self, folder: str, rel_prefix: str) -> None:
+    def paths(self) -> Iterator[list[str]]:
+        """Walk the content folder, giving the paths of its sources in blocks of
+        :attr:`block` while it walks, then the rest (in blocks of that size too)."""
+        yield from self.walk(self.given, "")
+        rest = len(self.rels) - self.sent
+        while rest > 0:
+            yield self.taken(min(rest, self.block or rest))
+            rest = len(self.rels) - self.sent
+
+    def taken(self, count: int) -> list[str]:
+        """The paths of the next ``count`` sources not given yet."""
+        prefix, start = self.prefix, self.sent
+        self.sent += count
+        return [prefix + rel for rel in self.rels[start : self.sent]]
+
+    def walk(self, folder: str, rel_prefix: str) -> Iterator[list[str]]:
         entries = self.listing(folder, rel_prefix)
         if entries is not None:
-            self.visit(entries, rel_prefix)
+            yield from self.visit(entries, rel_prefix)
 
-    def visit(self, entries: Sequence[os.DirEntry[str]], rel_prefix: str) -> None:
-        """Take the (sorted) ``entries`` of the folder ``rel_prefix``."""
+    def visit(self, entries: Sequence[os.DirEntry[str]], rel_prefix: str) -> Iterator[list[str]]:
+        """Take the (sorted) ``entries`` of the folder ``rel_prefix``, giving the paths of
+        each :attr:`block` sources found."""
         rels, prefix = self.rels, self.prefix
         start = len(rels)
         for entry in entries:
@@ -188,10 +210,12 @@ class _Walker:
             elif entry.is_dir(follow_symlinks=False):
                 if len(rels) > start:
                     self.runs.append((rel_prefix, start, len(rels)))
-                self.walk(entry.path, rel_prefix + name + "/")
+                yield from self.walk(entry.path, rel_prefix + name + "/")
                 start = len(rels)
         if len(rels) > start:
             self.runs.append((rel_prefix, start, len(rels)))
+        while self.block and len(rels) - self.sent >= self.block:
+            yield self.taken(self.block)
 
 
 _NAME = attrgetter("name")
@@ -199,7 +223,12 @@ _NAME = attrgetter("name")
 
 def _find(content: Path) -> tuple[Sources, tuple[Problem, ...], Runs, tuple[str, ...]]:
     walker = _Walker(content)
-    walker.walk(walker.given, "")
+    for _ in walker.walk(walker.given, ""):
+        pass
+    return _found(walker)
+
+
+def _found(walker: _Walker) -> tuple[Sources, tuple[Problem, ...], Runs, tuple[str, ...]]:
     sources = Sources(walker.prefix, tuple(walker.rels))
     return sources, tuple(walker.problems), tuple(walker.runs), tuple(walker.unreadable)
 
@@ -236,12 +265,9 @@ def _stat_all(paths: Sequence[str]) -> bytes:
     return stamps.tobytes()
 
 
-def _stat_block(span: tuple[int, int], shared: dict[str, Any]) -> bytes:
-    """:func:`_stat_all` of the shared ``paths`` from ``span[0]`` to ``span[1]``, as a
-    worker's task."""
-    start, stop = span
-    paths: list[str] = shared["paths"]
-    return _stat_all(paths[start:stop])
+def _stat_block(paths: list[str], shared: dict[str, Any]) -> bytes:
+    """:func:`_stat_all` as a worker's task."""
+    return _stat_all(paths)
 
 
 def digest_of(path: str, stamp: Stamp | None) -> bytes | None:
@@ -302,28 +328,30 @@ class Scan:
         return self._index
 
 
-STAT_PARALLEL_MIN = 4000
-"""Fewer files than this are stamped in this process alone."""
 STAT_BLOCK = 5000
-"""Files stamped by one task in a worker."""
+"""Files stamped by one task in a worker; with fewer than two blocks of files, all are
+stamped in this process."""
 
 
 def scan(content: Path, jobs: int = 1) -> Scan:
     """Find every source and stamp it; with ``jobs`` > 1 worker processes share the stats.
 
-    Those workers leave when the stats are done, before the build imports what reading
-    and rendering need: its own workers, forked after, start with those modules.
-    (Sharing the listing too was measured: no faster, as the listings must be sent back.)
+    The workers stamp the files as the walk finds them, a block at a time, while this
+    process walks on. They leave when the stats are done, before the build imports what
+    reading and rendering need: its own workers, forked after, start with those modules.
     """
-    sources, problems, runs, unreadable = _find(content)
-    paths = [sources.prefix + rel for rel in sources.rels]
-    if jobs <= 1 or len(paths) < STAT_PARALLEL_MIN:
-        stamps = _stat_all(paths)
+    walker = _Walker(content, STAT_BLOCK)
+    blocks = walker.paths()
+    first = list(itertools.islice(blocks, 2))  # walks until two blocks are found
+    if jobs <= 1 or len(first) < 2:
+        stamps = b"".join(_stat_all(paths) for paths in itertools.chain(first, blocks))
     else:
-        spans = [(i, i + STAT_BLOCK) for i in range(0, len(paths), STAT_BLOCK)]
         with Workers(jobs) as workers:
-            workers.share(paths=paths)  # the workers are forked with them: no copy is sent
-            stamps = b"".join(workers.map(_stat_block, spans, chunk=1, serial_below=2))
+            # Every block is sent as soon as it is found: the walk never waits for a stat.
+            blocks = itertools.chain(first, blocks)
+            stamped = workers.map(_stat_block, blocks, chunk=1, ahead=sys.maxsize)
+            stamps = b"".join(stamped)
+    sources, problems, runs, unreadable = _found(walker)
     return Scan(
         sources=sources,
         stamps=Stamps(stamps),

@@ -30,7 +30,6 @@ from feeds.parallel import Workers
 def _small_thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
     """Go parallel (worker processes, split stats) even for a test-sized corpus."""
     monkeypatch.setattr(feeds.parallel, "PARALLEL_MIN", 10)
-    monkeypatch.setattr(feeds.sources, "STAT_PARALLEL_MIN", 10)
     monkeypatch.setattr(feeds.sources, "STAT_BLOCK", 50)
     monkeypatch.setattr(feeds.cache, "RACY_SECONDS", 0)
 
@@ -110,6 +109,27 @@ def test_workers_give_the_results_of_a_serial_map_in_order() -> None:
         marks = [mark for *_, mark in workers.map(_square, items, chunk=7, serial_below=1)]
         assert marks == ["x"] * len(items)
     assert list(Workers(1).map(_square, items)) == serial
+
+
+def test_workers_draw_an_iterator_while_they_work() -> None:
+    drawn: list[int] = []
+
+    def items() -> Iterator[int]:
+        for i in range(100):
+            drawn.append(i)
+            yield i
+
+    with Workers(2) as workers:
+        results = workers.map(_square, items(), chunk=3, ahead=2)
+        first = next(results)
+        assert first == _square(0, {})
+        # Two chunks a worker were sent, and one more when the first came back: no more.
+        assert len(drawn) == (2 * 2 + 1) * 3
+        assert [first, *results] == [_square(i, {}) for i in range(100)]
+        assert list(workers.map(_square, iter(range(5)), chunk=2, ahead=100)) == [
+            _square(i, {}) for i in range(5)
+        ]
+    assert list(Workers(1).map(_square, items())) == [_square(i, {}) for i in range(100)]
 
 
 def test_workers_take_tasks_and_results_larger_than_their_pipes() -> None:

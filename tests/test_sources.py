@@ -10,6 +10,7 @@ from conftest import article, write_tree
 from hypothesis import given
 from hypothesis import strategies as st
 
+import feeds.sources
 from feeds.model import Stamps
 from feeds.sources import Source, find_sources, scan, stamp_of
 
@@ -96,3 +97,33 @@ def test_a_file_dated_past_2262_builds_and_rebuilds_from_the_cache(
     again = build(Config(), options)
     assert first.articles == again.articles == 2 and not first.errors
     assert again.files_reread == 0
+
+
+def test_a_scan_stamped_by_workers_as_it_walks_is_the_scan_done_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Files before, between and after subfolders, a folder larger than a block, hidden
+    # files and a link: blocks of 3 end inside folders and between them.
+    files = {"a.md": "x", "b/a.md": "x", "b/c/d.md": "x", "b/e.md": "x", ".hidden.md": "x"}
+    files |= {f"big/{n:02d}.md": "x" * n for n in range(11)}
+    files |= {f"z{n}.md": "x" for n in range(4)}
+    content = write_tree(tmp_path / "content", files)
+    (content / "big" / "link.md").symlink_to(content / "a.md")
+    monkeypatch.setattr(feeds.sources, "STAT_BLOCK", 3)
+    alone = scan(content, jobs=1)
+    shared = scan(content, jobs=2)
+    assert shared.rels == alone.rels and len(alone.rels) == 20
+    assert list(shared.stamps) == list(alone.stamps)
+    assert shared.stamps[alone.rels.index("big/link.md")] == stamp_of(os.stat(content / "a.md"))
+    assert (
+        shared.runs
+        == alone.runs
+        == (
+            ("", 0, 1),
+            ("b/", 1, 2),
+            ("b/c/", 2, 3),
+            ("b/", 3, 4),
+            ("big/", 4, 16),
+            ("", 16, 20),
+        )
+    )
