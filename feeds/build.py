@@ -48,6 +48,7 @@ from feeds.cache import (
 from feeds.choosing import Chosen, Progress, choose, update_choice
 from feeds.config import Config
 from feeds.errors import BuildError, Problem, Severity
+from feeds.fastyaml import expect as expect_front_matters
 from feeds.group import (
     MARGIN,
     GroupKey,
@@ -387,6 +388,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             # Everything comes with the item: a worker that touched the parent's lists would
             # copy their memory pages (forked memory is shared until either side writes to it).
             items = [tasks.Wanted(i, rels[i], found.stamps[i], briefs(i)) for i in wanted]
+            expect_front_matters(len(items))
             for done, (index, texts) in enumerate(workers.map(tasks.render_one, items)):
                 if texts is None:
                     raise tasks.ChangedDuringBuild(sources.label(index))

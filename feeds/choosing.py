@@ -22,6 +22,7 @@ from feeds.cache import (
 from feeds.cache import Record as StoredRecord
 from feeds.config import Config
 from feeds.errors import Problem
+from feeds.fastyaml import expect as expect_front_matters
 from feeds.group import (
     Candidate,
     GroupKey,
@@ -125,6 +126,7 @@ def choose(
     for index in racy.intersection(to_read) if keeping else ():
         take(index, digest_of(sources.prefix + rels[index], stamps[index]))
     # The others are digested after they are read, at the same stamp, by the worker.
+    expect_front_matters(len(to_read))
     fresh = workers.map(
         tasks.read_brief,
         [tasks.ToRead(rels[i], stamps[i] if keeping and i not in racy else None) for i in to_read],
@@ -238,6 +240,7 @@ def update_choice(
     stamps_shown.update((c.index, c.shown) for c in touched_only if c.index is not None and c.shown)
     before = previous.briefs_of([rel for rel, _ in changed])
     indexes = [index for _, index in changed if index is not None]
+    expect_front_matters(len(indexes))
     fresh = dict(
         zip(
             indexes,

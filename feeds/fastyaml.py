@@ -44,14 +44,8 @@ equal to ``load_yaml(text).data``, with the same types all the way down (``bool`
 from __future__ import annotations
 
 import re
-from types import ModuleType
+from collections.abc import Callable
 from typing import Any
-
-yaml_rs: ModuleType | None
-try:
-    import yaml_rs
-except ImportError:  # pragma: no cover - no wheel for this platform: always PyYAML
-    yaml_rs = None
 
 _NA = "\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
 """Non-ASCII characters PyYAML accepts and does not read as line breaks (no BOM)."""
@@ -134,13 +128,40 @@ _GATE_PATTERN = rf"(?:{_LINE}(?:\n|\Z))*+"
 """Lines, each ending at a line break or at the end of the text (the line is written
 once: its character classes of :data:`_NA` are what compiling costs, 32 ms in all)."""
 
-PYYAML_FIRST = 50
-"""How many front matters a process reads with PyYAML alone before it compiles the gate:
-compiling costs 32 ms and PyYAML about 250 µs more per front matter than the fast path,
-so a run that reads a few files (one edit) never compiles it."""
+PYYAML_FIRST = 160
+"""How many front matters a process reads with PyYAML alone before it compiles the gate,
+unless :func:`expect` told it how many are coming. Compiling it and importing yaml-rs
+cost about 40 ms, and the fast path saves about 250 µs a front matter: the gate comes once
+PyYAML has spent what it would have cost (a run that rereads a few articles never pays
+for it, and a process told nothing never spends more than twice what the best choice
+would have)."""
 
 _gate: re.Pattern[str] | None = None
+_loads: Callable[[str], Any] | None = None
+"""yaml-rs's ``loads``, imported with the gate (``None`` before, and where it has no
+wheel: then PyYAML reads everything)."""
 _before_gate = PYYAML_FIRST
+
+
+def expect(count: int) -> None:
+    """This process is about to read ``count`` front matters: compile the gate now if the
+    fast path repays it on them (so that workers forked after start with it), or read them
+    with PyYAML alone."""
+    global _before_gate
+    if _gate is None:
+        _before_gate = 0 if count >= PYYAML_FIRST else count
+        if count >= PYYAML_FIRST:
+            _compile()
+
+
+def _compile() -> re.Pattern[str] | None:
+    global _gate, _loads
+    try:
+        from yaml_rs import loads
+    except ImportError:  # pragma: no cover - no wheel for this platform: always PyYAML
+        return None
+    _loads, _gate = loads, re.compile(_GATE_PATTERN)
+    return _gate
 
 
 def load_yaml_fast(text: str) -> dict[str, Any] | None:
@@ -157,19 +178,20 @@ def load_yaml_fast(text: str) -> dict[str, Any] | None:
         # ... and if reading ``doc`` finds a problem while ``lines`` is empty,
         # redo it with ``load_yaml(split.front)`` for the exact lines.
     """
-    global _gate, _before_gate
-    if yaml_rs is None:
-        return None
-    gate = _gate
-    if gate is None:
+    global _before_gate
+    gate, loads = _gate, _loads
+    if gate is None or loads is None:
         if _before_gate > 0:
             _before_gate -= 1
             return None
-        gate = _gate = re.compile(_GATE_PATTERN)
+        gate, loads = _compile(), _loads
+        if gate is None or loads is None:
+            _before_gate = 2**62  # no yaml-rs here: never try again
+            return None
     if not gate.fullmatch(text):
         return None
     try:
-        data = yaml_rs.loads(text)
+        data = loads(text)
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException:  # any refusal, even a Rust panic (a BaseException): PyYAML decides

@@ -682,6 +682,22 @@ def test_the_gate_waits_for_the_first_front_matters() -> None:
         fastyaml._before_gate = 0
 
 
+def test_a_process_told_how_many_front_matters_come_compiles_the_gate_if_they_repay_it() -> None:
+    text = "title: x\n"
+    fastyaml._gate = None
+    try:
+        fastyaml.expect(3)  # too few: PyYAML reads them all
+        assert [load_yaml_fast(text) for _ in range(3)] == [None] * 3
+        assert fastyaml._gate is None
+        fastyaml.expect(fastyaml.PYYAML_FIRST)  # enough: compiled now, before any is read
+        assert fastyaml._gate is not None
+        assert load_yaml_fast(text) == {"title": "x"}
+        fastyaml.expect(1)  # compiled: it stays
+        assert load_yaml_fast(text) == {"title": "x"}
+    finally:
+        fastyaml._before_gate = 0
+
+
 # -- splitting a file at its fences ------------------------------------------------------
 
 
