@@ -140,6 +140,20 @@ def test_templates_folder_overrides_the_page(tmp_path: Path) -> None:
     assert (output / "index.html").read_text("utf-8") == "<p>Mine &amp; Yours: 2 topics</p>\n"
 
 
+def test_a_template_may_look_feeds_up_by_attribute_or_by_key(tmp_path: Path) -> None:
+    template = (
+        "{% for feed in topics %}{{ feed.name }}={{ feed['name'] }} {{ feed.count }}"
+        "={{ feed['count'] }}{% for link in feed.links %} {{ link['label'] }}:{{ link.href }}"
+        "{% endfor %};{% endfor %}\n"
+    )
+    write_tree(tmp_path / "site", {"templates/index.html": template})
+    config = write_config(tmp_path / "site", "templates: templates\nformats: [rss, json]\n")
+    _, output = run_build(tmp_path, {"a.md": article(topics=["A"])}, config)
+    assert (output / "index.html").read_text("utf-8") == (
+        "A=A 1=1 RSS:topics/a/rss.xml JSON Feed:topics/a/feed.json;"
+    )
+
+
 def test_override_can_extend_the_builtin_page(tmp_path: Path) -> None:
     template = (
         '{% extends "builtin/index.html" %}\n'

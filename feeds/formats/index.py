@@ -7,7 +7,8 @@ autodiscovery links) stay absolute under ``base_url``, as in the feeds and the O
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 from feeds.formats.common import EPOCH, Context
 from feeds.formats.icons import favicon_href
@@ -18,28 +19,55 @@ from feeds.model import Feed, FeedKind, Site
 FILENAME = "index.html"
 
 
-def _entry(feed: Feed, context: Context) -> dict[str, Any]:
-    return {
-        "name": feed.name,
-        "title": context.title(feed),
-        "description": context.description(feed),
-        "anchor": context.anchor(feed),
-        "page_href": _relative(context.file_url(feed, PAGE.filename), context.config.base_url),
-        "count": feed.total,
-        "newest": feed.updated,
-        "links": [
-            {
-                "label": info.label,
-                "url": (url := context.file_url(feed, info.filename)),
-                "href": _relative(url, context.config.base_url),
-                "type": info.media_type,
-            }
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A link to one of a feed's files, as the template sees it."""
+
+    label: str
+    url: str
+    href: str
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A feed as the template sees it. Attributes, not a dict: Jinja looks ``feed.name``
+    up as an attribute first, and failing that on 20,000 values of a big site's index
+    doubled the time the page takes to render (``feed["name"]`` works too)."""
+
+    name: str
+    title: str
+    description: str
+    anchor: str
+    page_href: str
+    count: int
+    newest: datetime | None
+    links: tuple[Link, ...]
+    archive_href: str | None
+
+
+def _entry(feed: Feed, context: Context) -> Row:
+    base_url = context.config.base_url
+    archive = context.archive_url(feed)
+    return Row(
+        name=feed.name,
+        title=context.title(feed),
+        description=context.description(feed),
+        anchor=context.anchor(feed),
+        page_href=_relative(context.file_url(feed, PAGE.filename), base_url),
+        count=feed.total,
+        newest=feed.updated,
+        links=tuple(
+            Link(
+                label=info.label,
+                url=(url := context.file_url(feed, info.filename)),
+                href=_relative(url, base_url),
+                type=info.media_type,
+            )
             for info in context.formats
-        ],
-        "archive_href": _relative(archive, context.config.base_url)
-        if (archive := context.archive_url(feed))
-        else None,
-    }
+        ),
+        archive_href=_relative(archive, base_url) if archive else None,
+    )
 
 
 def _relative(url: str, base_url: str) -> str:
