@@ -608,8 +608,11 @@ def previous(
             raise BadRow(f"groups: no kind {kind!r}") from None
         records[group] = _record(record)
     shown: dict[str, bytes] = {}
+    # Named: without statistics SQLite takes the primary key's range of the root, every
+    # file's row (17 ms at 100,000 files), over the index of the few that have one.
     for rel, seen in db.execute(
-        "SELECT rel, seen FROM files WHERE root = ? AND seen IS NOT NULL", (root,)
+        "SELECT rel, seen FROM files INDEXED BY files_seen WHERE root = ? AND seen IS NOT NULL",
+        (root,),
     ):
         if not (isinstance(seen, bytes) and len(seen) == 32):
             raise BadRow("files: not a stamp")
