@@ -59,9 +59,12 @@ def _named_files(text: str, prefix: str, index_of: Mapping[str, int]) -> list[st
     while start >= 0:
         begin = start + len(prefix)
         best = None
-        for end in _ENDS.finditer(text, begin + 1):
-            if text[begin : end.start()] in index_of:
-                best = text[begin : end.start()]
+        end = text.find(".md", begin)  # every source's name ends so: the only ends to try
+        while end >= 0:
+            end += 3
+            if _ENDS.match(text, end) and text[begin:end] in index_of:
+                best = text[begin:end]
+            end = text.find(".md", end)
         if best is not None and best not in found:
             found.append(best)
         start = text.find(prefix, begin)

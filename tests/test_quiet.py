@@ -14,6 +14,8 @@ from conftest import NOW, REPO, article, write_tree
 import feeds.cache
 from feeds.cli import EXIT_LOCKED, EXIT_OK, EXIT_PROBLEMS, main
 from feeds.lock import output_lock
+from feeds.reported import _named_files
+from feeds.sources import scan
 
 BAD = "content/bad.md:5: publishedDateTime: not a date: 'soon'"
 BAD_EDITED = "content/bad.md:5: publishedDateTime: not a date: 'later'"
@@ -120,3 +122,17 @@ def test_the_readme_cron_line_is_silent_the_second_time(tmp_path: Path) -> None:
     assert len(first.stderr.splitlines()) == 3, first.stderr  # problems dated now: real clock
     second = cron()
     assert (second.returncode, second.stdout, second.stderr) == (EXIT_PROBLEMS, "", "")
+
+
+def test_a_problem_names_files_by_their_longest_name_whatever_follows_it(tmp_path: Path) -> None:
+    names = ["a.md", "a.md.md", "b c.md", "d,e.md", "f/g.md"]
+    content = write_tree(tmp_path / "content", {name: "x" for name in names})
+    found = scan(content)
+    prefix = found.sources.prefix
+    text = (
+        f"{prefix}a.md.md:3: id: same article as {prefix}b c.md, {prefix}d,e.md "
+        f"({prefix}f/g.md); {prefix}a.md and {prefix}none.md"
+    )
+    named = _named_files(text, prefix, found.index_of())
+    assert named == ["a.md.md", "b c.md", "d,e.md", "f/g.md", "a.md"]
+    assert _named_files(f"{prefix}a.mdx {prefix}a.md", prefix, found.index_of()) == ["a.md"]
