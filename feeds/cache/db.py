@@ -23,7 +23,7 @@ from feeds import __version__
 from feeds.errors import Problem, Severity
 
 DB_FILE = "cache.sqlite3"
-SCHEMA = 10
+SCHEMA = 11
 """Raised whenever what is stored changes shape or meaning, or the same inputs render to
 other output (a recorded output is current only under the version it was written by). 7:
 a row per file, group and problem in real tables (6 kept marshalled buckets). 8: how many
@@ -31,7 +31,8 @@ items each subscription feed wrote (table ``written``); archives hold what a cap
 9: the archive layout, a row per group and month (tables ``archives``, ``archive_head``);
 the manifest digest is of its bytes. 10: a feed's fingerprint leaves out its group's total
 (the group page lists its count of items instead); archive pages end where their articles'
-ids say (``archives.pages``: a month's pages, not its articles)."""
+ids say (``archives.pages``: a month's pages, not its articles). 11: ``groups`` and
+``archives`` have a rowid (their rows of many kilobytes were read whole for a few columns)."""
 BUSY_SECONDS = 10.0
 """How long a run waits for another run's cache transaction before skipping its own."""
 _LIBRARIES = (
@@ -139,17 +140,20 @@ CREATE TABLE IF NOT EXISTS problems (
     severity TEXT NOT NULL,
     PRIMARY KEY (root, rel, seq)
 ) WITHOUT ROWID, STRICT;
+-- Rows of many kilobytes (a group's candidates, a month's members) in tables with a rowid:
+-- SQLite then reads a row's leading columns without the pages its long last ones spill
+-- into. (A WITHOUT ROWID table reads every row whole, whichever columns are asked for.)
 CREATE TABLE IF NOT EXISTS groups (
     root TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, record TEXT NOT NULL,
     total INTEGER NOT NULL, complete INTEGER NOT NULL, names TEXT NOT NULL,
     candidates TEXT NOT NULL,
     PRIMARY KEY (root, kind, key)
-) WITHOUT ROWID, STRICT;
+) STRICT;
 CREATE TABLE IF NOT EXISTS archives (
     root TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, month TEXT NOT NULL,
     pages INTEGER NOT NULL, members TEXT NOT NULL,
     PRIMARY KEY (root, kind, key, month)
-) WITHOUT ROWID, STRICT;
+) STRICT;
 CREATE TABLE IF NOT EXISTS archive_head (
     root TEXT PRIMARY KEY, output TEXT NOT NULL, settings TEXT NOT NULL,
     manifest TEXT NOT NULL, folders TEXT NOT NULL
