@@ -142,7 +142,7 @@ CREATE TABLE IF NOT EXISTS problems (
 ) WITHOUT ROWID, STRICT;
 -- Rows of many kilobytes (a group's candidates, a month's members) in tables with a rowid:
 -- SQLite then reads a row's leading columns without the pages its long last ones spill
--- into. (A WITHOUT ROWID table reads every row whole, whichever columns are asked for.)
+-- into. (A WITHOUT ROWID table read these rows whole, whichever columns were asked for.)
 CREATE TABLE IF NOT EXISTS groups (
     root TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, record TEXT NOT NULL,
     total INTEGER NOT NULL, complete INTEGER NOT NULL, names TEXT NOT NULL,
