@@ -27,25 +27,19 @@ from urllib.parse import unquote, urlsplit
 from feeds import tasks
 from feeds.archive import (
     Histories,
-    archived,
-    document_place,
     histories,
-    layout_rows,
-    updated,
 )
 from feeds.cache import (
-    ArchiveRecord,
     Cache,
     Damaged,
     FeedPlan,
-    Look,
     Output,
     RunFacts,
     RunRecord,
     Settings,
     Written,
 )
-from feeds.choosing import Chosen, Progress, choose, update_choice
+from feeds.choosing import Progress, choose, update_choice
 from feeds.config import Config
 from feeds.errors import BuildError, Problem, Severity
 from feeds.fastyaml import expect as expect_front_matters
@@ -54,8 +48,9 @@ from feeds.group import (
     GroupKey,
     Selection,
 )
+from feeds.layout import Layout, lay_out
 from feeds.lock import output_lock
-from feeds.manifest import Manifest, is_intact, part_of, read_old
+from feeds.manifest import Manifest, is_intact, read_old
 from feeds.model import (
     Counts,
     Feed,
@@ -336,15 +331,15 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         chosen_site = site
         stored: dict[str, int] = {}  # with archives: the items each feed wrote last run
         # With archives, the layout is first the one where every feed writes every item it
-        # holds (stored and updated per month, see _archives). Only when a feed writes
+        # holds (stored and updated per month, see feeds.layout). Only when a feed writes
         # fewer (max_feed_bytes) is it made from every brief and each feed's count
         # (feeds.archive.Histories), and the cache then keeps no layout.
-        layout: _Layout | None = None
+        layout: Layout | None = None
         history: Histories | None = None
         if config.archives:
             if writing and output is not None:
                 stored = look.written_counts(output)
-            layout = _archives(config, selection, look, chosen, found, output, manifest, digest)
+            layout = lay_out(config, selection, look, chosen, found, output, manifest, digest)
             site = layout.site
         feed_counts: dict[str, int] = {}
         every = {(feed.kind, feed.key): len(feed.members) for feed in chosen_site.feeds}
@@ -602,124 +597,6 @@ class _Spool:
 
 SPOOL_BYTES = 16 * 1024 * 1024
 """Files held aside (see :class:`_Spool`) past this many bytes go to a temporary file."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    """The archive stage's result (``archives: monthly``)."""
-
-    site: Site
-    """With each feed's link to its newest archive, and the archive documents to plan."""
-    kept: frozenset[str]
-    """Archive documents' files left as they are, neither built nor fingerprinted."""
-    kept_parts: frozenset[str]
-    """Archive folders all of whose files are left so, not even read from the manifest
-    (see :func:`feeds.write.write_output`)."""
-    looked: Collection[str] | None
-    """Besides the planned feeds' paths, those whose outputs rows the plan reads
-    (``None``: every row)."""
-    record: ArchiveRecord
-
-
-def _archives(
-    config: Config,
-    selection: Selection,
-    look: Look,
-    chosen: Chosen,
-    found: Scan,
-    output: Output | None,
-    manifest: Manifest | None,
-    extra: str,
-) -> _Layout:
-    """The archive stage: the layout updated from the last one (only the months a change
-    touches, see :func:`~feeds.archive.updated`) when the output holds every document of
-    that layout as the last run wrote it, under the same settings; else made whole from
-    every brief (:func:`~feeds.archive.archived`), every document planned."""
-    site = chosen.site
-    folders = {(feed.kind, feed.key): feed.group_folder for feed in site.feeds}
-    head = None
-    stored, moved = chosen.layout, chosen.moved
-    if output is not None and stored is not None and moved is not None:
-        head = stored.archive_head()
-    # A feed's archive folder where something was added or removed by hand since it was
-    # written has each of its files checked (see feeds.manifest.Manifest.disturbed); one
-    # whose part of the manifest is gone or damaged makes the layout whole again.
-    disturbed = [] if manifest is None else [f for f in manifest.parts if manifest.disturbed(f)]
-    if (
-        head is not None
-        and output is not None
-        and manifest is not None
-        and stored is not None
-        and moved is not None
-        and head[:3] == (output.root, look.output_settings(extra), output.digest)
-        and _same_folders(head.folders, folders)
-        and all(manifest.part(folder) for folder in disturbed)
-    ):
-        before = head.folders
-        by_folder = {folder: group for group, folder in (*before.items(), *folders.items())}
-        # A file of a disturbed folder deleted or changed is built again with its month.
-        broken: dict[GroupKey, set[str]] = {}
-        root = Path(output.root)
-        for folder in disturbed:
-            for rel, entry in manifest.part(folder).items():
-                if is_intact(root, rel, entry):
-                    continue
-                place = document_place(rel[: rel.rfind("/") + 1])
-                group = None if place is None else by_folder.get(place[0])
-                if place is not None and group is not None:
-                    broken.setdefault(group, set()).add(place[1])
-        index_of = found.index_of()
-        update = updated(
-            site,
-            stored,
-            moved,
-            config.items_per_feed,
-            selection,
-            config.groupings,
-            index_of,
-            before,
-            head.newest,
-            broken,
-        )
-        # The archive folders a change touches are read from the manifest; the others are
-        # kept whole, unread.
-        replanned = update.replanned
-        touched = {part_of(f"{folder}/") or "" for folder in replanned}.union(disturbed)
-        kept: set[str] = set()
-        looked: list[str] = list(manifest.files)
-        for folder in touched & manifest.parts.keys():
-            for rel in manifest.part(folder):
-                if rel[: rel.rfind("/")] in replanned:
-                    looked.append(rel)
-                else:
-                    kept.add(rel)
-        keep_parts = frozenset(manifest.parts.keys() - touched)
-        site = update.site
-        record = ArchiveRecord(full=False, rows=update.rows, folders=folders, newest=_newest(site))
-        return _Layout(site, frozenset(kept), keep_parts, looked, record)
-    assert chosen.every_brief is not None
-    briefs = chosen.every_brief()
-    site = archived(site, config, selection, briefs)
-    rows = layout_rows(site.archives, briefs, found.rels)
-    record = ArchiveRecord(full=True, rows=rows, folders=folders, newest=_newest(site))
-    return _Layout(site, frozenset(), frozenset(), None, record)
-
-
-def _newest(site: Site) -> dict[GroupKey, str | None]:
-    """Each group's newest archive document's folder: its feed's link."""
-    return {
-        (feed.kind, feed.key): feed.history.prev if feed.history is not None else None
-        for feed in site.feeds
-    }
-
-
-def _same_folders(before: Mapping[GroupKey, str], now: Mapping[GroupKey, str]) -> bool:
-    """Whether every group keeps its folder, and no new group takes a folder that was
-    another's (the archive documents there are then someone else's)."""
-    if any(before.get(group, folder) != folder for group, folder in now.items()):
-        return False
-    taken = set(before.values())
-    return not any(folder in taken for group, folder in now.items() if group not in before)
 
 
 def _settings(config: Config, selection: Selection) -> Settings:

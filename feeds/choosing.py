@@ -72,7 +72,7 @@ class Chosen:
     (see :mod:`feeds.archive`), asked only when the whole layout is made; ``None`` otherwise."""
     moved: Moved | None = None
     """With ``archives`` on, an updated choice: what it changed, to update the archive
-    layout from (see :func:`feeds.build._archives`)."""
+    layout from (see :func:`feeds.layout.lay_out`)."""
     layout: Previous | None = None
     """The last run's archive layout as the cache holds it (an updated choice)."""
 

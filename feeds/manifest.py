@@ -110,7 +110,7 @@ class Manifest(Mapping[str, ManifestEntry]):
     def intact(self) -> bool:
         """Whether every file outside the archive folders is still the one recorded
         (:func:`is_intact`) and no archive folder is :meth:`disturbed` (the files in one
-        are checked one by one only when it is, by the archive stage of :mod:`feeds.build`)."""
+        are checked one by one only when it is, by the archive stage, :mod:`feeds.layout`)."""
         root = self.root
         if root is None:
             return False
