@@ -17,7 +17,7 @@ from lxml import etree
 
 from feeds.config import Config
 from feeds.formats import xml
-from feeds.formats.common import Context, item_content
+from feeds.formats.common import Context, item_content, rfc822
 from feeds.formats.jsonfeed import json_item, render_json
 from feeds.formats.xml import atom_entry, rss_item
 from feeds.model import Article, Feed, FeedKind, Image, Provider, RelatedItem, Site, Topic
@@ -505,7 +505,14 @@ def test_property_xml_escaping_is_the_replace_chain(value: str) -> None:
     )
 )
 def test_property_rfc822_is_email_utils(when: datetime) -> None:
-    assert xml.rfc822(when) == format_datetime(when)
+    assert rfc822(when) == format_datetime(when)
+    if when.tzinfo is UTC:  # the OPML list's dates
+        assert rfc822(when, usegmt=True) == format_datetime(when, usegmt=True)
+    else:
+        with pytest.raises(ValueError):
+            format_datetime(when, usegmt=True)
+        with pytest.raises(ValueError):
+            rfc822(when, usegmt=True)
 
 
 def _reference_json_document(feed: Feed, context: Context, items: list[str]) -> bytes:

@@ -43,6 +43,27 @@ class FormatInfo(NamedTuple):
     label: str
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def rfc822(when: datetime, *, usegmt: bool = False) -> str:
+    """``email.utils.format_datetime(when, usegmt)``, without its time tuple and ``%``
+    formatting, and without importing :mod:`email` (the OPML list's dates took it in)."""
+    if when.tzinfo is UTC:
+        zone = "GMT" if usegmt else "+0000"
+    elif usegmt:
+        raise ValueError("usegmt option requires a UTC datetime")
+    elif when.tzinfo is None:
+        zone = "-0000"
+    else:
+        zone = when.strftime("%z")
+    return (
+        f"{_DAYS[when.weekday()]}, {when.day:02d} {_MONTHS[when.month - 1]} {when.year:04d} "
+        f"{when.hour:02d}:{when.minute:02d}:{when.second:02d} {zone}"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     """The configuration and site a renderer may consult, plus URL helpers."""

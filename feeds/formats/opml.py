@@ -8,11 +8,9 @@ no ``<docs>`` in the head: the spec has it, but the validator rejects it as unde
 
 from __future__ import annotations
 
-from email.utils import format_datetime
-
 from lxml import etree
 
-from feeds.formats.common import EPOCH, Context, FormatInfo
+from feeds.formats.common import EPOCH, Context, FormatInfo, rfc822
 from feeds.model import Feed, FeedKind, Site
 
 FILENAME = "feeds.opml"
@@ -49,7 +47,7 @@ def render_opml(site: Site, context: Context) -> dict[str, bytes]:
     root = etree.Element("opml", version="2.0")
     head = etree.SubElement(root, "head")
     etree.SubElement(head, "title").text = f"{context.config.title}: all feeds"
-    updated = format_datetime(site.site_feed.updated or EPOCH, usegmt=True)
+    updated = rfc822(site.site_feed.updated or EPOCH, usegmt=True)
     etree.SubElement(head, "dateCreated").text = updated
     etree.SubElement(head, "dateModified").text = updated
     etree.SubElement(head, "ownerName").text = context.config.title

@@ -10,8 +10,6 @@ renderer, and a test checks that both give the same bytes.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 
@@ -29,6 +27,7 @@ from feeds.formats.common import (
     Context,
     item_content,
     per_config,
+    rfc822,
     update_period,
 )
 from feeds.formats.icons import feed_icons
@@ -87,24 +86,6 @@ def _html_text(value: str) -> str:
             .replace("\r", "&#13;")
         )
     return value
-
-
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def rfc822(when: datetime) -> str:
-    """``email.utils.format_datetime(when)``, without its time tuple and ``%`` formatting."""
-    if when.tzinfo is UTC:
-        zone = "+0000"
-    elif when.tzinfo is None:
-        zone = "-0000"
-    else:
-        zone = when.strftime("%z")
-    return (
-        f"{_DAYS[when.weekday()]}, {when.day:02d} {_MONTHS[when.month - 1]} {when.year:04d} "
-        f"{when.hour:02d}:{when.minute:02d}:{when.second:02d} {zone}"
-    )
 
 
 class _Urls:
