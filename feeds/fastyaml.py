@@ -47,8 +47,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-_NA = "\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
-"""Non-ASCII characters PyYAML accepts and does not read as line breaks (no BOM)."""
+_NOT_NA = r"\x80-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff"
+"""The characters outside ASCII that PyYAML refuses or reads as line breaks: C1 controls
+(``\\x85`` among them), the line and paragraph separators, surrogates, the BOM and two
+non-characters. Every other one PyYAML takes as it is, so a class of text leaves these
+out together with the ASCII characters it does not take: ``[^\\x00-\\x1f\\x7f{_NOT_NA}]``
+is printable ASCII and every non-ASCII character PyYAML accepts."""
 # The gate is one regular expression, spelled so that Python's backtracking matcher does
 # little besides reading characters:
 #
@@ -57,10 +61,12 @@ _NA = "\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff"
 #   before entering them (a lookahead comes after it, or in the last alternative);
 # * optional groups are spelled ``(?:X|)``.
 #
-# It takes 14 µs on a 2 KB front matter of the benchmark corpus and compiles in 32 ms,
-# most of it spent on the classes holding _NA (a class of 60,000 code points is built
-# one code point at a time); the line is written once in it (:data:`_GATE_PATTERN`), so
-# each of those classes is compiled once.
+# * classes of text are spelled by what they leave out (see :data:`_NOT_NA`): ``re``
+#   compiles a class by marking each code point it holds below U+10000, and the same
+#   classes spelled by what they take in (about 63,000 each) made compiling the gate
+#   take 42 ms, not 3.
+#
+# It takes 14 µs on a 2 KB front matter of the benchmark corpus.
 _S = "[Ss\u017f]"
 """An ``s`` of a YAML 1.1 word: ``re`` ignoring case also reads U+017F (long s) as one."""
 _WORD = (
@@ -70,7 +76,7 @@ _WORD = (
 """YAML 1.1 booleans and nulls (any case): never a plain key or plain string here."""
 _EOL = r"(?![^\n])"
 """The end of a line (a line break or the end of the text)."""
-_COMMENT = rf"\#[\x20-\x7e{_NA}]*+"
+_COMMENT = rf"\#[^\x00-\x1f\x7f{_NOT_NA}]*+"
 _END = rf"(?:[ ]++(?:{_COMMENT}|)|){_EOL}"
 _KEY = (
     # The first letter tells whether the key may be a word, then one lookahead tells.
@@ -87,18 +93,19 @@ _TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9}|)"
 _ZONE = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 _NO_DATE = r"(?![ ]*+(?:[0-9][0-9]*+[-:][0-9]|\\))"
 _DOUBLE = (
-    rf'"{_NO_DATE}(?:[\x20\x21\x23-\x5b\x5d-\x7e{_NA}]++'
+    rf'"{_NO_DATE}(?:[^\x00-\x1f\x22\x5c\x7f{_NOT_NA}]++'
     r"|\\[\\\"/ 0abefnrtvN_LP]"
     r"|\\x[0-9a-fA-F]{2}"
     r"|\\u(?![dD][89a-fA-F])[0-9a-fA-F]{4}"
     r"|\\U(?:000[1-9a-fA-F]|0010)[0-9a-fA-F]{4}"
     r')*+"'
 )
-_SINGLE = rf"'{_NO_DATE}(?:[\x20-\x26\x28-\x7e{_NA}]++|'')*+'"
+_SINGLE = rf"'{_NO_DATE}(?:[^\x00-\x1f\x27\x7f{_NOT_NA}]++|'')*+'"
 _PLAIN = (
     # The first letter tells whether the text may be a word, then one lookahead tells.
-    rf"(?:[A-EG-MP-SU-XZa-eg-mp-su-xz(/${_NA}]|(?!{_WORD}{_END})[FfNnOoTtYy])"
-    rf"(?:[\x21\x22\x24-\x39\x3b-\x7e{_NA}]++|:(?=[^ \n])| [ ]*+(?=[^ \n#])|\#)*+"
+    rf"(?:[^\x00-\x23\x25-\x27\x29-\x2e\x30-\x40FNOTY\x5b-\x60fnoty\x7b-\x7f{_NOT_NA}]"
+    rf"|(?!{_WORD}{_END})[FfNnOoTtYy])"
+    rf"(?:[^\x00-\x20\x23\x3a\x7f{_NOT_NA}]++|:(?=[^ \n])| [ ]*+(?=[^ \n#])|\#)*+"
 )
 _FRACTION = r"(?:\.[0-9]{1,17}+|)"
 _VALUE = (
@@ -125,16 +132,15 @@ _LINE = (
     r"|)"
 )
 _GATE_PATTERN = rf"(?:{_LINE}(?:\n|\Z))*+"
-"""Lines, each ending at a line break or at the end of the text (the line is written
-once: its character classes of :data:`_NA` are what compiling costs, 32 ms in all)."""
+"""Lines, each ending at a line break or at the end of the text."""
 
-PYYAML_FIRST = 160
+PYYAML_FIRST = 24
 """How many front matters a process reads with PyYAML alone before it compiles the gate,
 unless :func:`expect` told it how many are coming. Compiling it and importing yaml-rs
-cost about 40 ms, and the fast path saves about 250 µs a front matter: the gate comes once
-PyYAML has spent what it would have cost (a run that rereads a few articles never pays
-for it, and a process told nothing never spends more than twice what the best choice
-would have)."""
+cost 12-17 ms, and the fast path saves about 720 µs on a front matter of the benchmark
+corpus (PyYAML 830 µs, the fast path 110): the gate comes once PyYAML has spent about
+what it would have cost (a run that rereads a few articles never pays for it, and a
+process told nothing never spends more than twice what the best choice would have)."""
 
 _gate: re.Pattern[str] | None = None
 _loads: Callable[[str], Any] | None = None

@@ -682,6 +682,27 @@ def test_the_gate_waits_for_the_first_front_matters() -> None:
         fastyaml._before_gate = 0
 
 
+def test_each_class_of_text_in_the_gate_takes_the_non_ascii_characters_pyyaml_takes() -> None:
+    """The gate's classes are spelled by what they leave out (:data:`fastyaml._NOT_NA`):
+    each one takes exactly the characters outside ASCII that PyYAML's reader accepts
+    (``yaml.reader.Reader.NON_PRINTABLE``) and does not read as a line break or a BOM,
+    checked on every code point."""
+    import re
+
+    from yaml.reader import Reader
+
+    every = "".join(map(chr, range(0x80, 0x110000)))
+    refused = {m.start() for m in Reader.NON_PRINTABLE.finditer(every)}
+    breaks = {ord(c) - 0x80 for c in "\x85\u2028\u2029\ufeff"}
+    pyyaml_takes = [i + 0x80 for i in range(len(every)) if i not in refused and i not in breaks]
+    spelling = r"\[\^[^\]]*?" + re.escape(fastyaml._NOT_NA) + r"\]"
+    classes = re.findall(spelling, fastyaml._GATE_PATTERN)
+    assert len(set(classes)) == 5  # comments, double- and single-quoted, plain (first, rest)
+    for spelled in set(classes):
+        taken = [m.start() + 0x80 for m in re.finditer(spelled, every)]
+        assert taken == pyyaml_takes, spelled
+
+
 def test_a_process_told_how_many_front_matters_come_compiles_the_gate_if_they_repay_it() -> None:
     text = "title: x\n"
     fastyaml._gate = None
