@@ -462,18 +462,47 @@ def _pages_of(pages: Mapping[str, int]) -> list[tuple[str, int]]:
     ]
 
 
-def _links(pages: list[tuple[str, int]], group: str) -> dict[tuple[str, int], History]:
-    folders = [History(month=m, page=p).folder for m, p in pages]
-    folders = [f"{group}/{f}" if group else f for f in folders]
+def _links(
+    pages: list[tuple[str, int]], group: str, documents: Collection[tuple[str, int]]
+) -> dict[tuple[str, int], History]:
+    """The links of those of ``pages`` (a group's documents, newest first; ``group``: its
+    folder) that are in ``documents``."""
+    last = len(pages) - 1
+
+    def folder(i: int) -> str | None:
+        if not 0 <= i <= last:
+            return None
+        month, page = pages[i]
+        name = History(month=month, page=page).folder
+        return f"{group}/{name}" if group else name
+
     return {
-        (month, page): History(
-            month=month,
-            page=page,
-            prev=folders[i + 1] if i + 1 < len(folders) else None,
-            next=folders[i - 1] if i > 0 else None,
-        )
+        (month, page): History(month=month, page=page, prev=folder(i + 1), next=folder(i - 1))
         for i, (month, page) in enumerate(pages)
+        if (month, page) in documents
     }
+
+
+def _relinks(
+    before: Mapping[str, int], after: Mapping[str, int], months: Collection[str], group: str
+) -> tuple[dict[tuple[str, int], History], dict[tuple[str, int], History]]:
+    """The links before and after of the documents whose links a change may alter, of a
+    group whose pages by month were ``before`` and are ``after``, which differ in
+    ``months`` only: those in ``months``, and those next to one of them in either layout
+    (every other document has the same neighbours in both). A busy site feed has
+    thousands of documents; a change touches a month or two."""
+    old, new = _pages_of(before), _pages_of(after)
+    near: set[tuple[str, int]] = set()
+    for pages in (old, new):
+        last = len(pages) - 1
+        near.update(
+            pages[j]
+            for i, (month, _) in enumerate(pages)
+            if month in months
+            for j in (i - 1, i, i + 1)
+            if 0 <= j <= last
+        )
+    return _links(old, group, near), _links(new, group, near)
 
 
 def updated(
@@ -565,8 +594,7 @@ def updated(
         if feed is None and group not in folders_before:
             continue  # a group of an article no feed shows (a duplicate's), now or before
         prefix = feed.group_folder if feed is not None else folders_before[group]
-        links_before = _links(_pages_of(old_pages), prefix)
-        links_after = _links(_pages_of(new_pages), prefix)
+        links_before, links_after = _relinks(old_pages, new_pages, months, prefix)
         for (month, page), history in links_before.items():
             if month in months or links_after.get((month, page)) != history:
                 replanned.add(f"{prefix}/{history.folder}" if prefix else history.folder)

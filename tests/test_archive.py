@@ -572,3 +572,49 @@ def test_an_archive_documents_folder_names_its_group_and_month() -> None:
     )
     for folder in ("", "topics/archive/", "topics/ai/", "topics/ai/archive/", "archive/x/"):
         assert document_place(folder) is None, folder
+
+
+_MONTHS = [f"2026-{m:02d}" for m in range(1, 9)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    old=st.dictionaries(st.sampled_from(_MONTHS), st.integers(1, 3)),
+    touched=st.sets(st.sampled_from(_MONTHS)),
+    changes=st.dictionaries(st.sampled_from(_MONTHS), st.integers(0, 3)),
+    group=st.sampled_from(["", "topics/ai"]),
+)
+def test_property_the_links_a_change_can_alter_are_those_near_its_months(
+    old: dict[str, int], touched: set[str], changes: dict[str, int], group: str
+) -> None:
+    """An update lays out only the documents in the months it touches and next to them
+    (:func:`feeds.archive._relinks`): every document whose links differ between the two
+    layouts is among them, with the links the whole layouts give it."""
+    from feeds.archive import _links, _pages_of, _relinks
+
+    new = dict(old)
+    for month in touched:  # the layouts differ in the touched months only
+        if changes.get(month):
+            new[month] = changes[month]
+        else:
+            new.pop(month, None)
+    every = set(_pages_of(old)) | set(_pages_of(new))
+    whole_before = _links(_pages_of(old), group, every)
+    whole_after = _links(_pages_of(new), group, every)
+    assert len(whole_before) == sum(old.values()) and len(whole_after) == sum(new.values())
+    before, after = _relinks(old, new, touched, group)
+    assert before.items() <= whole_before.items() and after.items() <= whole_after.items()
+    for document, links in whole_before.items():  # planned again: in a month, or relinked
+        if document[0] in touched or whole_after.get(document) != links:
+            assert document in before and (
+                document[0] in touched or after.get(document) != before[document]
+            ), document
+        elif document in before:
+            assert after.get(document) == before[document], document
+    for document, links in whole_after.items():  # rendered: in a month, or relinked
+        if document[0] in touched or whole_before.get(document) != links:
+            assert document in after and (
+                document[0] in touched or before.get(document) != after[document]
+            ), document
+        elif document in after:
+            assert before.get(document) == after[document], document
