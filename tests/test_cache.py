@@ -645,3 +645,43 @@ def test_file_names_that_are_not_utf8_are_cached_like_any_other(tmp_path: Path) 
     edited = site.build()
     assert edited.incremental and edited.files_reread == 1
     assert outputs(site.output) == site.cold()
+
+
+def test_the_folders_of_files_changed_just_now_are_stored_with_those_files_untrusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A racy file (changed too recently to trust its stamp next time) is stored with no
+    stamp, and its folder's digest with it, so that the next run looks at that folder
+    again; every other folder keeps the digest of its stamps."""
+    import time
+
+    from feeds.cache import Cache, Settings
+    from feeds.model import Stamps
+
+    monkeypatch.setattr(feeds.cache, "RACY_SECONDS", 60)
+    old = time.time_ns() - 3600 * 10**9
+    rels = ("a/1.md", "a/2.md", "b/1.md", "b/c/1.md", "b/2.md", "d/1.md", "d/2.md")
+    runs = (("a/", 0, 2), ("b/", 2, 3), ("b/c/", 3, 4), ("b/", 4, 5), ("d/", 5, 7))
+    settings = Settings(everything="", reading="", choosing="")
+    (tmp_path / "content").mkdir()
+
+    def stored(fresh: dict[int, tuple[int, int, int, int] | None]) -> set[str]:
+        stamps = [fresh.get(i, (10, old, old, i + 1)) for i in range(len(rels))]
+        with Cache.open(tmp_path / "cache") as cache:
+            look = cache.look(
+                tmp_path / "content",
+                settings,
+                rels=rels,
+                stamps=Stamps(Stamps.pack(stamps)),
+                runs=runs,
+            )
+            digests, kept = look.digests(), look._stored_digests()
+        assert digests.keys() == kept.keys() == {"a/", "b/", "b/c/", "d/"}
+        return {folder for folder in digests if digests[folder] != kept[folder]}
+
+    now = time.time_ns()
+    assert stored({}) == set()
+    assert stored({4: (10, now, now, 5)}) == {"b/"}  # the second run of b/
+    # Changed (its ctime), and gone: a file gone counts as gone in either digest.
+    assert stored({0: (10, old, now, 1), 3: None}) == {"a/"}
+    assert stored({6: (10, now + 10**12, old, 7)}) == {"d/"}  # dated in the future

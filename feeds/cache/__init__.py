@@ -46,6 +46,7 @@ import hashlib
 import os
 import sqlite3
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -281,6 +282,7 @@ class Look:
         self.fresh = self._fresh(stamps)
         """Whether any file is missing or too recent to be trusted next time."""
         self._digests: FolderDigests | None = None
+        self._racy_files: frozenset[int] | None = None
         self._inputs: str | None = None
 
     # -- what is trusted ----------------------------------------------------------------
@@ -316,8 +318,9 @@ class Look:
             return digests
         rels, stamps = self.rels, self.stamps
         stored = dict(digests)
+        racy = sorted(self.racy())
         for folder, parts in self.spans.items():
-            if any(self._fresh(stamps.span(a, b)) for a, b in parts):
+            if any(bisect_left(racy, a) < bisect_left(racy, b) for a, b in parts):
                 stored[folder] = folder_digest(
                     [
                         (rels[a:b], Stamps.pack(None if self._racy(s) else s for s in stamps[a:b]))
@@ -427,10 +430,13 @@ class Look:
         only worth working out to be saved can be skipped otherwise."""
         return self.cache.db is not None and not self.cache.read_only
 
-    def racy(self) -> set[int]:
+    def racy(self) -> frozenset[int]:
         """The source numbers of the files changed too recently to trust their stamps
-        next time (or gone)."""
-        return self.stamps.since(self.trusted_before) if self.fresh else set()
+        next time (or gone): worked out once, when first asked for."""
+        if self._racy_files is None:
+            since = self.stamps.since(self.trusted_before) if self.fresh else ()
+            self._racy_files = frozenset(since)
+        return self._racy_files
 
     def output_settings(self, extra: str = "") -> str:
         """What every output file is rendered from besides its feed: the settings, the
