@@ -555,7 +555,7 @@ def machine(load: tuple[float, float, float]) -> dict[str, str]:
 def _cell(run: Run | None, floor: float | None, target: float | None = None) -> str:
     if run is None:
         return "–"
-    ratio = f" ({run.seconds / floor:.1f}× cat)" if floor else ""
+    ratio = f" ({run.seconds / floor:.2f}× cat)" if floor else ""
     verdict = ""
     if target is not None and floor:
         verdict = " ✅" if run.seconds <= target * floor else " ❌"
