@@ -79,7 +79,7 @@ def fingerprint(
     settings: str,
     rels: Sequence[str],
     stamps: Stamps,
-    unstable: frozenset[int] | set[int],
+    unstable: frozenset[int],
     shown: Mapping[int, bytes],
 ) -> str | None:
     """Everything a feed file is rendered from, or ``None`` when an input is not stable
