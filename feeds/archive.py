@@ -533,17 +533,36 @@ def updated(
         into.setdefault(group, set()).add(item)
         touched.setdefault(group, set()).add(month_of(item[0], known))
 
-    for _, was, now in moved.files:
+    folders = {(feed.kind, feed.key): feed for feed in site.feeds}
+    kept_in = {
+        group: set(before) & set(moved.feeds_after.get(group, ()))
+        for group, before in moved.feeds_before.items()
+    }
+
+    def in_feed(group: GroupKey, row: Row) -> bool:
+        """Whether the group's subscription feed holds ``row`` both before and after:
+        then none of the group's archive documents does (an edit of the newest article
+        touches no month). A group not chosen again kept its feed as it was."""
+        if group in kept_in or group in moved.feeds_after:
+            return row in kept_in.get(group, ())
+        feed, index = folders.get(group), index_of.get(row[2])
+        return feed is not None and index is not None and index in feed.members
+
+    for rel, was, now in moved.files:
         for brief in (was, now):
             if brief is not None and selection.publishes(brief):
                 month = month_of(brief.published, known)
+                row = (brief.published, brief.id, rel)
                 for group, _ in groups_of(brief, topics, providers):
-                    touched.setdefault(group, set()).add(month)
+                    if not in_feed(group, row):
+                        touched.setdefault(group, set()).add(month)
     after_in: dict[GroupKey, set[Row]] = {}
     for rel, before, after in moved.shown:
         if before is not None:
+            row = (before.published, before.id, rel)
             for group, _ in groups_of(before, topics, providers):
-                note(removed, group, (before.published, before.id, rel))
+                if not in_feed(group, row):
+                    note(removed, group, row)
         if after is not None:
             for group, _ in groups_of(after, topics, providers):
                 after_in.setdefault(group, set()).add((after.published, after.id, rel))
@@ -557,7 +576,6 @@ def updated(
             note(removed, group, item)
         for item in after_in.get(group, set()) - new:
             note(added, group, item)
-    folders = {(feed.kind, feed.key): feed for feed in site.feeds}
     stored_pages = stored.archive_pages(touched.keys() | set(moved.renamed))
     for group in moved.renamed:
         touched.setdefault(group, set()).update(stored_pages.get(group, {}))
