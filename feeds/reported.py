@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from feeds.errors import Problem
@@ -41,20 +41,17 @@ def problem_keys(problems: Sequence[Problem], found: Scan) -> list[str]:
         text = str(problem)
         stamps: list[tuple[str, Stamp | None]] = []
         if prefix and prefix in text:
-            index_of = found.index_of()
-            stamps = [
-                (rel, found.stamps[index_of[rel]]) for rel in _named_files(text, prefix, index_of)
-            ]
+            stamps = [(rel, found.stamps[at]) for rel, at in _named_files(text, prefix, found)]
         digest = hashlib.sha256(f"{text}\0{stamps!r}".encode("utf-8", "surrogateescape"))
         keys.append(digest.hexdigest()[:32])
     return keys
 
 
-def _named_files(text: str, prefix: str, index_of: Mapping[str, int]) -> list[str]:
-    """The content files (relative paths) whose labels (``prefix + rel``) appear in
-    ``text``, in order, each ending at a separator or the end of the text; where several
-    names start at one place, the longest is taken."""
-    found: list[str] = []
+def _named_files(text: str, prefix: str, found: Scan) -> list[tuple[str, int]]:
+    """The content files (relative paths, with their numbers) whose labels
+    (``prefix + rel``) appear in ``text``, in order, each ending at a separator or the
+    end of the text; where several names start at one place, the longest is taken."""
+    named: list[tuple[str, int]] = []
     start = text.find(prefix)
     while start >= 0:
         begin = start + len(prefix)
@@ -62,13 +59,15 @@ def _named_files(text: str, prefix: str, index_of: Mapping[str, int]) -> list[st
         end = text.find(".md", begin)  # every source's name ends so: the only ends to try
         while end >= 0:
             end += 3
-            if _ENDS.match(text, end) and text[begin:end] in index_of:
-                best = text[begin:end]
+            if _ENDS.match(text, end):
+                at = found.number(text[begin:end])
+                if at is not None:
+                    best = (text[begin:end], at)
             end = text.find(".md", end)
-        if best is not None and best not in found:
-            found.append(best)
+        if best is not None and best not in named:
+            named.append(best)
         start = text.find(prefix, begin)
-    return found
+    return named
 
 
 def read_reported(output: Path) -> frozenset[str]:

@@ -133,6 +133,11 @@ def test_a_problem_names_files_by_their_longest_name_whatever_follows_it(tmp_pat
         f"{prefix}a.md.md:3: id: same article as {prefix}b c.md, {prefix}d,e.md "
         f"({prefix}f/g.md); {prefix}a.md and {prefix}none.md"
     )
-    named = _named_files(text, prefix, found.index_of())
-    assert named == ["a.md.md", "b c.md", "d,e.md", "f/g.md", "a.md"]
-    assert _named_files(f"{prefix}a.mdx {prefix}a.md", prefix, found.index_of()) == ["a.md"]
+    expected = ["a.md.md", "b c.md", "d,e.md", "f/g.md", "a.md"]
+    for index in (False, True):  # found by a search of the folder's files, then by the index
+        if index:
+            found.index_of()
+        named = _named_files(text, prefix, found)
+        assert named == [(rel, found.rels.index(rel)) for rel in expected]
+        named = _named_files(f"{prefix}a.mdx {prefix}a.md", prefix, found)
+        assert named == [("a.md", found.rels.index("a.md"))]

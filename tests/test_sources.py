@@ -127,3 +127,21 @@ def test_a_scan_stamped_by_workers_as_it_walks_is_the_scan_done_alone(
             ("", 16, 20),
         )
     )
+
+
+def test_a_source_is_numbered_alike_by_a_search_of_its_folder_and_by_the_index(
+    tmp_path: Path,
+) -> None:
+    # A folder's files split in runs by its subfolders; the folder "b" walked before
+    # "b.md", though "b/a.md" sorts after "b.md" as text (no search of all the paths at
+    # once can work); names that are no source.
+    files = {"a.md": "x", "b.md": "x", "b/a.md": "x", "b0.md": "x", "c/a.md": "x"}
+    files |= {"c/b/a.md": "x", "c/z.md": "x", "c/.hidden.md": "x", "c/notes.txt": "x"}
+    content = write_tree(tmp_path / "content", files)
+    found = scan(content)
+    assert found.runs[-3:] == (("c/", 4, 5), ("c/b/", 5, 6), ("c/", 6, 7))
+    not_sources = ["c/.hidden.md", "c/notes.txt", "c/b", "b", "z.md", "c/b/z.md", ""]
+    searched = [found.number(rel) for rel in (*found.rels, *not_sources)]
+    found.index_of()
+    indexed = [found.number(rel) for rel in (*found.rels, *not_sources)]
+    assert searched == indexed == [*range(7), *[None] * len(not_sources)]
