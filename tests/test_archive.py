@@ -481,6 +481,32 @@ def test_edits_in_past_months_update_the_layout_and_match_a_cold_build(tmp_path:
         assert every_file(tree.output) == every_file(cold), what
 
 
+def test_an_edit_of_an_article_every_feed_holds_plans_no_archive_document(
+    tmp_path: Path,
+) -> None:
+    """The newest article is in the subscription feed of each of its groups before and
+    after a new title: no archive document holds it, so none is planned or read again;
+    one that leaves a feed for the archive touches its month there."""
+    tree, copies = _layout_tree(tmp_path)
+    site_feeds = _documents(tree.output) - sum(
+        1 for path in tree.output.rglob("atom.xml") if "/archive/" in path.as_posix()
+    )
+    tree.put(replace(copies[0], title="Edited"))
+    result = tree.build()
+    assert result.incremental and result.documents_planned == site_feeds
+    assert result.report is not None
+    assert all("/archive/" not in f"/{rel}" for rel in result.report.written)
+    cold = tmp_path / "cold"
+    tree.build(cache=False, output=cold)
+    assert every_file(tree.output) == every_file(cold)
+    # Redated into last month's archive: it leaves its feeds, its month is planned.
+    tree.put(replace(copies[0], title="Edited", hours=-DAY * 40))
+    result = tree.build()
+    assert result.incremental and result.documents_planned > site_feeds
+    tree.build(cache=False, output=cold)
+    assert every_file(tree.output) == every_file(cold)
+
+
 def test_an_archive_folder_changed_by_hand_is_checked_and_written_again(tmp_path: Path) -> None:
     """Untouched archive documents are neither fingerprinted nor checked one by one: a run
     stats each feed's archive folder. A month folder removed by hand changes it, and the
