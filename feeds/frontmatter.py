@@ -13,16 +13,13 @@ Errors carry the 1-based line number in the *file*, not in the YAML block.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
-try:
-    from yaml import CSafeLoader as _BaseLoader
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+if TYPE_CHECKING:
+    import yaml
 
 MAX_DEPTH = 64
 """Deepest nesting of mappings and lists accepted in YAML."""
@@ -74,12 +71,16 @@ class _Checks:
         try:
             return super().construct_object(node, deep=deep)  # type: ignore[misc]
         except (ValueError, OverflowError) as e:
+            import yaml  # imported by now: only PyYAML's loaders get here
+
             # PyYAML's constructors raise these for values such as a 5,000-digit number.
             value = node.value if isinstance(node, yaml.ScalarNode) else ""
             shown = value if len(value) <= 40 else value[:37] + "..."
             raise YamlProblem(node.start_mark.line + 1, f"bad value {shown!r}: {e}") from None
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        import yaml
+
         if not isinstance(node, yaml.MappingNode):
             return super().construct_mapping(node, deep=deep)
         lines: dict[str, int] = {}
@@ -100,21 +101,15 @@ class _Checks:
         return mapping
 
 
-class _Loader(_Checks, _BaseLoader):
-    """PyYAML's safe loader on libyaml, with our checks."""
-
-
-class _PyLoader(_Checks, yaml.SafeLoader):
-    """The pure-Python twin, for what libyaml refuses (escapes of lone surrogates)."""
-
-
-def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
+def _construct_timestamp(loader: Any, node: yaml.ScalarNode) -> Any:
     """PyYAML's timestamp, or the plain text when it names an impossible date (2021-02-30).
 
     The text then reaches the field's own check, which reports it with the field's name.
     So does the text of an explicit ``!!timestamp`` tag that is no timestamp at all
     (``!!timestamp soon``), on which PyYAML's constructor fails with ``AttributeError``.
     """
+    import yaml
+
     value = node.value
     if isinstance(value, str) and loader.timestamp_regexp.match(value) is None:
         return value
@@ -126,7 +121,7 @@ def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
 
 # Keep the mapping ids valid: construct_mapping is reached through construct_yaml_map,
 # which fills a dict created earlier; register the final dict instead.
-def _construct_yaml_map(loader: _Loader, node: yaml.MappingNode) -> Any:
+def _construct_yaml_map(loader: Any, node: yaml.MappingNode) -> Any:
     data: dict[Any, Any] = {}
     yield data
     value = loader.construct_mapping(node)
@@ -134,9 +129,29 @@ def _construct_yaml_map(loader: _Loader, node: yaml.MappingNode) -> Any:
     loader.key_lines[id(data)] = loader.key_lines.pop(id(value), {})
 
 
-for _cls in (_Loader, _PyLoader):
-    _cls.add_constructor("tag:yaml.org,2002:map", _construct_yaml_map)
-    _cls.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+@functools.cache
+def _loaders() -> tuple[type[Any], type[Any]]:
+    """PyYAML's safe loader on libyaml with our checks, and its pure-Python twin (for what
+    libyaml refuses: escapes of lone surrogates), made when first needed: importing
+    PyYAML takes 15-20 ms, which a run whose YAML all takes the fast path
+    (:mod:`feeds.fastyaml`) never spends."""
+    import yaml
+
+    try:
+        from yaml import CSafeLoader as base
+    except ImportError:  # pragma: no cover - PyYAML built without libyaml
+        from yaml import SafeLoader as base  # type: ignore[assignment]
+
+    class Loader(_Checks, base):
+        pass
+
+    class PyLoader(_Checks, yaml.SafeLoader):
+        pass
+
+    for cls in (Loader, PyLoader):
+        cls.add_constructor("tag:yaml.org,2002:map", _construct_yaml_map)
+        cls.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+    return Loader, PyLoader
 
 
 def _too_deep(text: str) -> int:
@@ -172,17 +187,20 @@ def load_yaml(text: str) -> Document:
     deep = _too_deep(text)
     if deep:
         raise YamlProblem(deep, f"nesting deeper than {MAX_DEPTH} levels")
+    loader, pure = _loaders()
     try:
-        return _load(text, _Loader)
+        return _load(text, loader)
     except YamlProblem as e:
         if "invalid Unicode character escape" not in e.message:
             raise
     # libyaml refuses escapes of lone surrogates ("\ud800") that PyYAML's pure-Python
     # reader accepts; text cleaning removes them later, so read such files that way.
-    return _load(text, _PyLoader)
+    return _load(text, pure)
 
 
-def _load(text: str, loader_class: type[_Loader] | type[_PyLoader]) -> Document:
+def _load(text: str, loader_class: type[Any]) -> Document:
+    import yaml
+
     loader = loader_class(text)
     try:
         data = loader.get_single_data()
