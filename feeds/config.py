@@ -6,6 +6,7 @@ Every key is checked; all problems are collected and raised together as one
 
 from __future__ import annotations
 
+import contextlib
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
@@ -238,14 +239,7 @@ def load_config(path: Path | None) -> Config:
         text = raw.decode("utf-8-sig").replace("\r\n", "\n")
     except UnicodeDecodeError as e:
         raise ConfigError(str(path), (f"not UTF-8 text (byte {e.start})",)) from None
-    from feeds.frontmatter import YamlProblem, load_yaml  # PyYAML: only with a feeds.yaml
-
-    try:
-        doc = load_yaml(text)
-    except YamlProblem as e:
-        field = f"{e.field}: " if e.field else ""
-        raise ConfigError(str(path), (f"{e.line}: {field}{e.message}",)) from None
-    config = parse_config(doc.data, str(path), doc.lines.get(id(doc.data), {}))
+    config = _parsed(text, str(path))
     if config.templates is not None:
         folder = (path.parent / config.templates).resolve()
         if not folder.is_dir():
@@ -256,6 +250,26 @@ def load_config(path: Path | None) -> Config:
         icon=_icon_file(path, "icon", config.icon),
         favicon=_icon_file(path, "favicon", config.favicon),
     )
+
+
+def _parsed(text: str, path: str) -> Config:
+    """The settings ``text`` (a ``feeds.yaml``) holds. Read by the fast path when it can
+    (:mod:`feeds.fastyaml`: the front matters read later then take it too, and PyYAML is
+    never imported); a file it does not take, or one with a problem to report by line,
+    is read by :func:`~feeds.frontmatter.load_yaml`."""
+    from feeds.fastyaml import load_yaml_gated
+    from feeds.frontmatter import YamlProblem, load_yaml
+
+    data = load_yaml_gated(text)
+    if data is not None:
+        with contextlib.suppress(ConfigError):
+            return parse_config(data, path, {})
+    try:
+        doc = load_yaml(text)
+    except YamlProblem as e:
+        field = f"{e.field}: " if e.field else ""
+        raise ConfigError(path, (f"{e.line}: {field}{e.message}",)) from None
+    return parse_config(doc.data, path, doc.lines.get(id(doc.data), {}))
 
 
 def _icon_file(path: Path, key: str, value: str | None) -> str | None:

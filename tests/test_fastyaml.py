@@ -8,6 +8,8 @@ refuses the text, the fast path must return ``None``.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -775,3 +777,31 @@ def test_split_front_matter_follows_the_rule_line_by_line(text: str) -> None:
     for candidate in (text, "---\n" + text):
         got = _split_or_problem(split_front_matter, candidate)
         assert got == _split_or_problem(_by_lines, candidate)
+
+
+def test_a_build_whose_yaml_all_takes_the_fast_path_never_imports_pyyaml(tmp_path: Path) -> None:
+    """``feeds.yaml`` compiles the gate (importing PyYAML costs more): the few front
+    matters a one-edit build reads take the fast path too, and PyYAML is never imported.
+    A problem in ``feeds.yaml`` is still reported with its line (PyYAML reads it then)."""
+    content = tmp_path / "content"
+    generate(content, 30, seed=5)
+    config = tmp_path / "feeds.yaml"
+    config.write_text("title: Site\nbase_url: https://x.example/\narchives: monthly\n")
+    args = ["build", "--content", str(content), "--output", str(tmp_path / "out")]
+    args += ["--cache", str(tmp_path / "cache"), "--config", str(config), "--jobs", "1"]
+    run = (
+        "import sys; from feeds.cli import main; code = main(sys.argv[1:]);"
+        " print(code, 'yaml' in sys.modules)"
+    )
+
+    def build() -> str:
+        done = subprocess.run([sys.executable, "-c", run, *args], capture_output=True, text=True)
+        return done.stdout.splitlines()[-1]
+
+    build()
+    first = sorted(content.rglob("*.md"))[0]
+    first.write_text(first.read_text().replace("\ntitle: ", "\ntitle: Edited ", 1))
+    assert build() == "0 False"
+    config.write_text("title: Site\narchives: weekly\n")
+    done = subprocess.run([sys.executable, "-c", run, *args], capture_output=True, text=True)
+    assert "feeds.yaml: 2: archives: must be monthly" in done.stderr
