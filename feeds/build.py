@@ -230,7 +230,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         Workers(options.jobs) as workers,
         ExitStack() as cleanup,
     ):
-        found = scan(options.content, options.jobs)
+        found = scan(options.content, options.jobs, since=cache.trusted_before)
         sources = found.sources
         if found.unreadable and options.write:
             # A folder that cannot be listed is a fault, not a deletion: publishing
@@ -253,6 +253,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             rels=found.rels,
             stamps=found.stamps,
             runs=found.runs,
+            recent=found.recent,
             notes=tuple(str(problem) for problem in found.problems),
         )
         output, manifest = _output(options.output) if options.write else (None, None)

@@ -266,12 +266,7 @@ Stamp = tuple[int, int, int, int]
 
 _LOWEST, _HIGHEST = -(2**63), 2**63 - 1
 _GONE = (-1, _LOWEST, _LOWEST, 0)
-"""A missing stamp as :class:`Stamps` packs it (no file has a negative size, and its
-times are older than any, so that :meth:`Stamps.newest` passes it over)."""
-
-
-_BLOCK = 1024
-"""Stamps looked at together by :meth:`Stamps.since`."""
+"""A missing stamp as :class:`Stamps` packs it (no file has a negative size)."""
 
 
 class Stamps(Sequence["Stamp | None"]):
@@ -334,40 +329,6 @@ class Stamps(Sequence["Stamp | None"]):
         part = Stamps()
         part.data = self.data[4 * start : 4 * end]
         return part
-
-    def since(self, moment: int) -> set[int]:
-        """The source numbers whose stamp is missing, or was modified or changed at or
-        after ``moment`` (ns)."""
-        data = self.data
-        sizes, mtimes, ctimes = data[0::4], data[1::4], data[2::4]
-        found: set[int] = set()
-        # Most files are older than ``moment``: a block of them is passed over by three
-        # min/max in C, and only a block holding one is looked at stamp by stamp.
-        for start in range(0, len(sizes), _BLOCK):
-            end = start + _BLOCK
-            if (
-                min(sizes[start:end]) >= 0
-                and max(mtimes[start:end]) < moment
-                and max(ctimes[start:end]) < moment
-            ):
-                continue
-            columns = zip(sizes[start:end], mtimes[start:end], ctimes[start:end], strict=True)
-            found.update(
-                i
-                for i, (size, mtime, ctime) in enumerate(columns, start)
-                if size < 0 or mtime >= moment or ctime >= moment
-            )
-        return found
-
-    def missing(self) -> bool:
-        """Whether any file was gone or unreadable when stamped."""
-        return -1 in self.data[0::4]
-
-    def newest(self) -> int:
-        """The latest modification or change time (ns) of any stamp (the lowest 64-bit
-        number if there is none)."""
-        data = self.data
-        return max(max(data[1::4], default=_LOWEST), max(data[2::4], default=_LOWEST))
 
 
 @dataclass(frozen=True, slots=True)

@@ -261,12 +261,16 @@ def _found(walker: _Walker) -> tuple[Sources, tuple[Problem, ...], Runs, tuple[s
     return sources, tuple(walker.problems), tuple(walker.runs), tuple(walker.unreadable)
 
 
-def _stat_all(block: Block) -> bytes:
+def _stat_all(block: Block, since: int) -> tuple[bytes, list[int]]:
     """Stamp the files of ``block`` (packed as :class:`Stamps` holds them), each name
-    looked up in its open folder (a third faster than by its whole path)."""
+    looked up in its open folder (a third faster than by its whole path); and the
+    positions in ``block`` of the files gone, or modified or changed at or after
+    ``since`` (ns): checked here, as each is stamped, rather than over all the stamps
+    after."""
     stamps = array("q")
     append = stamps.extend
     stat = os.stat
+    recent: list[int] = []
     for folder, names in block:
         try:
             fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
@@ -278,21 +282,27 @@ def _stat_all(block: Block) -> bytes:
                     st = stat(name, dir_fd=fd) if fd >= 0 else stat(folder + name)
                 except OSError:
                     append(_GONE)
+                    recent.append(len(stamps) // 4 - 1)
                     continue
+                mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
                 try:
-                    append((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+                    append((st.st_size, mtime, ctime, st.st_ino))
                 except OverflowError:  # a date past 2262, an inode over 2**63: rare, and slower
                     del stamps[len(stamps) - len(stamps) % 4 :]  # what went in before it failed
-                    append(stamp_of(st))
+                    stamp = stamp_of(st)
+                    append(stamp)
+                    mtime, ctime = stamp[1], stamp[2]
+                if mtime >= since or ctime >= since:
+                    recent.append(len(stamps) // 4 - 1)
         finally:
             if fd >= 0:
                 os.close(fd)
-    return stamps.tobytes()
+    return stamps.tobytes(), recent
 
 
-def _stat_block(block: Block, shared: dict[str, Any]) -> bytes:
+def _stat_block(item: tuple[Block, int], shared: dict[str, Any]) -> tuple[bytes, list[int]]:
     """:func:`_stat_all` as a worker's task."""
-    return _stat_all(block)
+    return _stat_all(*item)
 
 
 def digest_of(path: str, stamp: Stamp | None) -> bytes | None:
@@ -344,6 +354,9 @@ class Scan:
     unreadable: tuple[str, ...] = ()
     """Folders that could not be listed (the content folder itself, or below it): what
     they hold is unknown, not gone, so a writing build must not publish this scan."""
+    recent: frozenset[int] = frozenset()
+    """The sources gone when stamped, or modified or changed at or after the ``since``
+    the scan was given: their stamps are not trusted next run (see :mod:`feeds.cache`)."""
     _index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     _spans: dict[str, list[tuple[int, int]]] = field(
         default_factory=dict, repr=False, compare=False
@@ -372,13 +385,17 @@ class Scan:
         return None
 
 
+NEVER_RECENT = 2**64
+"""A ``since`` no stamp reaches: only files gone are :attr:`Scan.recent`."""
+
 STAT_BLOCK = 5000
 """Files stamped by one task in a worker; with fewer than two blocks of files, all are
 stamped in this process."""
 
 
-def scan(content: Path, jobs: int = 1) -> Scan:
+def scan(content: Path, jobs: int = 1, since: int = NEVER_RECENT) -> Scan:
     """Find every source and stamp it; with ``jobs`` > 1 worker processes share the stats.
+    ``since`` (ns): the files modified or changed at or after it are :attr:`Scan.recent`.
 
     The workers stamp the files as the walk finds them, a block at a time, while this
     process walks on. They leave when the stats are done, before the build imports what
@@ -388,19 +405,24 @@ def scan(content: Path, jobs: int = 1) -> Scan:
     blocks = walker.paths()
     first = list(itertools.islice(blocks, 2))  # walks until two blocks are found
     if jobs <= 1 or len(first) < 2:
-        stamps = b"".join(_stat_all(block) for block in itertools.chain(first, blocks))
+        stamped = [_stat_all(block, since) for block in itertools.chain(first, blocks)]
     else:
         with Workers(jobs) as workers:
             # Every block is sent as soon as it is found: the walk never waits for a stat.
-            blocks = itertools.chain(first, blocks)
-            stamped = workers.map(_stat_block, blocks, chunk=1, ahead=sys.maxsize)
-            stamps = b"".join(stamped)
+            items = ((block, since) for block in itertools.chain(first, blocks))
+            stamped = list(workers.map(_stat_block, items, chunk=1, ahead=sys.maxsize))
+    recent: list[int] = []
+    done = 0
+    for packed, positions in stamped:
+        recent.extend(done + position for position in positions)
+        done += len(packed) // 32
     sources, problems, runs, unreadable = _found(walker)
     return Scan(
         sources=sources,
-        stamps=Stamps(stamps),
+        stamps=Stamps(b"".join(packed for packed, _ in stamped)),
         problems=problems,
         runs=runs,
         rels=sources.rels,
         unreadable=unreadable,
+        recent=frozenset(recent),
     )

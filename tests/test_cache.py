@@ -668,12 +668,16 @@ def test_the_folders_of_files_changed_just_now_are_stored_with_those_files_untru
     def stored(fresh: dict[int, tuple[int, int, int, int] | None]) -> set[str]:
         stamps = [fresh.get(i, (10, old, old, i + 1)) for i in range(len(rels))]
         with Cache.open(tmp_path / "cache") as cache:
+            since = cache.trusted_before
             look = cache.look(
                 tmp_path / "content",
                 settings,
                 rels=rels,
                 stamps=Stamps(Stamps.pack(stamps)),
                 runs=runs,
+                recent=frozenset(
+                    i for i, s in enumerate(stamps) if s is None or max(s[1], s[2]) >= since
+                ),
             )
             digests, kept = look.digests(), look._stored_digests()
         assert digests.keys() == kept.keys() == {"a/", "b/", "b/c/", "d/"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -29,15 +30,34 @@ def test_stamps_give_back_what_was_packed(stamps: list[tuple[int, int, int, int]
     assert packed.packed(1, len(stamps)) == Stamps.pack(stamps[1:])
     picked = list(range(len(stamps)))[::-2]
     assert packed.select(picked) == Stamps.pack([stamps[i] for i in picked])
-    assert packed.missing() == (None in stamps)
     assert list(packed.span(1, len(stamps) - 1)) == stamps[1:-1]
-    moment = sorted(s[1] for s in stamps if s is not None)[len(stamps) // 2 :][:1] or [0]
-    assert packed.since(moment[0]) == {
-        i for i, s in enumerate(stamps) if s is None or s[1] >= moment[0] or s[2] >= moment[0]
-    }
-    present = [s for s in stamps if s is not None]
-    times = [s[1] for s in present] + [s[2] for s in present]
-    assert packed.newest() == max(times, default=-(2**63))
+
+
+def test_the_scan_finds_the_files_changed_since_a_moment_and_those_gone(tmp_path: Path) -> None:
+    """:attr:`Scan.recent`: the sources modified or changed at or after ``since`` (a file
+    dated in the future too), as the plain rule over their stamps says, with one worker
+    or several; and a file gone between the walk and its stat."""
+    files = {f"{folder}/{n:02d}.md": "x" for folder in "abc" for n in range(7)}
+    content = write_tree(tmp_path / "content", files)
+    old = time.time_ns() - 3600 * 10**9
+    for path in content.rglob("*.md"):
+        os.utime(path, ns=(old, old))
+    os.utime(content / "a" / "03.md", ns=(old, old + 10**15))  # dated in the future
+    time.sleep(0.05)  # past the coarse clock of the changes (ctime) the lines above made
+    since = time.time_ns()
+    time.sleep(0.05)
+    (content / "c" / "06.md").write_text("y")  # modified (and changed) since
+    for jobs in (1, 2):
+        found = scan(content, jobs, since=since)
+        stamps = list(found.stamps)
+        assert found.recent == {
+            i for i, s in enumerate(stamps) if s is None or s[1] >= since or s[2] >= since
+        }
+        assert {found.rels[i] for i in found.recent} == {"a/03.md", "c/06.md"}
+    assert scan(content).recent == frozenset()  # no ``since``: none
+    folder = f"{content}/b/"
+    packed, recent = feeds.sources._stat_all([(folder, ["00.md", "gone.md", "01.md"])], since)
+    assert Stamps(packed)[1] is None and recent == [1]
 
 
 def test_stamps_past_64_bits_are_kept_apart_and_equal_to_themselves(tmp_path: Path) -> None:

@@ -178,6 +178,12 @@ class Cache:
     """Read what is there, write nothing (see :meth:`open`)."""
     started_ns: int = field(default_factory=time.time_ns)
 
+    @property
+    def trusted_before(self) -> int:
+        """Files changed at or after this time (ns) are not trusted next run (see
+        :data:`RACY_SECONDS`): the scan finds them (:attr:`feeds.sources.Scan.recent`)."""
+        return self.started_ns - RACY_SECONDS * 1_000_000_000
+
     @classmethod
     def open(cls, folder: Path | None, *, read_only: bool = False) -> Cache:
         """Open (creating if needed) the cache in ``folder``; ``None`` disables caching.
@@ -239,11 +245,15 @@ class Cache:
         rels: tuple[str, ...],
         stamps: Stamps,
         runs: tuple[tuple[str, int, int], ...],
+        recent: frozenset[int],
         notes: tuple[str, ...] = (),
     ) -> Look:
         """What the cache knows of ``content``, found with these ``rels``, ``stamps`` and
-        ``runs`` of sources by folder (``notes``: what finding them reported)."""
-        look = Look(self, str(content.resolve()), str(content), settings, rels, stamps, runs, notes)
+        ``runs`` of sources by folder, ``recent`` the sources gone or changed since
+        :attr:`trusted_before` (``notes``: what finding them reported)."""
+        look = Look(
+            self, str(content.resolve()), str(content), settings, rels, stamps, runs, recent, notes
+        )
         try:
             look.root.encode("utf-8")
             look.given.encode("utf-8")
@@ -265,6 +275,7 @@ class Look:
         rels: tuple[str, ...],
         stamps: Stamps,
         runs: tuple[tuple[str, int, int], ...],
+        recent: frozenset[int],
         notes: tuple[str, ...],
     ) -> None:
         self.cache = cache
@@ -274,15 +285,17 @@ class Look:
         self.rels = rels
         self.stamps = stamps
         self.notes = notes
-        self.trusted_before = cache.started_ns - RACY_SECONDS * 1_000_000_000
+        self.trusted_before = cache.trusted_before
         """Files changed at or after this time (ns) are not trusted next run."""
         self.spans: dict[str, list[tuple[int, int]]] = {}
         for folder, start, end in runs:
             self.spans.setdefault(folder, []).append((start, end))
-        self.fresh = self._fresh(stamps)
+        self.recent = recent
+        """The source numbers of the files changed too recently to trust their stamps
+        next time (or gone)."""
+        self.fresh = bool(recent)
         """Whether any file is missing or too recent to be trusted next time."""
         self._digests: FolderDigests | None = None
-        self._racy_files: frozenset[int] | None = None
         self._inputs: str | None = None
 
     # -- what is trusted ----------------------------------------------------------------
@@ -290,9 +303,6 @@ class Look:
     def _racy(self, stamp: Stamp | None) -> bool:
         racy = self.trusted_before
         return stamp is None or stamp[1] >= racy or stamp[2] >= racy
-
-    def _fresh(self, stamps: Stamps) -> bool:
-        return bool(stamps) and (stamps.missing() or stamps.newest() >= self.trusted_before)
 
     def digests(self) -> FolderDigests:
         """A digest of each folder's (relative path, stamp) pairs."""
@@ -432,11 +442,8 @@ class Look:
 
     def racy(self) -> frozenset[int]:
         """The source numbers of the files changed too recently to trust their stamps
-        next time (or gone): worked out once, when first asked for."""
-        if self._racy_files is None:
-            since = self.stamps.since(self.trusted_before) if self.fresh else ()
-            self._racy_files = frozenset(since)
-        return self._racy_files
+        next time (or gone)."""
+        return self.recent
 
     def output_settings(self, extra: str = "") -> str:
         """What every output file is rendered from besides its feed: the settings, the
