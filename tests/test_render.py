@@ -550,3 +550,33 @@ def test_property_json_document_is_the_indented_dump(
     slug = "" if kind is FeedKind.SITE else slugify(name)
     feed = Feed(kind=kind, key=name, name=name, slug=slug, total=0)
     assert render_json(feed, context, items) == _reference_json_document(feed, context, items)
+
+
+def test_feedgen_and_lxml_are_imported_only_by_a_run_that_renders_feeds(tmp_path: Path) -> None:
+    """Together 40 ms: a run that edits a draft (no feed changes) never imports them; one
+    that edits a published article does, to write its feeds."""
+    import subprocess
+    import sys
+
+    content = tmp_path / "content"
+    content.mkdir()
+    for n in range(3):
+        (content / f"a{n}.md").write_text(article(n=n), encoding="utf-8")
+    draft = content / "draft.md"
+    draft.write_text(article(n=9, title="Draft", published=False), encoding="utf-8")
+    args = ["build", "--content", str(content), "--output", str(tmp_path / "out")]
+    args += ["--cache", str(tmp_path / "cache"), "--jobs", "1", "--quiet"]
+    run = (
+        "import sys; from feeds.cli import main; code = main(sys.argv[1:]);"
+        " print(code, *(name in sys.modules for name in ('feedgen', 'lxml')))"
+    )
+
+    def build() -> str:
+        done = subprocess.run([sys.executable, "-c", run, *args], capture_output=True, text=True)
+        return done.stdout.splitlines()[-1]
+
+    assert build() == "0 True True"  # the first build writes every feed
+    draft.write_text(article(n=9, title="Draft, edited", published=False), encoding="utf-8")
+    assert build() == "0 False False"
+    (content / "a0.md").write_text(article(n=0, title="Edited"), encoding="utf-8")
+    assert build() == "0 True True"

@@ -10,8 +10,8 @@ renderer, and a test checks that both give the same bytes.
 
 from __future__ import annotations
 
-from feedgen.ext.base import BaseExtension
-from feedgen.feed import FeedGenerator
+import functools
+from typing import TYPE_CHECKING, Any
 
 from feeds.formats.common import (
     DC_NS,
@@ -36,23 +36,35 @@ from feeds.model import Article, Feed, Image, Provider, RelatedItem
 from feeds.slugs import slugify
 from feeds.text import looks_like_markup
 
-
-class _Namespaces(BaseExtension):  # type: ignore[misc]
-    """Declares our namespaces on the root element feedgen writes."""
-
-    def extend_ns(self) -> dict[str, str]:
-        return {EXTENSION_PREFIX: EXTENSION_NS, "media": MEDIA_NS, "dc": DC_NS}
+if TYPE_CHECKING:
+    from feedgen.feed import FeedGenerator
 
 
-class _Syndication(BaseExtension):  # type: ignore[misc]
-    """Declares the RSS 1.0 Syndication module's namespace (with ``refresh_minutes``).
+@functools.cache
+def _feedgen() -> tuple[type[FeedGenerator], type[Any], type[Any]]:
+    """feedgen's generator and our two extensions of it, made when a feed is first
+    rendered: feedgen, lxml and dateutil take 40 ms to import, which a run that renders
+    no feed (a draft edited, nothing changed) does not spend."""
+    from feedgen.ext.base import BaseExtension
+    from feedgen.feed import FeedGenerator
 
-    feedgen's own syndication extension writes ``sy:UpdatePeriod`` (the module's
-    elements begin in lower case) and an ``UpdateFrequency`` of ``None``: the elements are
-    written here, by :func:`_channel_extras`."""
+    class Namespaces(BaseExtension):  # type: ignore[misc]
+        """Declares our namespaces on the root element feedgen writes."""
 
-    def extend_ns(self) -> dict[str, str]:
-        return {"sy": SY_NS}
+        def extend_ns(self) -> dict[str, str]:
+            return {EXTENSION_PREFIX: EXTENSION_NS, "media": MEDIA_NS, "dc": DC_NS}
+
+    class Syndication(BaseExtension):  # type: ignore[misc]
+        """Declares the RSS 1.0 Syndication module's namespace (with ``refresh_minutes``).
+
+        feedgen's own syndication extension writes ``sy:UpdatePeriod`` (the module's
+        elements begin in lower case) and an ``UpdateFrequency`` of ``None``: the elements
+        are written here, by :func:`_channel_extras`."""
+
+        def extend_ns(self) -> dict[str, str]:
+            return {"sy": SY_NS}
+
+    return FeedGenerator, Namespaces, Syndication
 
 
 def text(value: str) -> str:
@@ -271,8 +283,9 @@ def _cdata(value: str) -> str:
 
 
 def _generator(feed: Feed, context: Context, filename: str) -> FeedGenerator:
-    fg = FeedGenerator()
-    fg.register_extension(EXTENSION_PREFIX, _Namespaces, None)
+    generator, namespaces, _ = _feedgen()
+    fg = generator()
+    fg.register_extension(EXTENSION_PREFIX, namespaces, None)
     fg.id(context.file_url(feed, filename))
     fg.title(context.title(feed))
     fg.description(context.description(feed))
@@ -315,7 +328,7 @@ def render_rss(feed: Feed, context: Context, entries: list[str]) -> bytes:
     fg = _generator(feed, context, "rss.xml")
     fg.docs("https://www.rssboard.org/rss-specification")
     if context.config.refresh_minutes is not None:
-        fg.register_extension("sy", _Syndication, None)
+        fg.register_extension("sy", _feedgen()[2], None)
         fg.ttl(context.config.refresh_minutes)
     extras = _channel_extras(context)
     head = fg.rss_str(pretty=True)
