@@ -275,7 +275,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 seconds=time.perf_counter() - started,
             )
 
-        # Reading and rendering need YAML, Markdown, feedgen...: a third of the time of a
+        # Reading and rendering need YAML, Markdown, Jinja...: a third of the time of a
         # run that stopped above, so they are imported only now (and before any worker is
         # forked, which then shares them).
         import feeds.collect  # noqa: F401

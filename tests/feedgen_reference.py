@@ -18,6 +18,7 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from feeds.formats import xml
 from feeds.formats.common import (
     ATOM_NS,
     DC_NS,
@@ -28,6 +29,7 @@ from feeds.formats.common import (
     GENERATOR,
     GENERATOR_URI,
     MEDIA_NS,
+    SY_NS,
     Context,
     item_content,
 )
@@ -230,3 +232,63 @@ def render_atom(feed: Feed, articles: Sequence[Article], context: Context) -> by
     for article in articles:
         _entry(fg, article, context, atom=True)
     return fg.atom_str(pretty=True)  # type: ignore[no-any-return]
+
+
+# -- the head of a feed, as the product wrote it through feedgen until it wrote it itself --
+
+
+class _Syndication(BaseExtension):  # type: ignore[misc]
+    """The RSS 1.0 Syndication module's namespace (with ``refresh_minutes``)."""
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"sy": SY_NS}
+
+
+def _head(feed: Feed, context: Context, filename: str) -> FeedGenerator:
+    fg = FeedGenerator()
+    fg.register_extension(EXTENSION_PREFIX, _FeedExtension, None)
+    fg.id(context.file_url(feed, filename))
+    fg.title(context.title(feed))
+    fg.description(context.description(feed))
+    fg.subtitle(context.description(feed))
+    fg.language(context.config.language)
+    fg.generator(GENERATOR, context.version, GENERATOR_URI)
+    fg.updated(feed.updated or EPOCH)
+    fg.link(href=context.file_url(feed, filename), rel="self")
+    fg.link(href=context.home_url(feed), rel="alternate")
+    icon, favicon = feed_icons(feed, context)
+    if icon:
+        fg.image(url=icon, title=context.title(feed), link=context.home_url(feed))
+    if favicon:
+        fg.icon(favicon)
+    return fg
+
+
+def _splice(head: bytes, closing: bytes, entries: list[str]) -> bytes:
+    cut = head.rindex(closing)
+    return b"".join((head[:cut], "".join(entries).encode("utf-8"), head[cut:]))
+
+
+def head_rss(feed: Feed, context: Context, entries: list[str]) -> bytes:
+    """:func:`feeds.formats.xml.render_rss`, its channel written by feedgen."""
+    fg = _head(feed, context, "rss.xml")
+    fg.docs("https://www.rssboard.org/rss-specification")
+    if context.config.refresh_minutes is not None:
+        fg.register_extension("sy", _Syndication, None)
+        fg.ttl(context.config.refresh_minutes)
+    extras = xml._channel_extras(context)
+    head = fg.rss_str(pretty=True)
+    if extras:
+        head = _splice(head, b"  </channel>", [extras])
+    entries = [*xml._history(feed, context, "rss.xml", "    ", "atom:link"), *entries]
+    return xml._styled(_splice(head, b"  </channel>", entries), feed, context)
+
+
+def head_atom(feed: Feed, context: Context, entries: list[str]) -> bytes:
+    """:func:`feeds.formats.xml.render_atom`, its head written by feedgen."""
+    fg = _head(feed, context, "atom.xml")
+    fg.author({"name": context.config.title, "uri": context.config.base_url})
+    for hub in context.config.hubs:
+        fg.link(href=hub, rel="hub")
+    entries = [*xml._history(feed, context, "atom.xml", "  ", "link"), *entries]
+    return xml._styled(_splice(fg.atom_str(pretty=True), b"</feed>", entries), feed, context)

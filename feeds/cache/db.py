@@ -36,7 +36,6 @@ ids say (``archives.pages``: a month's pages, not its articles). 11: ``groups`` 
 BUSY_SECONDS = 10.0
 """How long a run waits for another run's cache transaction before skipping its own."""
 _LIBRARIES = (
-    "feedgen",
     "lxml",
     "PyYAML",
     "python-dateutil",
