@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -164,6 +166,19 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
         else:
             path.write_text(content, encoding="utf-8")
     return root
+
+
+def modules_after_build(args: list[str], names: tuple[str, ...]) -> str:
+    """Run ``feeds`` with ``args`` in a new process: its exit code, then for each of
+    ``names`` whether that module was imported by then, as one line (``0 False True``)."""
+    run = (
+        "import sys; from feeds.cli import main; code = main(sys.argv[2:]);"
+        " print(code, *(name in sys.modules for name in sys.argv[1].split(',')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", run, ",".join(names), *args], capture_output=True, text=True
+    )
+    return done.stdout.splitlines()[-1]
 
 
 def run_build(

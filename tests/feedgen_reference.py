@@ -152,26 +152,10 @@ def _extension(parent: Any, article: Article) -> None:
 def _generator(
     feed: Feed, articles: Sequence[Article], context: Context, filename: str
 ) -> FeedGenerator:
-    fg = FeedGenerator()
-    fg.register_extension(EXTENSION_PREFIX, _FeedExtension, _EntryExtension)
-    fg.id(context.file_url(feed, filename))
-    fg.title(context.title(feed))
-    fg.description(context.description(feed))
-    fg.subtitle(context.description(feed))
-    fg.language(context.config.language)
-    fg.generator(GENERATOR, context.version, GENERATOR_URI)
-    fg.updated(feed.updated or EPOCH)
-    fg.link(href=context.file_url(feed, filename), rel="self")
-    fg.link(href=context.home_url(feed), rel="alternate")
     if feed.kind is FeedKind.PROVIDER:  # the provider's logo, from its newest article
         logos = [a.provider.image.url for a in articles if a.provider and a.provider.image]
         feed = replace(feed, icon=logos[0] if logos else None)
-    icon, favicon = feed_icons(feed, context)
-    if icon:
-        fg.image(url=icon, title=context.title(feed), link=context.home_url(feed))
-    if favicon:
-        fg.icon(favicon)
-    return fg
+    return _head(feed, context, filename, _EntryExtension)
 
 
 def _entry(fg: FeedGenerator, article: Article, context: Context, *, atom: bool) -> FeedEntry:
@@ -244,9 +228,12 @@ class _Syndication(BaseExtension):  # type: ignore[misc]
         return {"sy": SY_NS}
 
 
-def _head(feed: Feed, context: Context, filename: str) -> FeedGenerator:
+def _head(
+    feed: Feed, context: Context, filename: str, entries: type[Any] | None = None
+) -> FeedGenerator:
+    """The head of a feed, with ``entries`` the extension of its entries (if any)."""
     fg = FeedGenerator()
-    fg.register_extension(EXTENSION_PREFIX, _FeedExtension, None)
+    fg.register_extension(EXTENSION_PREFIX, _FeedExtension, entries)
     fg.id(context.file_url(feed, filename))
     fg.title(context.title(feed))
     fg.description(context.description(feed))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import examples
+from conftest import examples, modules_after_build
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
@@ -789,19 +789,14 @@ def test_a_build_whose_yaml_all_takes_the_fast_path_never_imports_pyyaml(tmp_pat
     config.write_text("title: Site\nbase_url: https://x.example/\narchives: monthly\n")
     args = ["build", "--content", str(content), "--output", str(tmp_path / "out")]
     args += ["--cache", str(tmp_path / "cache"), "--config", str(config), "--jobs", "1"]
-    run = (
-        "import sys; from feeds.cli import main; code = main(sys.argv[1:]);"
-        " print(code, 'yaml' in sys.modules)"
-    )
 
     def build() -> str:
-        done = subprocess.run([sys.executable, "-c", run, *args], capture_output=True, text=True)
-        return done.stdout.splitlines()[-1]
+        return modules_after_build(args, ("yaml",))
 
     build()
     first = sorted(content.rglob("*.md"))[0]
     first.write_text(first.read_text().replace("\ntitle: ", "\ntitle: Edited ", 1))
     assert build() == "0 False"
     config.write_text("title: Site\narchives: weekly\n")
-    done = subprocess.run([sys.executable, "-c", run, *args], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "feeds", *args], capture_output=True, text=True)
     assert "feeds.yaml: 2: archives: must be monthly" in done.stderr

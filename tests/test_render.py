@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import feedparser
 import pytest
-from conftest import SCHEMAS, article, examples, load_json, run_build
+from conftest import SCHEMAS, article, examples, load_json, modules_after_build, run_build
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -558,9 +558,6 @@ def test_a_build_never_imports_feedgen_and_lxml_only_to_write_the_opml_list(
     """feedgen is the tests' reference for the feed heads, not a part of a build; lxml
     (15 ms to import) writes the OPML list, and a run that leaves it as it was (a draft
     edited) does not import it."""
-    import subprocess
-    import sys
-
     content = tmp_path / "content"
     content.mkdir()
     for n in range(3):
@@ -569,14 +566,9 @@ def test_a_build_never_imports_feedgen_and_lxml_only_to_write_the_opml_list(
     draft.write_text(article(n=9, title="Draft", published=False), encoding="utf-8")
     args = ["build", "--content", str(content), "--output", str(tmp_path / "out")]
     args += ["--cache", str(tmp_path / "cache"), "--jobs", "1", "--quiet"]
-    run = (
-        "import sys; from feeds.cli import main; code = main(sys.argv[1:]);"
-        " print(code, *(name in sys.modules for name in ('feedgen', 'lxml')))"
-    )
 
     def build() -> str:
-        done = subprocess.run([sys.executable, "-c", run, *args], capture_output=True, text=True)
-        return done.stdout.splitlines()[-1]
+        return modules_after_build(args, ("feedgen", "lxml"))
 
     assert build() == "0 False True"  # the first build writes every file, the list too
     assert (tmp_path / "out" / "feeds.opml").is_file()
