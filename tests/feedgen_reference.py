@@ -34,6 +34,7 @@ from feeds.formats.common import (
     item_content,
 )
 from feeds.formats.icons import feed_icons
+from feeds.formats.stylesheet import processing_instruction
 from feeds.model import Article, Feed, FeedKind, Image, Provider, RelatedItem
 from feeds.slugs import slugify
 from feeds.text import looks_like_markup
@@ -256,6 +257,14 @@ def _splice(head: bytes, closing: bytes, entries: list[str]) -> bytes:
     return b"".join((head[:cut], "".join(entries).encode("utf-8"), head[cut:]))
 
 
+def _styled(data: bytes, feed: Feed, context: Context) -> bytes:
+    """The stylesheet's processing instruction after feedgen's declaration line."""
+    if not context.config.stylesheet:
+        return data
+    declaration, newline, rest = data.partition(b"\n")
+    return declaration + newline + processing_instruction(feed).encode() + rest
+
+
 def head_rss(feed: Feed, context: Context, entries: list[str]) -> bytes:
     """:func:`feeds.formats.xml.render_rss`, its channel written by feedgen."""
     fg = _head(feed, context, "rss.xml")
@@ -268,7 +277,7 @@ def head_rss(feed: Feed, context: Context, entries: list[str]) -> bytes:
     if extras:
         head = _splice(head, b"  </channel>", [extras])
     entries = [*xml._history(feed, context, "rss.xml", "    ", "atom:link"), *entries]
-    return xml._styled(_splice(head, b"  </channel>", entries), feed, context)
+    return _styled(_splice(head, b"  </channel>", entries), feed, context)
 
 
 def head_atom(feed: Feed, context: Context, entries: list[str]) -> bytes:
@@ -278,4 +287,4 @@ def head_atom(feed: Feed, context: Context, entries: list[str]) -> bytes:
     for hub in context.config.hubs:
         fg.link(href=hub, rel="hub")
     entries = [*xml._history(feed, context, "atom.xml", "  ", "link"), *entries]
-    return xml._styled(_splice(fg.atom_str(pretty=True), b"</feed>", entries), feed, context)
+    return _styled(_splice(fg.atom_str(pretty=True), b"</feed>", entries), feed, context)

@@ -23,8 +23,8 @@ def stylesheet_href(feed: Feed) -> str:
     return "../" * depth + FILENAME
 
 
-def processing_instruction(feed: Feed) -> bytes:
-    return f'<?xml-stylesheet type="text/xsl" href="{stylesheet_href(feed)}"?>\n'.encode()
+def processing_instruction(feed: Feed) -> str:
+    return f'<?xml-stylesheet type="text/xsl" href="{stylesheet_href(feed)}"?>\n'
 
 
 def render_stylesheet(site: Site, context: Context) -> dict[str, bytes]:

@@ -6,12 +6,13 @@ element and byte for byte as feedgen writes it (with our settings: ``updated`` a
 ``lastBuildDate`` are the feed's newest article, never now). ``tests/feedgen_reference.py``
 keeps the all-feedgen renderer, and tests check that both give the same bytes for any
 settings: feedgen is the reference, not a part of a build (with lxml and dateutil it took
-40 ms to import, and 0.12 ms a head).
+39 ms to import, and 0.08-0.15 ms a head).
 """
 
 from __future__ import annotations
 
 from feeds.formats.common import (
+    ATOM_NS,
     DC_NS,
     EPOCH,
     EXTENSION_NS,
@@ -250,9 +251,19 @@ def _cdata(value: str) -> str:
     return value.replace("]]>", "]]]]><![CDATA[>")
 
 
-_RSS_NS = f' xmlns:{EXTENSION_PREFIX}="{EXTENSION_NS}" xmlns:media="{MEDIA_NS}" xmlns:dc="{DC_NS}"'
+_NAMESPACES = (
+    f' xmlns:{EXTENSION_PREFIX}="{EXTENSION_NS}" xmlns:media="{MEDIA_NS}" xmlns:dc="{DC_NS}"'
+)
 """The namespaces every document declares on its root (an RSS one with a refresh hint
 declares the Syndication module's after them), in feedgen's order."""
+
+
+def _prologue(feed: Feed, context: Context) -> str:
+    """The XML declaration, and the stylesheet's processing instruction when it is on."""
+    declaration = "<?xml version='1.0' encoding='UTF-8'?>\n"
+    if not context.config.stylesheet:
+        return declaration
+    return declaration + processing_instruction(feed)
 
 
 def _channel_extras(context: Context) -> str:
@@ -275,8 +286,8 @@ def render_rss(feed: Feed, context: Context, entries: list[str]) -> bytes:
     refresh = config.refresh_minutes
     sy = f' xmlns:sy="{SY_NS}"' if refresh is not None else ""
     out = [
-        "<?xml version='1.0' encoding='UTF-8'?>\n",
-        f'<rss{_RSS_NS}{sy} xmlns:atom="http://www.w3.org/2005/Atom"'
+        _prologue(feed, context),
+        f'<rss{_NAMESPACES}{sy} xmlns:atom="{ATOM_NS}"'
         ' xmlns:content="http://purl.org/rss/1.0/modules/content/" version="2.0">\n',
         "  <channel>\n",
         f"    <title>{title}</title>\n",
@@ -301,7 +312,7 @@ def render_rss(feed: Feed, context: Context, entries: list[str]) -> bytes:
     out.extend(_history(feed, context, "rss.xml", "    ", "atom:link"))
     out.extend(entries)
     out.append("  </channel>\n</rss>\n")
-    return _styled("".join(out).encode("utf-8"), feed, context)
+    return "".join(out).encode("utf-8")
 
 
 def render_atom(feed: Feed, context: Context, entries: list[str]) -> bytes:
@@ -309,8 +320,8 @@ def render_atom(feed: Feed, context: Context, entries: list[str]) -> bytes:
     self_url = attr(context.file_url(feed, "atom.xml"))
     lang = f' xml:lang="{attr(config.language)}"' if config.language else ""
     out = [
-        "<?xml version='1.0' encoding='UTF-8'?>\n",
-        f'<feed{_RSS_NS} xmlns="http://www.w3.org/2005/Atom"{lang}>\n',
+        _prologue(feed, context),
+        f'<feed{_NAMESPACES} xmlns="{ATOM_NS}"{lang}>\n',
         f"  <id>{text(context.file_url(feed, 'atom.xml'))}</id>\n",
         f"  <title>{text(context.title(feed))}</title>\n",
         f"  <updated>{(feed.updated or EPOCH).isoformat()}</updated>\n",
@@ -338,7 +349,7 @@ def render_atom(feed: Feed, context: Context, entries: list[str]) -> bytes:
     out.extend(_history(feed, context, "atom.xml", "  ", "link"))
     out.extend(entries)
     out.append("</feed>\n")
-    return _styled("".join(out).encode("utf-8"), feed, context)
+    return "".join(out).encode("utf-8")
 
 
 def _history(feed: Feed, context: Context, filename: str, indent: str, link: str) -> list[str]:
@@ -358,12 +369,3 @@ def _history(feed: Feed, context: Context, filename: str, indent: str, link: str
     if history.month is not None:
         out.append(f'{indent}<fh:archive xmlns:fh="{HISTORY_NS}"/>\n')
     return out
-
-
-def _styled(data: bytes, feed: Feed, context: Context) -> bytes:
-    """Insert ``<?xml-stylesheet?>`` after the XML declaration when the stylesheet is on."""
-    if not context.config.stylesheet:
-        return data
-    declaration, newline, rest = data.partition(b"\n")
-    assert declaration.startswith(b"<?xml ") and newline, "a declaration line comes first"
-    return declaration + newline + processing_instruction(feed) + rest
