@@ -98,7 +98,7 @@ def choose(
     sources = found.sources
     rels, stamps = found.rels, found.stamps
     known = look.known()
-    racy = look.racy()
+    racy = look.recent
     digests = bytearray(DIGEST_SIZE * len(sources))  # one for each file; zeros: none
     digested: set[int] = set()  # of the racy files: those digested at their stamp
     shown: dict[int, bytes] = {}

@@ -328,7 +328,7 @@ class Look:
             return digests
         rels, stamps = self.rels, self.stamps
         stored = dict(digests)
-        racy = sorted(self.racy())
+        racy = sorted(self.recent)
         for folder, parts in self.spans.items():
             if any(bisect_left(racy, a) < bisect_left(racy, b) for a, b in parts):
                 stored[folder] = folder_digest(
@@ -440,11 +440,6 @@ class Look:
         only worth working out to be saved can be skipped otherwise."""
         return self.cache.db is not None and not self.cache.read_only
 
-    def racy(self) -> frozenset[int]:
-        """The source numbers of the files changed too recently to trust their stamps
-        next time (or gone)."""
-        return self.recent
-
     def output_settings(self, extra: str = "") -> str:
         """What every output file is rendered from besides its feed: the settings, the
         version, ``extra`` and the templates' stamps."""
@@ -472,7 +467,7 @@ class Look:
         if db is None:
             return FeedPlan(fingerprints={})
         settings = self.output_settings(extra)
-        unstable = self.racy().difference(digested)
+        unstable = self.recent.difference(digested)
         substitutes = shown or {}
         pages_part = self._files_part(
             (*self.settings.templates, *self.settings.copied), racy_empty=True
