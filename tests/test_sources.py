@@ -33,10 +33,13 @@ def test_stamps_give_back_what_was_packed(stamps: list[tuple[int, int, int, int]
     assert list(packed.span(1, len(stamps) - 1)) == stamps[1:-1]
 
 
-def test_the_scan_finds_the_files_changed_since_a_moment_and_those_gone(tmp_path: Path) -> None:
+def test_the_scan_finds_the_files_changed_since_a_moment_and_those_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """:attr:`Scan.recent`: the sources modified or changed at or after ``since`` (a file
-    dated in the future too), as the plain rule over their stamps says, with one worker
-    or several; and a file gone between the walk and its stat."""
+    dated in the future too), as the plain rule over their stamps says, stamped here or by
+    workers in blocks of 4; and a file gone between the walk and its stat."""
+    monkeypatch.setattr(feeds.sources, "STAT_BLOCK", 4)
     files = {f"{folder}/{n:02d}.md": "x" for folder in "abc" for n in range(7)}
     content = write_tree(tmp_path / "content", files)
     old = time.time_ns() - 3600 * 10**9
