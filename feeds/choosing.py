@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from feeds import tasks
-from feeds.archive import Moved
+from feeds.archive_update import Moved
 from feeds.cache import (
     ChoiceRecord,
     FileChange,

@@ -1,7 +1,7 @@
 """Stage: the archive layout of a run (``archives: monthly``).
 
 Which archive documents this run plans, and which it leaves as they are: the last run's
-layout updated where the changed articles' months say (:func:`feeds.archive.updated`),
+layout updated where the changed articles' months say (:func:`feeds.archive_update.updated`),
 when the output still holds every document of it as that run wrote them; else the whole
 layout made again from every brief (:func:`feeds.archive.archived`).
 """
@@ -12,7 +12,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from feeds.archive import archived, document_place, layout_rows, updated
+from feeds.archive import archived
+from feeds.archive_update import document_place, layout_rows, updated
 from feeds.cache import ArchiveRecord, Look, Output
 from feeds.choosing import Chosen
 from feeds.config import Config
@@ -50,7 +51,7 @@ def lay_out(
     extra: str,
 ) -> Layout:
     """The archive stage: the layout updated from the last one (only the months a change
-    touches, see :func:`~feeds.archive.updated`) when the output holds every document of
+    touches, see :func:`~feeds.archive_update.updated`) when the output holds every document of
     that layout as the last run wrote it, under the same settings; else made whole from
     every brief (:func:`~feeds.archive.archived`), every document planned."""
     site = chosen.site

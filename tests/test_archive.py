@@ -587,7 +587,7 @@ def test_a_lost_part_of_the_manifest_lays_the_archives_out_again(tmp_path: Path)
 
 
 def test_an_archive_documents_folder_names_its_group_and_month() -> None:
-    from feeds.archive import document_place
+    from feeds.archive_update import document_place
 
     assert document_place("archive/2026-09/") == ("", "2026-09")
     assert document_place("archive/2026-09/3/") == ("", "2026-09")
@@ -635,7 +635,7 @@ def test_property_the_links_a_change_can_alter_are_those_near_its_months(
     """An update lays out only the documents in the months it touches and next to them
     (:func:`feeds.archive._relinks`): every document whose links differ between the two
     layouts is among them, with the links the whole layouts give it."""
-    from feeds.archive import _links, _pages_of, _relinks
+    from feeds.archive_update import _links, _pages_of, _relinks
 
     new = dict(old)
     for month in touched:  # the layouts differ in the touched months only

@@ -10,7 +10,7 @@ dated in a range are one indexed query away: ``files`` holds each brief's date a
 topics, ``groups`` each group's newest candidates. With ``archives: monthly``,
 ``archives`` holds the archive layout (a row per group and month) and ``archive_head``
 the output folder that holds every document of it as written, under which settings and
-manifest: a run updates the rows its changes touch (see :func:`feeds.archive.updated`).
+manifest: a run updates the rows its changes touch (see :func:`feeds.archive_update.updated`).
 """
 
 from __future__ import annotations
