@@ -6,7 +6,10 @@ For each corpus size (generated once by :mod:`benchmarks.generate` and kept in t
 folder) this measures, in one run, each as a separate process:
 
 * the floor: ``find CORPUS -name '*.md' -print0 | xargs -0 cat > /dev/null`` with a warm
-  page cache (run once first; the best of three is reported);
+  page cache (run once first; the best of three is reported), and again right before and
+  right after every build: each build's ratio is to the quicker of the two ``cat`` runs
+  beside it, so that the ratio follows the machine's speed, which drifts (by a third
+  within minutes on a shared machine) over a run that takes several minutes;
 * ``feeds build`` cold: a fresh output folder (and a fresh ``--cache`` folder when the
   build supports one), ``--cold-runs`` times (the median is reported: single cold builds
   on a shared 2-core machine spread by several percent);
@@ -33,6 +36,7 @@ import platform
 import shlex
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -80,6 +84,10 @@ class SizeResult:
     corpus_mb: float
     cat: Run | None = None
     runs: dict[str, Run] = field(default_factory=dict)
+    ratios: dict[str, list[float]] = field(default_factory=dict)
+    """By kind of build, each run's seconds over the quicker ``cat`` run beside it."""
+    cats: list[float] = field(default_factory=list)
+    """Seconds of every ``cat`` run beside a build."""
     notes: list[str] = field(default_factory=list)
     summary: str = ""
 
@@ -436,11 +444,18 @@ def bench_size(
         ">",
         "/dev/null",
     ]
+
+    def floor() -> float:
+        seconds = _check(measure(cat, timeout=timeout, shell=True), "cat").seconds
+        result.cats.append(seconds)
+        return seconds
+
     _check(measure(cat, timeout=timeout, shell=True), "cat")  # warm the page cache
     result.cat = min(
         (_check(measure(cat, timeout=timeout, shell=True), "cat") for _ in range(3)),
         key=lambda r: r.seconds,
     )
+    result.cats.clear()
     output = work / f"public-{size}"
     cache = work / f"cache-{size}"
     build = [*feeds_command(), "build", "--content", str(folder), "--output", str(output)]
@@ -450,6 +465,15 @@ def bench_size(
         build += ["--cache", str(cache)]
     else:
         result.notes.append("this feeds build has no --cache option: every build reads every file")
+
+    def timed(key: str, what: str, ok: tuple[int, ...] = (0, 1)) -> Run:
+        """One build, between two ``cat`` runs; its ratio to the quicker one goes under
+        ``key``."""
+        before = floor()
+        run = _check(measure(build, timeout=timeout), what, ok=ok)
+        result.ratios.setdefault(key, []).append(run.seconds / min(before, floor()))
+        return run
+
     # Exit code 1 means some files were reported and skipped: the build still completed.
     colds: list[Run] = []
     for _ in range(cold_runs):
@@ -457,7 +481,7 @@ def bench_size(
             if stale.exists():
                 shutil.rmtree(stale)
         print(f"{size}: feeds build (cold) ...", file=sys.stderr, flush=True)
-        colds.append(_check(measure(build, timeout=timeout), "feeds build (cold)", ok=(0, 1)))
+        colds.append(timed("cold", "feeds build (cold)"))
     cold = _median(colds)
     result.runs["cold"] = cold
     result.summary = (cold.stdout.strip().splitlines() or [""])[-1]
@@ -468,8 +492,8 @@ def bench_size(
     if not cold_only:
         print(f"{size}: feeds build (no change) ...", file=sys.stderr, flush=True)
         time.sleep(4)  # past the racy window (files written this recently are read again)
-        runs = [_check(measure(build, timeout=timeout), "feeds build", ok=(0, 1))]
-        runs += [_check(measure(build, timeout=timeout), "feeds build") for _ in range(1, REPEATS)]
+        runs = [timed("nochange", "feeds build")]
+        runs += [timed("nochange", "feeds build", ok=(0,)) for _ in range(1, REPEATS)]
         result.runs["nochange"] = _median(runs)
         result.notes.append(
             "no change: " + ", ".join(f"{r.seconds:.2f}" for r in runs) + " s (median shown)"
@@ -480,7 +504,7 @@ def bench_size(
             for _ in range(REPEATS):
                 undo = change(folder)
                 try:
-                    edits.append(_check(measure(build, timeout=timeout), "feeds build", ok=(0, 1)))
+                    edits.append(timed(key, "feeds build"))
                 finally:
                     undo()
                 time.sleep(4)
@@ -509,6 +533,10 @@ def bench_size(
             tail = " ".join(run.stderr.strip().splitlines()[-3:])[:300]
             result.notes.append(f"Hugo failed (exit {run.returncode}): {tail}")
         shutil.rmtree(destination, ignore_errors=True)
+    if result.cats:
+        result.notes.insert(
+            0, f"cat beside the builds: {min(result.cats):.2f}-{max(result.cats):.2f} s"
+        )
     shutil.rmtree(output, ignore_errors=True)
     shutil.rmtree(cache, ignore_errors=True)
     return result
@@ -552,14 +580,21 @@ def machine(load: tuple[float, float, float]) -> dict[str, str]:
     }
 
 
-def _cell(run: Run | None, floor: float | None, target: float | None = None) -> str:
+def _cell(
+    run: Run | None,
+    floor: float | None,
+    target: float | None = None,
+    ratios: list[float] | None = None,
+) -> str:
+    """Seconds and the ratio to ``cat``: the median of ``ratios`` (each run's to the
+    ``cat`` runs beside it) when there are any, else to ``floor``."""
     if run is None:
         return "–"
-    ratio = f" ({run.seconds / floor:.2f}× cat)" if floor else ""
-    verdict = ""
-    if target is not None and floor:
-        verdict = " ✅" if run.seconds <= target * floor else " ❌"
-    return f"{run.seconds:.2f} s{ratio}{verdict}"
+    ratio = statistics.median(ratios) if ratios else run.seconds / floor if floor else None
+    if ratio is None:
+        return f"{run.seconds:.2f} s"
+    verdict = "" if target is None else " ✅" if ratio <= target else " ❌"
+    return f"{run.seconds:.2f} s ({ratio:.2f}× cat){verdict}"
 
 
 def _mb(run: Run | None, limit: float | None = None) -> str:
@@ -607,7 +642,8 @@ def report(
         "| what | command |",
         "|---|---|",
         "| cat floor | `find CORPUS -name '*.md' -print0 \\| xargs -0 cat > /dev/null` "
-        "(page cache warmed by one run first; best of 3) |",
+        "(page cache warmed by one run first; best of 3; and right before and right after "
+        "every build below) |",
         "| feeds cold | `python -m feeds build --content CORPUS --output OUT` "
         "(OUT and any cache removed first"
         + (f"; median of {cold_runs}" if cold_runs > 1 else "")
@@ -628,6 +664,11 @@ def report(
         "(their proportional set sizes, PSS, summed; sampled every 0.5 s: pages that forked "
         "workers share with the parent count once) / peak RSS of the largest single process "
         "(`ru_maxrss`, exact)*.",
+        "A build's ratio to `cat` is the median, over its runs, of each run's seconds over "
+        "the quicker of the two `cat` runs just before and just after it: the machine's "
+        "speed drifts over the minutes a run of the benchmark takes, and a ratio to one "
+        "`cat` taken first would drift with it. The `cat` column is the best of 3 taken "
+        "first; the range of the `cat` runs beside the builds is in the notes.",
         "✅/❌: within the issue's target (cold ≤ 4× cat, no change ≤ 0.3× cat, "
         "one edit ≤ 0.5× cat; cold build memory < 400 MB).",
         "",
@@ -636,12 +677,14 @@ def report(
     ]
     for r in results:
         floor = r.cat.seconds if r.cat else None
+        cells = [
+            _cell(r.runs.get(key), floor, TARGETS.get(key), r.ratios.get(key))
+            for key in ("cold", "nochange", "edit", "hugo")
+        ]
         lines.append(
-            f"| {r.size:,} | {r.corpus_mb:.0f} MB | {_cell(r.cat, None)} "
-            f"| {_cell(r.runs.get('cold'), floor, TARGETS['cold'])} "
-            f"| {_cell(r.runs.get('nochange'), floor, TARGETS['nochange'])} "
-            f"| {_cell(r.runs.get('edit'), floor, TARGETS['edit'])} "
-            f"| {_cell(r.runs.get('hugo'), floor)} |"
+            f"| {r.size:,} | {r.corpus_mb:.0f} MB | {_cell(r.cat, None)} | "
+            + " | ".join(cells)
+            + " |"
         )
     changes = [
         ("edit-old", "old article"),
@@ -662,7 +705,9 @@ def report(
     ]
     for r in results:
         floor = r.cat.seconds if r.cat else None
-        cells = [_cell(r.runs.get(key), floor, TARGETS["edit"]) for key, _ in changes]
+        cells = [
+            _cell(r.runs.get(key), floor, TARGETS["edit"], r.ratios.get(key)) for key, _ in changes
+        ]
         lines.append(f"| {r.size:,} | " + " | ".join(cells) + " |")
     lines += [
         "",

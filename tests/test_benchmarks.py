@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -77,3 +78,42 @@ def test_the_cold_build_is_the_median_of_cold_runs_each_from_nothing(
     # The run shown began from nothing: every file read, none from a cache.
     assert "(60 read, 0 from cache)" in text
     capsys.readouterr()
+
+
+def test_each_build_is_timed_between_two_cats_and_its_ratio_is_to_the_quicker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks import run
+
+    monkeypatch.setattr(run, "REPEATS", 2)
+    monkeypatch.setattr(run.time, "sleep", lambda _: None)  # the racy window: files reread
+    measured: list[tuple[str, float]] = []
+    real = run.measure
+
+    def measure(cmd: list[str], **kwargs: object) -> run.Run:
+        result = real(cmd, **kwargs)  # type: ignore[arg-type]
+        seconds = 1.0 + len(measured)  # each command takes a second longer than the last
+        measured.append(("cat" if "xargs" in cmd else "build", seconds))
+        return dataclasses.replace(result, seconds=seconds)
+
+    monkeypatch.setattr(run, "measure", measure)
+    result = run.bench_size(tmp_path, 600, 600, None)
+    kinds = [kind for kind, _ in measured]
+    # Warm-up and best of 3, then every build the report uses between two cats.
+    assert kinds[:4] == ["cat"] * 4 and result.cat is not None and result.cat.seconds == 2.0
+    keys = ["cold", "nochange", "edit", "edit-old", "edit-draft", "edit-future"]
+    keys += ["edit-duplicate", "add", "delete", "rename"]
+    assert list(result.ratios) == keys
+    assert [len(result.ratios[key]) for key in keys] == [1] + [2] * 9
+    for ratio in (r for key in keys for r in result.ratios[key]):
+        # Command k took k seconds: the ratio says which build it was (the cat before it
+        # is always the quicker of the two beside it).
+        k = round(1 / (ratio - 1)) + 1
+        assert ratio == pytest.approx(k / (k - 1))
+        assert [kind for kind, _ in measured[k - 2 : k + 1]] == ["cat", "build", "cat"]
+    assert len(result.cats) == 2 * 19 == kinds.count("cat") - 4
+    # The verdict follows the ratios beside the runs, not the first cat.
+    edit = result.runs["edit"]
+    assert run._cell(edit, 1000.0, 0.5, [0.4, 0.6, 0.45]) == f"{edit.seconds:.2f} s (0.45× cat) ✅"
+    assert run._cell(edit, 0.001, 0.5, [0.52]).endswith("(0.52× cat) ❌")
+    assert run._cell(edit, edit.seconds * 4, 0.5).endswith("(0.25× cat) ✅")
