@@ -70,7 +70,7 @@ def layout_rows(
 
 
 class Stored(Protocol):
-    """What the cache holds of the last layout (see :class:`~feeds.cache.choice.Previous`)."""
+    """What the cache holds of the last layout (see :class:`~feeds.cache.choice_read.Previous`)."""
 
     def archive_pages(self, groups: Collection[GroupKey]) -> dict[GroupKey, dict[str, int]]:
         """Each group's months, with how many pages each has."""

@@ -8,10 +8,11 @@ remembers comes in three tiers, a module each:
 
 * the run (:mod:`feeds.cache.runs`): when nothing changed since the last writing run, a
   run is answered from its record without loading any article;
-* the choice (:mod:`feeds.cache.choice`): each file's stamp, brief and problems, and the
-  feeds chosen, a row per file and per group, so that a run that changed a few files
-  reads those files and updates the last choice; with ``archives: monthly``, the archive
-  layout too, a row per group and month, updated the same way;
+* the choice (:mod:`feeds.cache.choice`, read back by :mod:`feeds.cache.choice_read`):
+  each file's stamp, brief and problems, and the feeds chosen, a row per file and per
+  group, so that a run that changed a few files reads those files and updates the last
+  choice; with ``archives: monthly``, the archive layout too, a row per group and month,
+  updated the same way;
 * the outputs (:mod:`feeds.cache.outputs`): what each output file was rendered from, so
   that only the feeds whose inputs changed are rendered (and, with archives on, how many
   items each feed wrote: :meth:`Look.written_counts`).
@@ -19,7 +20,7 @@ remembers comes in three tiers, a module each:
 One run uses it in one order, which its values enforce: :meth:`Cache.open` gives a
 :class:`Cache`, :meth:`Cache.look` at a content folder gives a :class:`Look`, whose
 lookups (:meth:`Look.last_run`, :meth:`Look.known`, :meth:`Look.previous` and its
-:class:`~feeds.cache.choice.Previous`, :meth:`Look.plan_outputs`,
+:class:`~feeds.cache.choice_read.Previous`, :meth:`Look.plan_outputs`,
 :meth:`Look.written_counts`) change nothing, and
 :meth:`Look.save` writes one :class:`RunRecord` in one transaction, after the output is in
 place.
@@ -53,7 +54,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, overload
 
-from feeds.cache import choice, outputs, runs
+from feeds.cache import choice, choice_read, outputs, runs
 from feeds.cache.choice import (
     ArchiveItem,
     ArchiveRecord,
@@ -63,11 +64,10 @@ from feeds.cache.choice import (
     FullFiles,
     GroupKey,
     GroupValues,
-    Known,
-    Previous,
     Record,
     folder_digest,
 )
+from feeds.cache.choice_read import Known, Previous
 from feeds.cache.db import (
     DB_FILE,
     BadRow,
@@ -403,9 +403,9 @@ class Look:
         if db is None:
             return {}
         try:
-            if choice.state(db, self.root, self.given, self.settings.reading) is None:
+            if choice_read.state(db, self.root, self.given, self.settings.reading) is None:
                 return {}
-            return choice.known(db, self.root, self.rels, self.stamps)
+            return choice_read.known(db, self.root, self.rels, self.stamps)
         except Exception as e:  # sqlite3 and bad rows
             self.cache.discard(f"unreadable ({type(e).__name__}: {e})")
             return {}
@@ -416,10 +416,10 @@ class Look:
         if db is None:
             return None
         try:
-            row = choice.state(db, self.root, self.given, self.settings.reading)
+            row = choice_read.state(db, self.root, self.given, self.settings.reading)
             if row is None or row[2] != self.settings.choosing:
                 return None
-            return choice.previous(
+            return choice_read.previous(
                 db,
                 self.root,
                 row,
