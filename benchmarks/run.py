@@ -414,6 +414,10 @@ REPEATS = 5
 """Quick runs (no change, one edit) are repeated; the median is reported."""
 
 
+def _ratios(ratios: list[float]) -> str:
+    return "to the cat beside each: " + ", ".join(f"{r:.2f}" for r in ratios)
+
+
 def _median(runs: list[Run]) -> Run:
     return sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
 
@@ -496,7 +500,10 @@ def bench_size(
         runs += [timed("nochange", "feeds build", ok=(0,)) for _ in range(1, REPEATS)]
         result.runs["nochange"] = _median(runs)
         result.notes.append(
-            "no change: " + ", ".join(f"{r.seconds:.2f}" for r in runs) + " s (median shown)"
+            "no change: "
+            + ", ".join(f"{r.seconds:.2f}" for r in runs)
+            + " s (median shown); "
+            + _ratios(result.ratios["nochange"])
         )
         for key, what, change in everyday_changes(folder, output, size):
             print(f"{size}: feeds build (one change: {key}) ...", file=sys.stderr, flush=True)
@@ -513,7 +520,9 @@ def bench_size(
             result.notes.append(
                 f"one change, {what}: "
                 + ", ".join(f"{r.seconds:.2f}" for r in edits)
-                + " s (median shown); last: "
+                + " s (median shown); "
+                + _ratios(result.ratios[key])
+                + "; last: "
                 + (edits[-1].stdout.strip().splitlines() or [""])[-1]
             )
     if hugo is not None:

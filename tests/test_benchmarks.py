@@ -112,6 +112,9 @@ def test_each_build_is_timed_between_two_cats_and_its_ratio_is_to_the_quicker(
         assert ratio == pytest.approx(k / (k - 1))
         assert [kind for kind, _ in measured[k - 2 : k + 1]] == ["cat", "build", "cat"]
     assert len(result.cats) == 2 * 19 == kinds.count("cat") - 4
+    [note] = [n for n in result.notes if n.startswith("one change, the newest article: ")]
+    listed = ", ".join(f"{r:.2f}" for r in result.ratios["edit"])
+    assert f"to the cat beside each: {listed}; last: " in note
     # The verdict follows the ratios beside the runs, not the first cat.
     edit = result.runs["edit"]
     assert run._cell(edit, 1000.0, 0.5, [0.4, 0.6, 0.45]) == f"{edit.seconds:.2f} s (0.45× cat) ✅"
