@@ -459,7 +459,6 @@ def bench_size(
         (_check(measure(cat, timeout=timeout, shell=True), "cat") for _ in range(3)),
         key=lambda r: r.seconds,
     )
-    result.cats.clear()
     output = work / f"public-{size}"
     cache = work / f"cache-{size}"
     build = [*feeds_command(), "build", "--content", str(folder), "--output", str(output)]
@@ -677,7 +676,8 @@ def report(
         "the quicker of the two `cat` runs just before and just after it: the machine's "
         "speed drifts over the minutes a run of the benchmark takes, and a ratio to one "
         "`cat` taken first would drift with it. The `cat` column is the best of 3 taken "
-        "first; the range of the `cat` runs beside the builds is in the notes.",
+        "first (Hugo's ratio is to it); the range of the `cat` runs beside the builds is in "
+        "the notes.",
         "✅/❌: within the issue's target (cold ≤ 4× cat, no change ≤ 0.3× cat, "
         "one edit ≤ 0.5× cat; cold build memory < 400 MB).",
         "",
