@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, overload
 
 from feeds.errors import Problem, Severity
-from feeds.model import _GONE, _HIGHEST, _LOWEST, DIGEST_SIZE, Stamp, Stamps
+from feeds.model import _GONE, _HIGHEST, _LOWEST, DIGEST_SIZE, STAMP_BYTES, Stamp, Stamps
 from feeds.parallel import Workers
 
 
@@ -415,7 +415,7 @@ def scan(content: Path, jobs: int = 1, since: int = NEVER_RECENT) -> Scan:
     done = 0
     for packed, positions in stamped:
         recent.extend(done + position for position in positions)
-        done += len(packed) // 32
+        done += len(packed) // STAMP_BYTES
     sources, problems, runs, unreadable = _found(walker)
     return Scan(
         sources=sources,

@@ -36,6 +36,7 @@ from feeds.cache.db import (
 )
 from feeds.errors import Problem
 from feeds.model import (
+    STAMP_BYTES,
     Brief,
     Counts,
     FeedKind,
@@ -194,7 +195,7 @@ def _known(
     current: bool,
 ) -> Known:
     if not (digest is None or isinstance(digest, bytes)) or not (
-        seen is None or (isinstance(seen, bytes) and len(seen) == 32)
+        seen is None or (isinstance(seen, bytes) and len(seen) == STAMP_BYTES)
     ):
         raise BadRow("files: not a digest or stamp")
     if seen is None and not current and old is not None:
@@ -497,7 +498,7 @@ def previous(
         "SELECT rel, seen FROM files INDEXED BY files_seen WHERE root = ? AND seen IS NOT NULL",
         (root,),
     ):
-        if not (isinstance(seen, bytes) and len(seen) == 32):
+        if not (isinstance(seen, bytes) and len(seen) == STAMP_BYTES):
             raise BadRow("files: not a stamp")
         shown[untext(rel)] = seen
     hidden_ids = _list(hidden)
