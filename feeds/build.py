@@ -16,7 +16,7 @@ import gc
 import hashlib
 import itertools
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -48,13 +48,13 @@ from feeds.group import (
     GroupKey,
     Selection,
 )
+from feeds.guard import Removal, removal_refused
 from feeds.layout import Layout, lay_out
 from feeds.lock import output_lock
 from feeds.manifest import Manifest, is_intact, read_old
 from feeds.model import (
     Counts,
     Feed,
-    FeedKind,
     Site,
 )
 from feeds.parallel import Workers
@@ -92,59 +92,7 @@ class BuildOptions:
     allow_removal: bool = True
     """False: refuse to write when the run would remove more than the configured
     ``max_removed_share`` of the topic and provider feeds the last run published (see
-    :func:`removal_refused`); the command line sets it from ``--allow-removal``."""
-
-
-GUARD_MINIMUM = 2
-"""The removal guard applies when the last run published at least this many topic and
-provider feeds (a site of one feed may lose it)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Removal:
-    """A writing run refused because it would remove too many feeds; nothing was written."""
-
-    removed: tuple[str, ...]
-    """The folders of the feeds it would have removed (``topics/ai``), sorted."""
-    published: int
-    """Topic and provider feeds the last run published (its manifest says so)."""
-    share: float
-    """The configured ``max_removed_share``."""
-
-    def __str__(self) -> str:
-        shown = ", ".join(self.removed[:3])
-        more = len(self.removed) - 3
-        if more > 0:
-            shown += f", and {more} more"
-        return (
-            f"refusing to remove {len(self.removed)} of the {self.published} topic and "
-            f"provider feeds published last time ({shown}): more than max_removed_share "
-            f"({self.share:g}); nothing was changed"
-        )
-
-
-def removal_refused(
-    output: Path, site: Site, share: float, manifest: Collection[str] | None = None
-) -> Removal | None:
-    """Whether writing ``site`` to ``output`` would remove more than ``share`` of the
-    topic and provider feeds the last run published there (by the manifest it left:
-    ``manifest``, the paths it records outside archive folders, when already read).
-
-    An empty or vanished content folder, or one whose files all fail to read, would
-    otherwise take every subscriber's feed away at once.
-    """
-    before = {
-        "/".join(parts[:2])
-        for rel in (read_old(output).files if manifest is None else manifest)
-        if len(parts := rel.split("/")) == 3 and parts[0] in ("topics", "providers")
-    }
-    if len(before) < GUARD_MINIMUM:
-        return None
-    after = {feed.folder for feed in site.feeds if feed.kind is not FeedKind.SITE}
-    gone = sorted(before - after)
-    if len(gone) <= share * len(before):
-        return None
-    return Removal(removed=tuple(gone), published=len(before), share=share)
+    :func:`~feeds.guard.removal_refused`); the command line sets it from ``--allow-removal``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
