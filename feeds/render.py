@@ -9,6 +9,8 @@ worker processes. Nothing here reads the clock or the disk.
 
 from __future__ import annotations
 
+import itertools
+from array import array
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -35,12 +37,12 @@ def feed_files(feed: Feed, context: Context) -> tuple[str, ...]:
     folder = feed.folder
     prefix = f"{folder}/" if folder else ""
     paths = [prefix + info.filename for info in context.formats]
-    if _has_page(feed):
+    if has_page(feed):
         paths.append(prefix + GROUP_PAGE.info.filename)
     return tuple(paths)
 
 
-def _has_page(feed: Feed) -> bool:
+def has_page(feed: Feed) -> bool:
     """Topic and provider feeds have a page; the site feed's page is the index; archive
     documents have none."""
     return feed.kind is not FeedKind.SITE and not feed.is_archive
@@ -125,6 +127,48 @@ class FeedFiles:
     :attr:`written` (see :attr:`~feeds.model.History.prevs`)."""
     written: int
     files: list[tuple[str, bytes]]
+    spans: tuple[bytes, ...] = ()
+    """For each of :attr:`files`, where its items are in its bytes: (start, end) of each
+    one, from the feed's first member on, packed as :data:`SPANS` (``b""``: unknown), so
+    that a later run can take them from the file (see :func:`entries_in`)."""
+    logos: tuple[str, ...] = ()
+    """The provider logo of each of the feed's members rendered (see :data:`Entries`)."""
+
+
+SPANS = "I"
+"""The :mod:`array` type of :attr:`FeedFiles.spans`."""
+
+
+def spans_of(data: bytes, items: Sequence[str]) -> bytes:
+    """Where each of ``items`` is in ``data``, in order (see :attr:`FeedFiles.spans`;
+    ``b""`` when one is not found, or the document is too large to say)."""
+    if len(data) >= 2**32:
+        return b""
+    found = array(SPANS)
+    at = 0
+    for item in items:
+        raw = item.encode("utf-8")
+        start = data.find(raw, at)
+        if start < 0:
+            return b""
+        at = start + len(raw)
+        found.extend((start, at))
+    return found.tobytes()
+
+
+def entries_in(data: bytes, spans: bytes) -> list[str]:
+    """The items :func:`spans_of` found in ``data`` (none when ``spans`` does not fit
+    ``data``: one after the other, inside it, each whole text)."""
+    found = array(SPANS)
+    if len(spans) % (2 * found.itemsize):
+        return []
+    found.frombytes(spans)
+    if any(a > b for a, b in itertools.pairwise(found)) or (found and found[-1] > len(data)):
+        return []
+    try:
+        return [data[found[i] : found[i + 1]].decode("utf-8") for i in range(0, len(found), 2)]
+    except UnicodeDecodeError:
+        return []
 
 
 def render_feed(
@@ -159,10 +203,14 @@ def render_feed(
             for path, size in zip(paths, sizes, strict=True):
                 on_capped(Capped(path, written, len(texts), size, feed.history is not None))
     files = list(zip(paths, datas, strict=True))
-    if _has_page(feed):
+    spans = [spans_of(data, its[:written]) for data, its in zip(datas, items, strict=True)]
+    if has_page(feed):
         shown = [text[page] for text in texts]
-        files.append((_path(feed, GROUP_PAGE.info), GROUP_PAGE.document(feed, context, shown)))
-    return FeedFiles(feed, written, files)
+        document = GROUP_PAGE.document(feed, context, shown)
+        files.append((_path(feed, GROUP_PAGE.info), document))
+        spans.append(spans_of(document, shown))
+    logos = tuple(text[page + 1] for text in texts)
+    return FeedFiles(feed, written, files, tuple(spans), logos)
 
 
 def _writing(feed: Feed, count: int) -> Feed:
@@ -298,7 +346,7 @@ def output_stream(
     bytes): the files of ``rendered`` as ``drawn`` renders them, in that order, then the
     site pages. The site pages depend on every feed: they come last in the stream, after
     the feeds they link to, unless ``pages`` is false (they are known to be current)."""
-    probe = next((feed for feed in rendered if _has_page(feed)), None)
+    probe = next((feed for feed in rendered if has_page(feed)), None)
     if probe is not None:  # a broken group template fails the build before anything is written
         GROUP_PAGE.document(probe, context, [])
     site_pages: dict[str, bytes] = {}

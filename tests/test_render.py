@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+import feeds.render
 from feeds.config import Config
 from feeds.formats import xml
 from feeds.formats.common import Context, item_content, rfc822
@@ -576,3 +577,22 @@ def test_a_build_never_imports_feedgen_and_lxml_only_to_write_the_opml_list(
     assert build() == "0 False False"
     (content / "a0.md").write_text(article(n=0, title="Edited"), encoding="utf-8")
     assert build().startswith("0 False ")
+
+
+@given(
+    st.text(max_size=30),
+    st.lists(st.text(min_size=1, max_size=40), max_size=8),
+    st.sampled_from(["", ",\n", "\n"]),
+)
+def test_the_items_found_in_a_document_are_the_items_spliced_into_it(
+    head: str, items: list[str], separator: str
+) -> None:
+    data = (head + separator.join(items) + "</end>").encode("utf-8")
+    spans = feeds.render.spans_of(data, items)
+    assert feeds.render.entries_in(data, spans) == items
+    assert feeds.render.spans_of(data, [*items, "not in it \x00"]) == b""
+    # Spans that do not fit the bytes (cut short) give all the items or none, never an
+    # error or a part of an item.
+    assert feeds.render.entries_in(data[: len(data) // 3], spans) in ([], items)
+    if items:
+        assert feeds.render.entries_in(data, spans[:-1]) == []
