@@ -8,6 +8,7 @@ The pipeline, one module per stage::
     group.Selector          every article's Brief   -> Site (feeds naming their members)
     update.reselect         changed files' briefs   -> the last choice's groups, updated
     archive.Histories       every Brief, feed counts -> Site with archive documents
+    reuse.reusable          feeds to render, files   -> entries of unchanged articles
     render.render_stream    feeds, member entries   -> paths, stream of (path, bytes)
     write.write_output      stream of files         -> WriteReport
 

@@ -16,7 +16,7 @@ import gc
 import hashlib
 import itertools
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -240,6 +240,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             render_feeds,
             to_render,
         )
+        from feeds.reuse import record, reusable
 
         workers.share(config=config, prefix=sources.prefix)
         chosen = update_choice(config, selection, look, found, workers, show)
@@ -324,21 +325,51 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         briefs = chosen.briefs
         rels = found.rels
 
+        item_settings = look.output_settings(digest)
+
+        def keys(numbers: Sequence[int]) -> bytes:
+            return look.item_keys(numbers, item_settings)
+
         def entries(feeds: list[Feed]) -> Iterator[tuple[int, Entries]]:
-            """The entries of the articles ``feeds`` hold, read again and rendered (in the
-            workers), in the order :func:`~feeds.render.render_feeds` takes them."""
+            """The entries of the articles ``feeds`` hold, in the order
+            :func:`~feeds.render.render_feeds` takes them: taken from the files the last
+            runs wrote when they hold them (:mod:`feeds.reuse`), else read again and
+            rendered (in the workers)."""
             wanted = needed(feeds)
             show("rendering", 0, len(wanted))
+            reused: dict[int, Entries] = {}
+            if plan is not None and output is not None:
+                old = look.old_items(output, [feed.folder for feed in feeds])
+                reused = reusable(feeds, context, old, wanted, keys, options.output)
             # Everything comes with the item: a worker that touched the parent's lists would
             # copy their memory pages (forked memory is shared until either side writes to it).
-            items = [tasks.Wanted(i, rels[i], found.stamps[i], briefs(i)) for i in wanted]
+            items = [
+                tasks.Wanted(i, rels[i], found.stamps[i], briefs(i))
+                for i in wanted
+                if i not in reused
+            ]
             expect_front_matters(len(items))
-            for done, (index, texts) in enumerate(workers.map(tasks.render_one, items)):
+            rendered = workers.map(tasks.render_one, items)
+            for done, index in enumerate(wanted):
+                texts = reused.get(index)
                 if texts is None:
-                    raise tasks.ChangedDuringBuild(sources.label(index))
+                    number, texts = next(rendered)
+                    if texts is None:
+                        raise tasks.ChangedDuringBuild(sources.label(number))
                 if done % 1000 == 0:
                     show("rendering", done, len(wanted))
                 yield index, texts
+
+        drawn_items: dict[str, FeedFiles] = {}  # the last rendering of each feed document
+
+        def draw(feeds: list[Feed]) -> Iterator[FeedFiles]:
+            """Render ``feeds``, noting where their items are (see :mod:`feeds.reuse`)."""
+            for done in render_feeds(feeds, context, entries(feeds), capped.append):
+                # Its bytes are not kept: the written files' digests stand for them.
+                drawn_items[done.feed.folder] = replace(
+                    done, files=[(path, b"") for path, _ in done.files]
+                )
+                yield done
 
         workers.share(context=context_for(Site(), config), hidden=hidden)
         capped: list[Capped | Oversized] = []
@@ -360,7 +391,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 if not is_kept(feed, context, keep)
             ]
             later = [feed for feed in site.archives if not is_kept(feed, context, keep)]
-            drawn = render_feeds(first + later, context, entries(first + later), capped.append)
+            drawn = draw(first + later)
             rendering = {feed.folder for feed in first}
             feed_counts = {
                 feed.folder: stored[feed.folder]
@@ -390,6 +421,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 spool = _Spool(options.output if plan is not None else None)
                 cleanup.callback(spool.close)
                 capped.clear()
+                drawn_items.clear()
                 layout = None
                 assert chosen.every_brief is not None
                 history = histories(config, selection, chosen.every_brief())
@@ -410,11 +442,11 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                     + [p for p in keep if p not in subscription]
                 )
                 later = [feed for feed in site.archives if not is_kept(feed, context, keep)]
-                drawn = render_feeds(later, context, entries(later), capped.append)
+                drawn = draw(later)
             keep = keep.difference(first_paths)
         else:
             later = to_render(site, context, keep)
-            drawn = render_feeds(later, context, entries(later), capped.append)
+            drawn = draw(later)
         assert drawn is not None
         pages_kept = plan is not None and plan.pages_kept
         rendered = first + later
@@ -456,6 +488,11 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 manifest_sha256=report.manifest_sha256,
                 facts=facts,
                 counts=feed_counts,
+                items={
+                    folder: noted
+                    for folder, done in drawn_items.items()
+                    if (noted := record(done, keys, report.digests)) is not None
+                },
             )
         archives = None
         if layout is not None:

@@ -689,3 +689,102 @@ def test_the_folders_of_files_changed_just_now_are_stored_with_those_files_untru
     # Changed (its ctime), and gone: a file gone counts as gone in either digest.
     assert stored({0: (10, old, now, 1), 3: None}) == {"a/"}
     assert stored({6: (10, now + 10**12, old, 7)}) == {"d/"}  # dated in the future
+
+
+# -- entries of unchanged articles taken from the files written (feeds.reuse) ----------
+
+
+def _rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files pass two reads again and renders, in the order it does (one job)."""
+    seen: list[str] = []
+    render_one = feeds.tasks.render_one
+
+    def spy(item: feeds.tasks.Wanted, shared: dict[str, Any]) -> feeds.tasks.Rendered:
+        seen.append(item.rel)
+        return render_one(item, shared)
+
+    monkeypatch.setattr(feeds.tasks, "render_one", spy)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        Config(items_per_feed=5),
+        Config(items_per_feed=5, archives="monthly", base_url="https://s.example"),
+        Config(items_per_feed=5, max_feed_bytes=6000),
+    ],
+    ids=["plain", "archives", "capped"],
+)
+def test_an_edit_renders_only_the_article_edited_and_takes_the_rest_from_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: Config
+) -> None:
+    site = Site(tmp_path, _site(), config)
+    site.build()
+    rendered = _rendered(monkeypatch)
+    # The newest article (23:00): in the site feed, its topics' feeds and its provider's.
+    site.write("023.md", article(n=23, title="Edited", topics=["Topic 3", "All"],
+                                 provider={"name": "P2", "domain": "p2.example"},
+                                 related=_related(23)))  # fmt: skip
+    result = site.build(jobs=1)
+    assert result.feeds_rendered == 4
+    if config.max_feed_bytes > 10_000:
+        assert rendered == ["023.md"]
+    else:  # the members a capped feed leaves out are in none of its feed files
+        assert rendered[0] == "023.md" and len(rendered) < 30
+    assert outputs(site.output) == site.cold(jobs=1)
+    # A deleted article: of the articles of its three feeds, only one that takes its
+    # place in a feed (in none of the feed's files yet) is read and rendered, if any.
+    rendered.clear()
+    (site.content / "012.md").unlink()
+    site.build(jobs=1)
+    assert len(rendered) <= 3 and "012.md" not in rendered
+    assert outputs(site.output) == site.cold(jobs=1)
+
+
+def test_a_file_changed_by_hand_in_the_output_is_not_taken_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = Site(tmp_path, _site(), Config(items_per_feed=5, formats=("rss",)))
+    site.build()
+    feed = site.output / "topics" / "all" / "rss.xml"
+    feed.write_bytes(feed.read_bytes().replace(b"Article number 22", b"Changed by hand"))
+    (site.output / "rss.xml").write_bytes(b"")  # the site feed's copy is gone too
+    rendered = _rendered(monkeypatch)
+    site.write("023.md", article(n=23, title="Edited", topics=["All"]))
+    site.build(jobs=1)
+    assert "022.md" in rendered  # its item is not taken from a file changed since
+    written = outputs(site.output)
+    assert written == site.cold(jobs=1)
+    assert b"Changed by hand" not in written["topics/all/rss.xml"]
+
+
+def test_an_item_is_rendered_again_when_what_it_names_is_hidden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A related item naming an article that leaves the site is left out of the items
+    of the articles that name it, though their files did not change."""
+    naming = article(n=1, related=[{"title": "See 2", "webUrl": "https://news.example.com/2"}])
+    files = {"001.md": naming, "002.md": article(n=2), "003.md": article(n=3)}
+    site = Site(tmp_path, files, Config(related_published_only=True))
+    site.build()
+    assert b"https://news.example.com/2" in (site.output / "rss.xml").read_bytes()
+    rendered = _rendered(monkeypatch)
+    site.write("002.md", article(n=2, published=False))
+    site.build(jobs=1)
+    assert "001.md" in rendered
+    written = outputs(site.output)
+    assert written == site.cold(jobs=1)
+    assert b"https://news.example.com/2" not in written["rss.xml"]
+
+
+def test_new_settings_render_every_article_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = Site(tmp_path, _site(12), Config(items_per_feed=5))
+    site.build()
+    rendered = _rendered(monkeypatch)
+    site.config = Config(items_per_feed=5, title="Another title", max_related=1)
+    site.build(jobs=1)
+    assert sorted(rendered) == sorted(f"{n:03d}.md" for n in range(12))
+    assert outputs(site.output) == site.cold(jobs=1)

@@ -79,7 +79,7 @@ from feeds.cache.db import (
     transaction,
     version,
 )
-from feeds.cache.outputs import FeedPlan, Output
+from feeds.cache.outputs import KEY_SIZE, FeedPlan, Items, Output
 from feeds.cache.runs import LastRun, RunFacts
 from feeds.model import Feed, Stamp, Stamps, micros
 
@@ -145,6 +145,9 @@ class Written:
     counts: Mapping[str, int] | None = None
     """With archives on: by subscription feed folder, how many items its documents hold
     (see :func:`~feeds.cache.outputs.written_counts`)."""
+    items: Mapping[str, Items] = field(default_factory=dict)
+    """By folder, what the feed documents rendered this run hold (see
+    :data:`~feeds.cache.outputs.Items`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -293,6 +296,8 @@ class Look:
         self.recent = recent
         """The source numbers of the files changed too recently to trust their stamps
         next time (or gone)."""
+        self._keys: dict[str, dict[int, bytes]] = {}
+        """:meth:`item_keys` already worked out, by settings and source number."""
         self.fresh = bool(recent)
         """Whether any file is missing or too recent to be trusted next time."""
         self._digests: FolderDigests | None = None
@@ -490,6 +495,42 @@ class Look:
             self.cache.discard(f"unreadable ({e})")
             return FeedPlan(fingerprints={})
 
+    def item_keys(self, numbers: Sequence[int], settings: str) -> bytes:
+        """A key per source in ``numbers`` for the items rendered from it (see
+        :data:`~feeds.cache.outputs.Items`): a digest of ``settings`` (all else an item is
+        rendered from, :meth:`output_settings`), the source's ``rel`` and its stamp; zeros
+        for a file whose stamp is not to be trusted (changed too recently, or gone)."""
+        known = self._keys.get(settings)
+        if known is None:
+            known = self._keys[settings] = {}
+        base = hashlib.blake2b(settings.encode(), digest_size=KEY_SIZE)
+        keys = []
+        for number in numbers:
+            key = known.get(number)
+            if key is None:
+                if number in self.recent:
+                    key = bytes(KEY_SIZE)
+                else:
+                    digest = base.copy()
+                    digest.update(self.rels[number].encode("utf-8", "surrogateescape"))
+                    digest.update(self.stamps.select((number,)))
+                    key = digest.digest()
+                known[number] = key
+            keys.append(key)
+        return b"".join(keys)
+
+    def old_items(self, output: Output, folders: Collection[str]) -> dict[str, Items]:
+        """What the last runs recorded of the feed documents in ``folders`` (see
+        :data:`~feeds.cache.outputs.Items`; empty: nothing known)."""
+        db = self.cache.db
+        if db is None:
+            return {}
+        try:
+            return outputs.items_of(db, output.root, folders)
+        except (sqlite3.Error, BadRow) as e:
+            self.cache.discard(f"unreadable ({e})")
+            return {}
+
     def written_counts(self, output: Output) -> dict[str, int]:
         """By subscription feed folder, how many items the documents the last run left in
         ``output`` hold (see :func:`~feeds.cache.outputs.written_counts`; empty: unknown)."""
@@ -526,6 +567,15 @@ class Look:
                 written = record.written
                 if written is not None:
                     outputs.save(db, written.root, written.plan, written.digests)
+                    digests = written.digests
+                    gone = {  # the folders of the files this run removed
+                        path.rpartition("/")[0]
+                        for path in written.plan.recorded or ()
+                        if path not in digests
+                    }
+                    outputs.save_items(
+                        db, written.root, written.items, gone.difference(written.items)
+                    )
                     if written.counts is not None:
                         outputs.save_counts(db, written.root, written.counts)
                     runs.save(

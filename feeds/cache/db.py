@@ -165,6 +165,10 @@ CREATE TABLE IF NOT EXISTS written (
     root TEXT NOT NULL, folder TEXT NOT NULL, written INTEGER NOT NULL,
     PRIMARY KEY (root, folder)
 ) WITHOUT ROWID, STRICT;
+CREATE TABLE IF NOT EXISTS items (
+    root TEXT NOT NULL, folder TEXT NOT NULL, record BLOB NOT NULL,
+    PRIMARY KEY (root, folder)
+) WITHOUT ROWID, STRICT;
 """
 """``files`` holds a row per content file: its stamp, its brief when it gave a usable
 article, a digest of its bytes when one was taken, and ``seen``, the stamp its feeds were

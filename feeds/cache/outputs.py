@@ -7,6 +7,11 @@ recorded one, the recorded sha256 is the write manifest's, and the file on disk 
 one the manifest recorded; the site pages (index, OPML) only when the settings, templates
 and every feed's name, place, count and date are the recorded ones.
 
+Table ``items``: per feed document written (by its folder), where each of its members'
+items is in each of its files, so that a run rendering it again takes the items of the
+members that did not change from the file instead of reading and rendering them again
+(see :data:`Items`).
+
 Table ``written`` (with archives on): per subscription feed, how many items its documents
 hold (``max_feed_bytes`` may have left out its oldest), which the archives of a feed not
 rendered again are laid out from.
@@ -20,13 +25,14 @@ The other archive documents' rows stay as they are, as do their files.
 from __future__ import annotations
 
 import hashlib
+import marshal
 import sqlite3
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from feeds.cache.db import canonical, text, untext
+from feeds.cache.db import BadRow, canonical, text, untext
 from feeds.model import Feed, ManifestEntry, Stamps
 
 
@@ -268,4 +274,74 @@ def save_counts(db: sqlite3.Connection, root: str, counts: Mapping[str, int]) ->
             for folder, count in counts.items()
             if before.get(folder) != count
         ],
+    )
+
+
+Items = tuple[bytes, tuple[tuple[str, bytes, bytes], ...], tuple[str, ...]]
+"""What a run records of a feed document it wrote (table ``items``): a key per member
+(:data:`KEY_SIZE` bytes each, see :meth:`feeds.cache.Look.item_keys`); for each of its
+files the name (in the document's folder), the sha256 of the bytes written (32 bytes) and
+where each member's item is in them (see :attr:`feeds.render.FeedFiles.spans`); and each
+member's provider logo (an empty tuple: none has one)."""
+
+KEY_SIZE = 16
+"""Bytes of an item's key: a digest of what the item is rendered from."""
+
+
+def items_of(db: sqlite3.Connection, root: str, folders: Collection[str]) -> dict[str, Items]:
+    """What the runs that wrote the feed documents in ``folders`` of the output folder
+    ``root`` recorded of their items (see :data:`Items`)."""
+    found: dict[str, Items] = {}
+    wanted = sorted(set(folders))
+    for start in range(0, len(wanted), 500):
+        chunk = [text(folder) for folder in wanted[start : start + 500]]
+        marks = ",".join("?" * len(chunk))
+        for folder, record in db.execute(
+            f"SELECT folder, record FROM items WHERE root = ? AND folder IN ({marks})",
+            (text(root), *chunk),
+        ):
+            found[untext(folder)] = _items(record)
+    return found
+
+
+def _items(record: object) -> Items:
+    """The :data:`Items` of a stored record, checked."""
+    try:
+        loaded = marshal.loads(record) if isinstance(record, bytes) else None
+        keys, files, logos = loaded  # type: ignore[misc]
+    except (TypeError, ValueError, EOFError):
+        raise BadRow("not an items record") from None
+    if not (
+        isinstance(keys, bytes)
+        and len(keys) % KEY_SIZE == 0
+        and isinstance(files, tuple)
+        and all(
+            isinstance(f, tuple)
+            and len(f) == 3
+            and isinstance(f[0], str)
+            and isinstance(f[1], bytes)
+            and isinstance(f[2], bytes)
+            for f in files
+        )
+        and isinstance(logos, tuple)
+        and len(logos) in (0, len(keys) // KEY_SIZE)
+        and all(isinstance(logo, str) for logo in logos)
+    ):
+        raise BadRow("not an items record")
+    return keys, files, logos
+
+
+def save_items(
+    db: sqlite3.Connection, root: str, records: Mapping[str, Items], gone: Collection[str]
+) -> None:
+    """Record ``records`` (by feed document folder) for the output folder ``root``, and
+    forget the documents in ``gone``."""
+    root_text = text(root)
+    db.executemany(
+        "DELETE FROM items WHERE root = ? AND folder = ?",
+        [(root_text, text(folder)) for folder in gone],
+    )
+    db.executemany(
+        "INSERT OR REPLACE INTO items VALUES (?, ?, ?)",
+        [(root_text, text(folder), marshal.dumps(record)) for folder, record in records.items()],
     )
