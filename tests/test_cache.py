@@ -788,3 +788,14 @@ def test_new_settings_render_every_article_again(
     site.build(jobs=1)
     assert sorted(rendered) == sorted(f"{n:03d}.md" for n in range(12))
     assert outputs(site.output) == site.cold(jobs=1)
+
+
+def test_rows_asked_for_by_more_values_than_a_statement_takes_all_come_back() -> None:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (root TEXT, name TEXT, n INTEGER)")
+    db.executemany("INSERT INTO t VALUES (?, ?, ?)", [("r", f"n{i}", i) for i in range(1500)])
+    db.execute("INSERT INTO t VALUES ('other', 'n1', -1)")
+    query = "SELECT name, n FROM t WHERE root = ? AND name IN"
+    wanted = [f"n{i}" for i in range(0, 1500, 2)] + ["n2", "missing"]  # twice, and none
+    rows = list(feeds.cache.db.rows_in(db, query, "r", wanted))
+    assert sorted(n for _, n in rows) == list(range(0, 1500, 2))

@@ -31,6 +31,7 @@ from feeds.cache.db import (
     from_json,
     ints_of,
     problem_of,
+    rows_in,
     text,
     untext,
 )
@@ -285,14 +286,10 @@ class Previous:
     def files_of(self, ids: Collection[str]) -> dict[str, tuple[str, ...]]:
         """The files that had each of ``ids`` in the last run."""
         found: dict[str, list[str]] = {i: [] for i in ids}
+        query = "SELECT id, rel FROM files WHERE root = ? AND id IN"
         with self.guard():
-            for chunk in _chunks(sorted(ids)):
-                marks = ",".join("?" * len(chunk))
-                for article_id, rel in self.db.execute(
-                    f"SELECT id, rel FROM files WHERE root = ? AND id IN ({marks})",
-                    (self.root, *map(text, chunk)),
-                ):
-                    found[untext(article_id)].append(untext(rel))
+            for article_id, rel in rows_in(self.db, query, self.root, ids):
+                found[untext(article_id)].append(untext(rel))
         return {i: tuple(rels) for i, rels in found.items()}
 
     def group_states(self, groups: Collection[GroupKey]) -> dict[GroupKey, GroupValues | None]:
@@ -390,11 +387,6 @@ def _items(members: object) -> list[ArchiveItem]:
     if not all(map(_is_triple, items)):
         raise BadRow("archives: not a list of articles")
     return [(i[0], i[1], i[2]) for i in items]
-
-
-def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _group_values(

@@ -15,7 +15,7 @@ import os
 import re
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -367,6 +367,16 @@ def problem_of(
     return Problem(
         path=untext(path), line=line, field=untext(field), message=untext(message), severity=level
     )
+
+
+def rows_in(db: sqlite3.Connection, query: str, root: str, values: Iterable[str]) -> Iterator[Any]:
+    """The rows of ``query``, which ends in ``IN`` and takes ``root`` first, for each of
+    ``values`` (stored as :func:`text`), asked 500 values at a time (older SQLite takes
+    at most 999 parameters)."""
+    wanted = sorted({text(value) for value in values})
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        yield from db.execute(f"{query} ({','.join('?' * len(chunk))})", (root, *chunk))
 
 
 def text_of(counts: tuple[int, ...]) -> str:

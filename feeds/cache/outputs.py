@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from feeds.cache.db import BadRow, canonical, text, untext
+from feeds.cache.db import BadRow, canonical, rows_in, text, untext
 from feeds.model import Feed, ManifestEntry, Stamps
 
 
@@ -167,19 +167,15 @@ def plan(
             )
         }
     else:
-        wanted = sorted({*looked, *(path for _, paths in feeds for path in paths)})
-        recorded = {}
-        for start in range(0, len(wanted), 500):
-            chunk = [text(path) for path in wanted[start : start + 500]]
-            marks = ",".join("?" * len(chunk))
-            recorded.update(
-                (untext(path), value)
-                for path, value in db.execute(
-                    "SELECT path, fingerprint || ' ' || sha256 FROM outputs"
-                    f" WHERE root = ? AND path IN ({marks})",
-                    (root, *chunk),
-                )
+        recorded = {
+            untext(path): value
+            for path, value in rows_in(
+                db,
+                "SELECT path, fingerprint || ' ' || sha256 FROM outputs WHERE root = ? AND path IN",
+                root,
+                [*looked, *(path for _, paths in feeds for path in paths)],
             )
+        }
     manifest, intact = output.manifest, output.intact
 
     def current(path: str, value: str) -> bool:
@@ -291,17 +287,10 @@ KEY_SIZE = 16
 def items_of(db: sqlite3.Connection, root: str, folders: Collection[str]) -> dict[str, Items]:
     """What the runs that wrote the feed documents in ``folders`` of the output folder
     ``root`` recorded of their items (see :data:`Items`)."""
-    found: dict[str, Items] = {}
-    wanted = sorted(set(folders))
-    for start in range(0, len(wanted), 500):
-        chunk = [text(folder) for folder in wanted[start : start + 500]]
-        marks = ",".join("?" * len(chunk))
-        for folder, record in db.execute(
-            f"SELECT folder, record FROM items WHERE root = ? AND folder IN ({marks})",
-            (text(root), *chunk),
-        ):
-            found[untext(folder)] = _items(record)
-    return found
+    query = "SELECT folder, record FROM items WHERE root = ? AND folder IN"
+    return {
+        untext(folder): _items(record) for folder, record in rows_in(db, query, text(root), folders)
+    }
 
 
 def _items(record: object) -> Items:
