@@ -16,7 +16,7 @@ import gc
 import hashlib
 import itertools
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -240,7 +240,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             render_feeds,
             to_render,
         )
-        from feeds.reuse import record, reusable
+        from feeds.reuse import item_keys, record, reusable
 
         workers.share(config=config, prefix=sources.prefix)
         chosen = update_choice(config, selection, look, found, workers, show)
@@ -325,10 +325,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
         briefs = chosen.briefs
         rels = found.rels
 
-        item_settings = look.output_settings(digest)
-
-        def keys(numbers: Sequence[int]) -> bytes:
-            return look.item_keys(numbers, item_settings)
+        keys = item_keys(look.output_settings(digest), rels, found.stamps, look.recent)
 
         def entries(feeds: list[Feed]) -> Iterator[tuple[int, Entries]]:
             """The entries of the articles ``feeds`` hold, in the order

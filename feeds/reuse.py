@@ -2,7 +2,7 @@
 documents the last runs wrote instead of read and rendered again.
 
 A run records, for every feed document it renders, a key per member (a digest of the
-settings, the file and its stamp: :meth:`feeds.cache.Look.item_keys`) and where each
+settings, the file and its stamp: :func:`item_keys`) and where each
 member's item is in each of the document's files (:attr:`feeds.render.FeedFiles.spans`),
 with the sha256 of those files' bytes. A later run that renders the document again takes
 a member's entries from the files still holding those bytes when its key is the same,
@@ -16,19 +16,50 @@ import hashlib
 import itertools
 import os
 import stat
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from feeds.cache.outputs import KEY_SIZE, Items
 from feeds.formats.common import Context
-from feeds.model import Feed, FeedKind
+from feeds.model import Feed, FeedKind, Stamps
 from feeds.render import Entries, FeedFiles, entries_in, feed_files, has_page
 
 Keys = Callable[[Sequence[int]], bytes]
-"""The key of each of some source numbers' items (see :meth:`feeds.cache.Look.item_keys`)."""
+"""The key of each of some source numbers' items, joined (see :func:`item_keys`)."""
 
 _UNKNOWN = bytes(KEY_SIZE)
 """The key of a file whose stamp is not trusted: never taken."""
+
+
+def item_keys(
+    settings: str, rels: Sequence[str], stamps: Stamps, untrusted: Collection[int]
+) -> Keys:
+    """The keys of the items rendered from sources (see :data:`Items`): a digest of
+    ``settings`` (all else an item is rendered from:
+    :meth:`feeds.cache.Look.output_settings`), the source's ``rel`` and its stamp; zeros
+    for a source in ``untrusted`` (changed too recently to trust its stamp, or gone).
+    Each source's key is worked out once."""
+    base = hashlib.blake2b(settings.encode(), digest_size=KEY_SIZE)
+    known: dict[int, bytes] = {}
+
+    def key(number: int) -> bytes:
+        if number in untrusted:
+            return _UNKNOWN
+        digest = base.copy()
+        digest.update(rels[number].encode("utf-8", "surrogateescape"))
+        digest.update(stamps.select((number,)))
+        return digest.digest()
+
+    def keys(numbers: Sequence[int]) -> bytes:
+        found = []
+        for number in numbers:
+            k = known.get(number)
+            if k is None:
+                k = known[number] = key(number)
+            found.append(k)
+        return b"".join(found)
+
+    return keys
 
 
 def record(done: FeedFiles, keys: Keys, digests: Mapping[str, str]) -> Items | None:

@@ -79,7 +79,7 @@ from feeds.cache.db import (
     transaction,
     version,
 )
-from feeds.cache.outputs import KEY_SIZE, FeedPlan, Items, Output
+from feeds.cache.outputs import FeedPlan, Items, Output
 from feeds.cache.runs import LastRun, RunFacts
 from feeds.model import Feed, Stamp, Stamps, micros
 
@@ -296,8 +296,6 @@ class Look:
         self.recent = recent
         """The source numbers of the files changed too recently to trust their stamps
         next time (or gone)."""
-        self._keys: dict[str, dict[int, bytes]] = {}
-        """:meth:`item_keys` already worked out, by settings and source number."""
         self.fresh = bool(recent)
         """Whether any file is missing or too recent to be trusted next time."""
         self._digests: FolderDigests | None = None
@@ -494,30 +492,6 @@ class Look:
         except sqlite3.Error as e:
             self.cache.discard(f"unreadable ({e})")
             return FeedPlan(fingerprints={})
-
-    def item_keys(self, numbers: Sequence[int], settings: str) -> bytes:
-        """A key per source in ``numbers`` for the items rendered from it (see
-        :data:`~feeds.cache.outputs.Items`): a digest of ``settings`` (all else an item is
-        rendered from, :meth:`output_settings`), the source's ``rel`` and its stamp; zeros
-        for a file whose stamp is not to be trusted (changed too recently, or gone)."""
-        known = self._keys.get(settings)
-        if known is None:
-            known = self._keys[settings] = {}
-        base = hashlib.blake2b(settings.encode(), digest_size=KEY_SIZE)
-        keys = []
-        for number in numbers:
-            key = known.get(number)
-            if key is None:
-                if number in self.recent:
-                    key = bytes(KEY_SIZE)
-                else:
-                    digest = base.copy()
-                    digest.update(self.rels[number].encode("utf-8", "surrogateescape"))
-                    digest.update(self.stamps.select((number,)))
-                    key = digest.digest()
-                known[number] = key
-            keys.append(key)
-        return b"".join(keys)
 
     def old_items(self, output: Output, folders: Collection[str]) -> dict[str, Items]:
         """What the last runs recorded of the feed documents in ``folders`` (see

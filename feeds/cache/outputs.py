@@ -275,7 +275,7 @@ def save_counts(db: sqlite3.Connection, root: str, counts: Mapping[str, int]) ->
 
 Items = tuple[bytes, tuple[tuple[str, bytes, bytes], ...], tuple[str, ...]]
 """What a run records of a feed document it wrote (table ``items``): a key per member
-(:data:`KEY_SIZE` bytes each, see :meth:`feeds.cache.Look.item_keys`); for each of its
+(:data:`KEY_SIZE` bytes each, see :func:`feeds.reuse.item_keys`); for each of its
 files the name (in the document's folder), the sha256 of the bytes written (32 bytes) and
 where each member's item is in them (see :attr:`feeds.render.FeedFiles.spans`); and each
 member's provider logo (an empty tuple: none has one)."""
