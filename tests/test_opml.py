@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import listparser
 import pytest
-from conftest import article, run_build
+from conftest import article, examples, run_build
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from feeds.config import Config
+from feeds.formats.common import EPOCH, Context, FormatInfo, rfc822
+from feeds.formats.opml import GROUPS, render_opml, subscription_format
+from feeds.model import Feed, FeedKind, Site
+from feeds.render import context_for
+from feeds.slugs import slugify
+from feeds.text import xml_safe
 
 BASE = "https://feeds.example.com/news/"
 TOPICS = ["AI", "C++", "C#", "Москва", "京都", "<script>alert(1)</script>", "\"'&<>"]
@@ -113,3 +122,72 @@ def test_groupings_left_out_leave_no_empty_group(tmp_path: Path) -> None:
     assert [o.get("text") for o in root.iterfind("body/outline") if o.get("type") is None] == [
         "Providers"
     ]
+
+
+def _reference_opml(site: Site, context: Context) -> bytes:
+    """The list as lxml writes the same tree (how the build wrote it until it was written
+    as text)."""
+    info = subscription_format(context)
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = f"{context.config.title}: all feeds"
+    updated = rfc822(site.site_feed.updated or EPOCH, usegmt=True)
+    etree.SubElement(head, "dateCreated").text = updated
+    etree.SubElement(head, "dateModified").text = updated
+    etree.SubElement(head, "ownerName").text = context.config.title
+    body = etree.SubElement(root, "body")
+
+    def outline(parent: etree._Element, feed: Feed, info: FormatInfo) -> None:
+        etree.SubElement(
+            parent,
+            "outline",
+            type="rss",
+            text=context.title(feed),
+            title=context.title(feed),
+            description=context.description(feed),
+            xmlUrl=context.file_url(feed, info.filename),
+            htmlUrl=context.home_url(feed),
+        )
+
+    outline(body, site.site_feed, info)
+    for kind, label in GROUPS:
+        feeds = [f for f in site.feeds if f.kind is kind]
+        if feeds:
+            group = etree.SubElement(body, "outline", text=label)
+            for feed in feeds:
+                outline(group, feed, info)
+    data: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)
+    return data
+
+
+# Any text a name or a setting may hold: what feeds.text.xml_safe leaves of any string.
+NAMES = st.text(st.characters(exclude_categories=("Cs",)), max_size=20).map(xml_safe)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    NAMES,
+    NAMES,
+    st.lists(st.tuples(st.sampled_from([FeedKind.TOPIC, FeedKind.PROVIDER]), NAMES), max_size=6),
+    st.sampled_from([("rss", "atom", "json"), ("atom",), ("json",), ("json", "atom")]),
+    st.booleans(),
+)
+def test_property_the_list_is_what_lxml_writes_of_the_same_tree(
+    title: str,
+    description: str,
+    groups: list[tuple[FeedKind, str]],
+    formats: tuple[str, ...],
+    dated: bool,
+) -> None:
+    config = Config(
+        title=title, description=description, formats=formats, base_url="https://e.example/a&b/"
+    )
+    updated = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC) if dated else None
+    feeds = [Feed(kind=FeedKind.SITE, key="", name=title, slug="", total=1, updated=updated)]
+    feeds += [
+        Feed(kind=kind, key=name, name=name, slug=slugify(name) or "x", total=1)
+        for kind, name in groups
+    ]
+    site = Site(feeds=tuple(feeds))
+    context = context_for(site, config)
+    assert render_opml(site, context)["feeds.opml"] == _reference_opml(site, context)
