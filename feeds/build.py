@@ -276,7 +276,9 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
             )
 
         # Pass two: read the articles of the feeds that changed and render their entries.
-        context = context_for(site, config)
+        # Jinja's compiled templates are kept beside the cache (not by a run that only checks).
+        compiled = str(options.cache / "templates") if options.cache and options.write else None
+        context = context_for(site, config, compiled)
         digest = hashlib.sha256("\n".join(sorted(hidden)).encode()).hexdigest()
         chosen_site = site
         stored: dict[str, int] = {}  # with archives: the items each feed wrote last run
@@ -368,7 +370,7 @@ def _build(config: Config, options: BuildOptions, progress: Progress | None) -> 
                 )
                 yield done
 
-        workers.share(context=context_for(Site(), config), hidden=hidden)
+        workers.share(context=context_for(Site(), config, compiled), hidden=hidden)
         capped: list[Capped | Oversized] = []
         first: list[Feed] = []  # with archives: the subscription feeds, rendered first
         first_paths: list[str] = []

@@ -27,9 +27,9 @@ entry on a group page, then its provider's logo URL (``""``: none), which a prov
 feed takes as its icon."""
 
 
-def context_for(site: Site, config: Config) -> Context:
+def context_for(site: Site, config: Config, compiled: str | None = None) -> Context:
     infos = tuple(FEED_FORMATS[name].info for name in config.formats)
-    return Context(config=config, site=site, formats=infos)
+    return Context(config=config, site=site, formats=infos, compiled=compiled)
 
 
 def feed_files(feed: Feed, context: Context) -> tuple[str, ...]:

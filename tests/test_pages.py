@@ -8,7 +8,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import lxml.html
 import pytest
-from conftest import NOW, article, run_build, write_tree
+from conftest import NOW, article, published_files, run_build, write_tree
 
 from feeds.cli import main
 from feeds.config import Config, load_config
@@ -201,3 +201,55 @@ def test_a_group_that_disappears_removes_its_page_and_stays_gone(tmp_path: Path)
     back, _ = run_build(tmp_path, both, config)
     assert back.report is not None and back.report.gone == () and read_old(output).gone == set()
     assert "location" not in (output / GONE_NGINX).read_text("utf-8")
+
+
+def test_compiled_templates_are_kept_beside_the_cache_and_never_fail_a_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jinja2
+
+    files = {"a.md": article(n=1)}
+    cache = tmp_path / "cache"
+    run_build(tmp_path, files, cache=cache)
+    kept = sorted((cache / "templates").iterdir())
+    assert len(kept) == 2  # index.html and group.html
+
+    compiled: list[str | None] = []
+    compile_ = jinja2.Environment.compile
+
+    def spy(self: jinja2.Environment, source: str, name: str | None = None, *a: object) -> object:
+        compiled.append(name)
+        return compile_(self, source, name, *a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jinja2.Environment, "compile", spy)
+    files["b.md"] = article(n=2)  # every page written again
+    result, output = run_build(tmp_path, files, cache=cache)
+    assert compiled == []
+    assert result.report is not None and "index.html" in result.report.written
+    _, cold = run_build(tmp_path / "cold", files)
+    assert published_files(output) == published_files(cold)
+
+    for path in kept:  # damaged: compiled again and written over
+        path.write_bytes(path.read_bytes()[:40] + b"\x00garbage")
+    files["c.md"] = article(n=3)
+    compiled.clear()
+    run_build(tmp_path, files, cache=cache)
+    assert sorted(compiled) == ["group.html", "index.html"]
+    _, cold = run_build(tmp_path / "cold", files)
+    assert published_files(output) == published_files(cold)
+
+    # Nowhere to keep them: only slower.
+    for path in kept:
+        path.unlink()
+    (cache / "templates").rmdir()
+    (cache / "templates").write_text("not a folder")
+    files["d.md"] = article(n=4)
+    compiled.clear()
+    run_build(tmp_path, files, cache=cache)
+    assert sorted(compiled) == ["group.html", "index.html"]
+    _, cold = run_build(tmp_path / "cold", files)
+    assert published_files(output) == published_files(cold)
+
+    # A run that only checks keeps nothing.
+    run_build(tmp_path / "check", files, cache=tmp_path / "check-cache", write=False)
+    assert not (tmp_path / "check-cache" / "templates").exists()

@@ -72,6 +72,9 @@ class Context:
     site: Site
     formats: tuple[FormatInfo, ...]
     """Every feed format written, in registry order."""
+    compiled: str | None = None
+    """A folder where Jinja keeps the templates it compiled, for the next runs (in the
+    cache; ``None``: none kept)."""
 
     @property
     def version(self) -> str:

@@ -81,6 +81,7 @@ def render_index(site: Site, context: Context) -> dict[str, bytes]:
 
     page = render_template(
         context.config.templates,
+        context.compiled,
         FILENAME,
         config=context.config,
         site_feed=_entry(site.site_feed, context),

@@ -71,7 +71,7 @@ def _environment(context: Context) -> jinja2.Environment:
     """One Jinja environment per configuration: a build renders many group pages."""
     from feeds.formats.templating import environment  # Jinja: only when a page is made
 
-    return environment(context.config.templates)
+    return environment(context.config.templates, context.compiled)
 
 
 _env = per_config(_environment)

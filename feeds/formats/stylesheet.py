@@ -32,4 +32,8 @@ def render_stylesheet(site: Site, context: Context) -> dict[str, bytes]:
         return {}
     from feeds.formats.templating import render_template  # Jinja: only when the file is made
 
-    return {FILENAME: render_template(context.config.templates, FILENAME, config=context.config)}
+    return {
+        FILENAME: render_template(
+            context.config.templates, context.compiled, FILENAME, config=context.config
+        )
+    }
