@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 import feeds.sources
 from feeds.model import Stamps
-from feeds.sources import Source, find_sources, scan, stamp_of
+from feeds.sources import NEVER_RECENT, Source, find_sources, scan, stamp_of
 
 _INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 _STAMP = st.none() | st.tuples(st.integers(0, 2**63 - 1), _INT64, _INT64, _INT64)
@@ -61,6 +62,64 @@ def test_the_scan_finds_the_files_changed_since_a_moment_and_those_gone(
     folder = f"{content}/b/"
     packed, recent = feeds.sources._stat_all([(folder, ["00.md", "gone.md", "01.md"])], since)
     assert Stamps(packed)[1] is None and recent == [1]
+
+
+def test_the_compiled_stat_loop_is_built_here() -> None:
+    """The install compiles ``feeds/_stamps.c`` where a C compiler is (it is optional:
+    without it the scan uses the Python loop). On Linux, as in CI, it must be there."""
+    if sys.platform != "linux":
+        pytest.skip("checked on Linux")
+    import feeds._stamps
+
+    assert feeds.sources._stamp_all is feeds._stamps.stamp_block
+
+
+@pytest.mark.parametrize(
+    "since", [0, -1, -(2**63) - 5, 2**63 - 1, 2**63, NEVER_RECENT, "now", "an hour ago"]
+)
+def test_the_compiled_stat_loop_gives_what_the_python_loop_gives(
+    tmp_path: Path, since: int | str
+) -> None:
+    stamp_block = pytest.importorskip("feeds._stamps").stamp_block
+    folder = tmp_path / "content"
+    folder.mkdir()
+    now = time.time_ns()
+    for n in range(5):
+        (folder / f"{n}.md").write_text("x" * n)
+        os.utime(folder / f"{n}.md", ns=(now, now - n * 1800 * 10**9))
+    (folder / "sub").mkdir()
+    (folder / "link.md").symlink_to(folder / "3.md")
+    (folder / "dangling.md").symlink_to(folder / "nothing.md")
+    names = ["0.md", "gone.md", "1.md", "link.md", "dangling.md", "sub", "4.md", "2.md"]
+    if os.uname().sysname == "Linux":  # a name that is not UTF-8, as the walk decodes it
+        (folder / os.fsdecode(b"\xff.md")).write_text("z")
+        names.append(os.fsdecode(b"\xff.md"))
+    when = {"now": now - 1, "an hour ago": now - 3600 * 10**9}
+    since_ns = when.get(since, since) if isinstance(since, str) else since
+    blocks: list[list[tuple[str, list[str]]]] = [
+        [(f"{folder}/", names)],
+        [(f"{folder}/", names[:3]), (f"{tmp_path}/missing/", ["0.md"]), (f"{folder}/", [])],
+        [(f"{folder}/0.md/", ["x.md"]), (f"{folder}/sub/", []), (f"{folder}/", names[3:])],
+        [],
+    ]
+    for block in blocks:
+        assert stamp_block(block, since_ns) == feeds.sources._stat_all(block, since_ns)
+
+
+def test_the_compiled_stat_loop_refuses_what_it_cannot_take() -> None:
+    stamp_block = pytest.importorskip("feeds._stamps").stamp_block
+    for block, since in [
+        ([("a/", ("x.md",))], 0),
+        ([("a/", ["x.md"], 1)], 0),
+        ([(b"a/", ["x.md"])], 0),
+        ([("a/", [b"x.md"])], 0),
+        ([("a/", ["x.md"])], 0.5),
+        (None, 0),
+    ]:
+        with pytest.raises(TypeError):
+            stamp_block(block, since)
+    with pytest.raises(ValueError):  # as os.stat: no NUL in a name
+        stamp_block([("a/", ["x\0.md"])], 0)
 
 
 def test_stamps_past_64_bits_are_kept_apart_and_equal_to_themselves(tmp_path: Path) -> None:

@@ -1,0 +1,3 @@
+# The scan's stat loop in C (feeds/_stamps.c); see feeds.sources._stat_all.
+
+def stamp_block(block: list[tuple[str, list[str]]], since: int, /) -> tuple[bytes, list[int]]: ...
