@@ -236,9 +236,14 @@ def test_check_writes_nothing_not_even_the_cache(tmp_path: Path) -> None:
     assert run("build", "--quiet") == (EXIT_OK, "", "")
 
     def files() -> dict[str, tuple[bytes, int]]:
-        return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in cache.iterdir()}
+        return {  # the database, and the compiled templates beside it
+            str(p.relative_to(cache)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in cache.rglob("*")
+            if p.is_file()
+        }
 
     before = files()
+    assert any(name.startswith("templates/") for name in before)
     write_tree(tmp_path / "content", {"0.md": article(n=0, title="Edited")})
     code, out, err = run("check")
     assert (code, err) == (EXIT_OK, "")
