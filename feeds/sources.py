@@ -10,17 +10,15 @@ import bisect
 import hashlib
 import itertools
 import os
-import sys
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
-from typing import Any, NamedTuple, overload
+from typing import NamedTuple, overload
 
 from feeds.errors import Problem, Severity
 from feeds.model import _GONE, _HIGHEST, _LOWEST, DIGEST_SIZE, STAMP_BYTES, Stamp, Stamps
-from feeds.parallel import Workers
 
 
 class Source(NamedTuple):
@@ -144,11 +142,14 @@ class _Walker:
         self._run = 0
         """The first of :attr:`runs` that may hold sources not given yet."""
 
-    def listing(self, folder: str, rel_prefix: str) -> list[os.DirEntry[str]] | None:
+    def listing(
+        self, folder: str, rel_prefix: str
+    ) -> tuple[list[str], list[tuple[str, int]]] | None:
+        """The entries of ``folder`` the walk takes (see :func:`_list_folder_py`), each kind
+        sorted by name; ``None`` (with a problem) when it cannot be listed."""
         # Plain strings all the way: 100,000 Path objects or tuples of parts cost a second.
         try:
-            with os.scandir(folder) as entries:
-                return sorted(entries, key=_NAME)
+            files, others = _list_folder(folder)
         except OSError as e:
             label = os.path.join(self.given, *rel_prefix.split("/")[:-1])
             self.unreadable.append(label)
@@ -156,14 +157,17 @@ class _Walker:
                 Problem(path=label, line=0, field="", message=f"{UNREADABLE}: {e.strerror}")
             )
             return None
+        files.sort()
+        others.sort()
+        return files, others
 
-    def link_target(self, entry: os.DirEntry[str], label: str) -> Path | None:
-        """Where the link ``entry`` leads, or ``None`` (with a warning) when it is a loop
+    def link_target(self, path: str, label: str) -> Path | None:
+        """Where the link at ``path`` leads, or ``None`` (with a warning) when it is a loop
         or leads out of the content folder. A link to nothing is passed over in silence."""
         try:
-            target = Path(entry.path).resolve(strict=True)
+            target = Path(path).resolve(strict=True)
         except FileNotFoundError:
-            return Path(entry.path).absolute()  # dangling: neither a file nor a folder
+            return Path(path).absolute()  # dangling: neither a file nor a folder
         except (OSError, RuntimeError):  # ELOOP, or Python's own loop detection
             message = "symlink loop, skipped"
         else:
@@ -208,42 +212,72 @@ class _Walker:
         return runs[at:]
 
     def walk(self, folder: str, rel_prefix: str) -> Iterator[Block]:
-        entries = self.listing(folder, rel_prefix)
-        if entries is not None:
-            yield from self.visit(entries, rel_prefix)
+        listed = self.listing(folder, rel_prefix)
+        if listed is not None:
+            yield from self.visit(folder, *listed, rel_prefix)
 
-    def visit(self, entries: Sequence[os.DirEntry[str]], rel_prefix: str) -> Iterator[Block]:
-        """Take the (sorted) ``entries`` of the folder ``rel_prefix``, giving each
-        :attr:`block` sources found."""
+    def visit(
+        self, folder: str, files: list[str], others: list[tuple[str, int]], rel_prefix: str
+    ) -> Iterator[Block]:
+        """Take the ``*.md`` files and the other entries of the folder ``rel_prefix`` in
+        the order of their names, giving each :attr:`block` sources found."""
         rels, names, prefix = self.rels, self.names, self.prefix
         start = len(rels)
+        if not others:  # most folders: only their files
+            rels.extend([rel_prefix + name for name in files])  # a path is prefix + rel
+            names.extend(files)
+            entries: list[tuple[str, int]] = []
+        else:
+            entries = sorted([*((name, _FILE) for name in files), *others])
+        for name, kind in entries:
+            if kind == _FILE:
+                rels.append(rel_prefix + name)
+                names.append(name)
+            elif kind == _LINK:
+                path = os.path.join(folder, name)
+                target = self.link_target(path, prefix + rel_prefix + name)
+                if target is None:
+                    continue
+                if target.is_dir():
+                    continue  # a link to a folder inside: its files are found there
+                if name.endswith(".md") and os.path.isfile(path):
+                    rels.append(rel_prefix + name)
+                    names.append(name)
+            else:
+                if len(rels) > start:
+                    self.runs.append((rel_prefix, start, len(rels)))
+                yield from self.walk(os.path.join(folder, name), rel_prefix + name + "/")
+                start = len(rels)
+        if len(rels) > start:
+            self.runs.append((rel_prefix, start, len(rels)))
+        while self.block and len(rels) - self.sent >= self.block:
+            yield self.taken(self.block)
+
+
+_FILE, _FOLDER, _LINK = 0, 1, 2
+"""The kinds of entry the walk takes (the C loop's numbers for the last two)."""
+
+
+def _list_folder_py(folder: str) -> tuple[list[str], list[tuple[str, int]]]:
+    """The entries of ``folder`` whose names do not start with a dot, unsorted: the names
+    of its regular ``*.md`` files, and (name, kind) of its folders and links (entries of
+    other kinds left out). The scan uses the same loop in C where it was compiled
+    (``feeds/_scan.c``); the tests check that both give the same."""
+    files: list[str] = []
+    others: list[tuple[str, int]] = []
+    with os.scandir(folder) as entries:
         for entry in entries:
             name = entry.name
             if name.startswith("."):
                 continue
             if entry.is_file(follow_symlinks=False):  # most entries: one call, no stat
                 if name.endswith(".md"):
-                    rels.append(rel_prefix + name)  # its path is prefix + rel: entry.path
-                    names.append(name)
-                continue
-            if entry.is_symlink():
-                target = self.link_target(entry, prefix + rel_prefix + name)
-                if target is None:
-                    continue
-                if target.is_dir():
-                    continue  # a link to a folder inside: its files are found there
-                if name.endswith(".md") and entry.is_file():
-                    rels.append(rel_prefix + name)
-                    names.append(name)
+                    files.append(name)
+            elif entry.is_symlink():
+                others.append((name, _LINK))
             elif entry.is_dir(follow_symlinks=False):
-                if len(rels) > start:
-                    self.runs.append((rel_prefix, start, len(rels)))
-                yield from self.walk(entry.path, rel_prefix + name + "/")
-                start = len(rels)
-        if len(rels) > start:
-            self.runs.append((rel_prefix, start, len(rels)))
-        while self.block and len(rels) - self.sent >= self.block:
-            yield self.taken(self.block)
+                others.append((name, _FOLDER))
+    return files, others
 
 
 _NAME = attrgetter("name")
@@ -266,7 +300,7 @@ def _stat_all(block: Block, since: int) -> tuple[bytes, list[int]]:
     looked up in its open folder (a third faster than by its whole path); and the
     positions in ``block`` of the files gone, or modified or changed at or after
     ``since`` (ns): checked here, as each is stamped, rather than over all the stamps
-    after. The scan uses the same loop in C where it was compiled (``feeds/_stamps.c``);
+    after. The scan uses the same loop in C where it was compiled (``feeds/_scan.c``);
     the tests check that both give the same."""
     stamps = array("q")
     append = stamps.extend
@@ -301,15 +335,49 @@ def _stat_all(block: Block, since: int) -> tuple[bytes, list[int]]:
     return stamps.tobytes(), recent
 
 
-try:  # the same loop in C (feeds/_stamps.c): 181-193 ms at 100,000 files, not 401-411
-    from feeds._stamps import stamp_block as _stamp_all
-except ImportError:  # pragma: no cover - not compiled here (it is optional): the loop above
-    _stamp_all = _stat_all
+try:  # the same loops in C (feeds/_scan.c): at 100,000 files the stats take 181-193 ms in
+    # one thread, not 401-411, and the walk 72-97 ms, not 112-188
+    from feeds._scan import list_folder as _list_folder
+    from feeds._scan import stamp_block as _stamp_all
+except ImportError:  # pragma: no cover - not compiled here (it is optional): the loops above
+    _list_folder, _stamp_all = _list_folder_py, _stat_all
 
 
-def _stat_block(item: tuple[Block, int], shared: dict[str, Any]) -> tuple[bytes, list[int]]:
-    """:func:`_stat_all` as a worker's task."""
-    return _stamp_all(*item)
+def _stamped_by_threads(
+    blocks: Iterator[Block], since: int, jobs: int
+) -> list[tuple[bytes, list[int]]]:
+    """:func:`_stat_all` of each block, in order, by ``jobs`` threads, each block handed to
+    them as soon as it is found. (Not a pool from :mod:`concurrent.futures`: it takes 17
+    ms to import, where a run that finds nothing changed takes 500 ms in all.)"""
+    import queue
+    import threading
+
+    todo: queue.SimpleQueue[tuple[int, Block] | None] = queue.SimpleQueue()
+    done: dict[int, tuple[bytes, list[int]]] = {}
+    failed: list[BaseException] = []
+
+    def stamp() -> None:
+        while (item := todo.get()) is not None:
+            try:
+                done[item[0]] = _stamp_all(item[1], since)
+            except BaseException as e:  # raised here, once every thread is done
+                failed.append(e)
+
+    threads = [threading.Thread(target=stamp, daemon=True) for _ in range(jobs)]
+    for thread in threads:
+        thread.start()
+    count = 0
+    try:
+        for count, block in enumerate(blocks, start=1):
+            todo.put((count - 1, block))
+    finally:
+        for _ in threads:
+            todo.put(None)
+        for thread in threads:
+            thread.join()
+    if failed:
+        raise failed[0]
+    return [done[number] for number in range(count)]
 
 
 def digest_of(path: str, stamp: Stamp | None) -> bytes | None:
@@ -401,23 +469,19 @@ stamped in this process."""
 
 
 def scan(content: Path, jobs: int = 1, since: int = NEVER_RECENT) -> Scan:
-    """Find every source and stamp it; with ``jobs`` > 1 worker processes share the stats.
+    """Find every source and stamp it; with ``jobs`` > 1 that many threads share the stats.
     ``since`` (ns): the files modified or changed at or after it are :attr:`Scan.recent`.
 
-    The workers stamp the files as the walk finds them, a block at a time, while this
-    process walks on. They leave when the stats are done, before the build imports what
-    reading and rendering need: its own workers, forked after, start with those modules.
+    The threads stamp the files as the walk finds them, a block at a time, while this
+    thread walks on: the C loop (``feeds/_scan.c``) lets go of the GIL while it stats.
     """
     walker = _Walker(content, STAT_BLOCK)
     blocks = walker.paths()
     first = list(itertools.islice(blocks, 2))  # walks until two blocks are found
-    if jobs <= 1 or len(first) < 2:
+    if jobs <= 1 or len(first) < 2 or _stamp_all is _stat_all:  # (threads need the C loop)
         stamped = [_stamp_all(block, since) for block in itertools.chain(first, blocks)]
     else:
-        with Workers(jobs) as workers:
-            # Every block is sent as soon as it is found: the walk never waits for a stat.
-            items = ((block, since) for block in itertools.chain(first, blocks))
-            stamped = list(workers.map(_stat_block, items, chunk=1, ahead=sys.maxsize))
+        stamped = _stamped_by_threads(itertools.chain(first, blocks), since, jobs)
     recent: list[int] = []
     done = 0
     for packed, positions in stamped:

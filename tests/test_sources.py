@@ -21,7 +21,7 @@ _STAMP = st.none() | st.tuples(st.integers(0, 2**63 - 1), _INT64, _INT64, _INT64
 
 
 @given(st.lists(_STAMP, max_size=30))
-def test_stamps_give_back_what_was_packed(stamps: list[tuple[int, int, int, int] | None]) -> None:
+def test_scan_give_back_what_was_packed(stamps: list[tuple[int, int, int, int] | None]) -> None:
     packed = Stamps(Stamps.pack(stamps))
     assert len(packed) == len(stamps)
     assert list(packed) == stamps
@@ -64,14 +64,15 @@ def test_the_scan_finds_the_files_changed_since_a_moment_and_those_gone(
     assert Stamps(packed)[1] is None and recent == [1]
 
 
-def test_the_compiled_stat_loop_is_built_here() -> None:
-    """The install compiles ``feeds/_stamps.c`` where a C compiler is (it is optional:
-    without it the scan uses the Python loop). On Linux, as in CI, it must be there."""
+def test_the_compiled_loops_are_built_here() -> None:
+    """The install compiles ``feeds/_scan.c`` where a C compiler is (it is optional:
+    without it the scan uses the Python loops). On Linux, as in CI, it must be there."""
     if sys.platform != "linux":
         pytest.skip("checked on Linux")
-    import feeds._stamps
+    import feeds._scan
 
-    assert feeds.sources._stamp_all is feeds._stamps.stamp_block
+    assert feeds.sources._stamp_all is feeds._scan.stamp_block
+    assert feeds.sources._list_folder is feeds._scan.list_folder
 
 
 @pytest.mark.parametrize(
@@ -80,7 +81,7 @@ def test_the_compiled_stat_loop_is_built_here() -> None:
 def test_the_compiled_stat_loop_gives_what_the_python_loop_gives(
     tmp_path: Path, since: int | str
 ) -> None:
-    stamp_block = pytest.importorskip("feeds._stamps").stamp_block
+    stamp_block = pytest.importorskip("feeds._scan").stamp_block
     folder = tmp_path / "content"
     folder.mkdir()
     now = time.time_ns()
@@ -107,7 +108,7 @@ def test_the_compiled_stat_loop_gives_what_the_python_loop_gives(
 
 
 def test_the_compiled_stat_loop_refuses_what_it_cannot_take() -> None:
-    stamp_block = pytest.importorskip("feeds._stamps").stamp_block
+    stamp_block = pytest.importorskip("feeds._scan").stamp_block
     for block, since in [
         ([("a/", ("x.md",))], 0),
         ([("a/", ["x.md"], 1)], 0),
@@ -122,7 +123,7 @@ def test_the_compiled_stat_loop_refuses_what_it_cannot_take() -> None:
         stamp_block([("a/", ["x\0.md"])], 0)
 
 
-def test_stamps_past_64_bits_are_kept_apart_and_equal_to_themselves(tmp_path: Path) -> None:
+def test_scan_past_64_bits_are_kept_apart_and_equal_to_themselves(tmp_path: Path) -> None:
     path = tmp_path / "far.md"
     path.write_text("x")
     far = 2**63 + 10**9  # nanoseconds: the year 2262 and a bit
@@ -181,7 +182,7 @@ def test_a_file_dated_past_2262_builds_and_rebuilds_from_the_cache(
     assert again.files_reread == 0
 
 
-def test_a_scan_stamped_by_workers_as_it_walks_is_the_scan_done_alone(
+def test_a_scan_stamped_by_threads_as_it_walks_is_the_scan_done_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Files before, between and after subfolders, a folder larger than a block, hidden
@@ -209,6 +210,94 @@ def test_a_scan_stamped_by_workers_as_it_walks_is_the_scan_done_alone(
             ("", 16, 20),
         )
     )
+
+
+def _tricky_tree(root: Path) -> Path:
+    """Every kind of entry the walk meets: files before, between and after folders,
+    names that sort apart by case, digits, punctuation and code point (not by bytes),
+    hidden files and folders, files that are not ``*.md``, links to a file, to a folder,
+    out of the tree, to nothing, in a loop, a FIFO, an empty folder, a name that is not
+    UTF-8, CRLF in a file."""
+    files = {
+        "a.md": "x",
+        "B.md": "x",
+        "a-b/x.md": "x",
+        "a/x.md": "x",
+        "a.b/y.md": "x",
+        "ä.md": "x",
+        "\ue000.md": "x",
+        "z/10.md": "x",
+        "z/9.md": "x",
+        "z/z/z.md": "x\r\ny",
+        ".hidden.md": "x",
+        ".git/a.md": "x",
+        "notes.txt": "x",
+        "x.MD": "x",
+        "x.md.bak": "x",
+    }
+    content = write_tree(root, files)
+    (content / "empty").mkdir()
+    (content / "link.md").symlink_to(content / "a.md")
+    (content / "folder-link").symlink_to(content / "z")
+    (content / "outside.md").symlink_to(root.parent)
+    (content / "dangling.md").symlink_to(content / "nothing.md")
+    (content / "loop.md").symlink_to(content / "loop.md")
+    os.mkfifo(content / "fifo.md")
+    if sys.platform == "linux":
+        (content / os.fsdecode(b"\xff\xfe.md")).write_text("x")
+        (content / "z" / os.fsdecode(b"caf\xe9.md")).write_text("x")
+    return content
+
+
+def test_the_compiled_walk_lists_what_the_python_walk_lists(tmp_path: Path) -> None:
+    list_folder = pytest.importorskip("feeds._scan").list_folder
+    content = _tricky_tree(tmp_path / "content")
+    folders = [content, *(p for p in content.rglob("*") if p.is_dir())]
+    for folder in folders:
+        c_files, c_others = list_folder(str(folder))
+        py_files, py_others = feeds.sources._list_folder_py(str(folder))
+        assert sorted(c_files) == sorted(py_files)
+        assert sorted(c_others) == sorted(py_others)
+    for missing in (tmp_path / "missing", content / "a.md"):
+        with pytest.raises(OSError) as c_error:
+            list_folder(str(missing))
+        with pytest.raises(OSError) as py_error:
+            feeds.sources._list_folder_py(str(missing))
+        assert (c_error.value.errno, c_error.value.filename) == (
+            py_error.value.errno,
+            py_error.value.filename,
+        )
+    with pytest.raises(TypeError):
+        list_folder(b"/")
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_scan_with_the_compiled_loops_is_the_scan_with_the_python_loops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    pytest.importorskip("feeds._scan")
+    content = _tricky_tree(tmp_path / "content")
+    (content / "locked").mkdir()
+    (content / "locked" / "a.md").write_text("x")
+    (content / "locked").chmod(0)
+    monkeypatch.setattr(feeds.sources, "STAT_BLOCK", 2)
+    try:
+        compiled = scan(content, jobs, since=time.time_ns() - 10**9)
+        monkeypatch.setattr(feeds.sources, "_list_folder", feeds.sources._list_folder_py)
+        monkeypatch.setattr(feeds.sources, "_stamp_all", feeds.sources._stat_all)
+        python = scan(content, jobs, since=time.time_ns() - 10**9)
+    finally:
+        (content / "locked").chmod(0o755)
+    assert compiled.rels == python.rels
+    assert list(compiled.stamps) == list(python.stamps)
+    assert (compiled.problems, compiled.runs, compiled.unreadable, compiled.recent) == (
+        python.problems,
+        python.runs,
+        python.unreadable,
+        python.recent,
+    )
+    assert "z/z/z.md" in compiled.rels and "link.md" in compiled.rels
+    assert list(compiled.rels) == sorted(compiled.rels, key=lambda rel: rel.split("/"))
 
 
 def test_a_source_is_numbered_alike_by_a_search_of_its_folder_and_by_the_index(
