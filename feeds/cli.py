@@ -122,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
             type=int,
             default=os.cpu_count() or 1,
             metavar="N",
-            help="processes reading files in parallel (default: the number of CPUs)",
+            help="processes reading files, threads stamping them (default: the number of CPUs)",
         )
         if not cache:  # serve builds a preview: it must not mix into the builds' cache
             return
