@@ -98,13 +98,12 @@ class Workers:
         *,
         chunk: int = 256,
         serial_below: int | None = None,
-        ahead: int = AHEAD,
     ) -> Iterator[R]:
         """``func(item, shared)`` of each item, in order; in the workers when worth it
         (``serial_below`` items or more; default :data:`PARALLEL_MIN`).
 
         ``items`` may be an iterator, which always goes to the workers: it is drawn on as
-        chunks are sent (``ahead`` per worker ahead of the results), so whatever makes the
+        chunks are sent (:data:`AHEAD` per worker ahead of the results), so whatever makes the
         items runs here while the workers do the ones already made."""
         below = PARALLEL_MIN if serial_below is None else serial_below
         if self.jobs <= 1 or (isinstance(items, Sized) and len(items) < below):
@@ -130,7 +129,7 @@ class Workers:
             return bool(part)
 
         try:
-            while len(on_the_way) < self.jobs * ahead and send():
+            while len(on_the_way) < self.jobs * AHEAD and send():
                 pass
             while on_the_way:
                 results = on_the_way.popleft().result()

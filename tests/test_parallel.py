@@ -23,7 +23,7 @@ from benchmarks.generate import generate
 from feeds.build import BuildOptions, BuildResult, build
 from feeds.config import Config
 from feeds.errors import BuildError
-from feeds.parallel import Workers
+from feeds.parallel import AHEAD, Workers
 
 
 @pytest.fixture(autouse=True)
@@ -120,13 +120,13 @@ def test_workers_draw_an_iterator_while_they_work() -> None:
             yield i
 
     with Workers(2) as workers:
-        results = workers.map(_square, items(), chunk=3, ahead=2)
+        results = workers.map(_square, items(), chunk=3)
         first = next(results)
         assert first == _square(0, {})
-        # Two chunks a worker were sent, and one more when the first came back: no more.
-        assert len(drawn) == (2 * 2 + 1) * 3
+        # AHEAD chunks a worker were sent, and one more when the first came back: no more.
+        assert len(drawn) == (2 * AHEAD + 1) * 3
         assert [first, *results] == [_square(i, {}) for i in range(100)]
-        assert list(workers.map(_square, iter(range(5)), chunk=2, ahead=100)) == [
+        assert list(workers.map(_square, iter(range(5)), chunk=2)) == [
             _square(i, {}) for i in range(5)
         ]
     assert list(Workers(1).map(_square, items())) == [_square(i, {}) for i in range(100)]
