@@ -89,7 +89,7 @@ stamp_one(int fd, const char *folder, const char *name, int64_t *stamp)
 static PyObject *
 stamp_block(PyObject *module, PyObject *args)
 {
-    PyObject *block, *since_arg, *seq, *out = NULL, *recent = NULL;
+    PyObject *block, *since_arg, *seq, *out = NULL, *recent = NULL, *result = NULL;
     PyObject **encoded = NULL; /* each folder's path, then its names, as bytes */
     char *flags = NULL;        /* by file: 1 when it is recent */
     Py_ssize_t *counts = NULL; /* by folder: how many names */
@@ -181,16 +181,10 @@ stamp_block(PyObject *module, PyObject *args)
         }
         Py_DECREF(position);
     }
-    for (Py_ssize_t i = 0; i < made; i++)
-        Py_DECREF(encoded[i]);
-    PyMem_Free(encoded);
-    PyMem_Free(flags);
-    PyMem_Free(counts);
-    PyMem_Free(texts);
-    Py_DECREF(seq);
-    return Py_BuildValue("(NN)", out, recent);
+    result = Py_BuildValue("(NN)", out, recent); /* takes both, even when it fails */
+    out = recent = NULL;
 
-done: /* failed */
+done:
     for (Py_ssize_t i = 0; i < made; i++)
         Py_DECREF(encoded[i]);
     PyMem_Free(encoded);
@@ -200,7 +194,7 @@ done: /* failed */
     Py_DECREF(seq);
     Py_XDECREF(out);
     Py_XDECREF(recent);
-    return NULL;
+    return result;
 }
 
 enum { FOLDER = 1, LINK = 2 };

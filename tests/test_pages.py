@@ -229,26 +229,24 @@ def test_compiled_templates_are_kept_beside_the_cache_and_never_fail_a_build(
     _, cold = run_build(tmp_path / "cold", files)
     assert published_files(output) == published_files(cold)
 
+    def compiled_again(name: str, n: int) -> None:
+        files[name] = article(n=n)
+        compiled.clear()
+        run_build(tmp_path, files, cache=cache)
+        assert sorted(compiled) == ["group.html", "index.html"]
+        _, cold = run_build(tmp_path / "cold", files)
+        assert published_files(output) == published_files(cold)
+
     for path in kept:  # damaged: compiled again and written over
         path.write_bytes(path.read_bytes()[:40] + b"\x00garbage")
-    files["c.md"] = article(n=3)
-    compiled.clear()
-    run_build(tmp_path, files, cache=cache)
-    assert sorted(compiled) == ["group.html", "index.html"]
-    _, cold = run_build(tmp_path / "cold", files)
-    assert published_files(output) == published_files(cold)
+    compiled_again("c.md", 3)
 
     # Nowhere to keep them: only slower.
     for path in kept:
         path.unlink()
     (cache / "templates").rmdir()
     (cache / "templates").write_text("not a folder")
-    files["d.md"] = article(n=4)
-    compiled.clear()
-    run_build(tmp_path, files, cache=cache)
-    assert sorted(compiled) == ["group.html", "index.html"]
-    _, cold = run_build(tmp_path / "cold", files)
-    assert published_files(output) == published_files(cold)
+    compiled_again("d.md", 4)
 
     # A run that only checks keeps nothing.
     run_build(tmp_path / "check", files, cache=tmp_path / "check-cache", write=False)
