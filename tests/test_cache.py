@@ -707,6 +707,13 @@ def _rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
+def _as_cold(site: Site) -> dict[str, bytes]:
+    """The output, checked to be what a cold build of the same files writes."""
+    written = outputs(site.output)
+    assert written == site.cold(jobs=1)
+    return written
+
+
 @pytest.mark.parametrize(
     "config",
     [
@@ -732,14 +739,14 @@ def test_an_edit_renders_only_the_article_edited_and_takes_the_rest_from_the_fil
         assert rendered == ["023.md"]
     else:  # the members a capped feed leaves out are in none of its feed files
         assert rendered[0] == "023.md" and len(rendered) < 30
-    assert outputs(site.output) == site.cold(jobs=1)
+    _as_cold(site)
     # A deleted article: of the articles of its three feeds, only one that takes its
     # place in a feed (in none of the feed's files yet) is read and rendered, if any.
     rendered.clear()
     (site.content / "012.md").unlink()
     site.build(jobs=1)
     assert len(rendered) <= 3 and "012.md" not in rendered
-    assert outputs(site.output) == site.cold(jobs=1)
+    _as_cold(site)
 
 
 def test_a_file_changed_by_hand_in_the_output_is_not_taken_from(
@@ -754,8 +761,7 @@ def test_a_file_changed_by_hand_in_the_output_is_not_taken_from(
     site.write("023.md", article(n=23, title="Edited", topics=["All"]))
     site.build(jobs=1)
     assert "022.md" in rendered  # its item is not taken from a file changed since
-    written = outputs(site.output)
-    assert written == site.cold(jobs=1)
+    written = _as_cold(site)
     assert b"Changed by hand" not in written["topics/all/rss.xml"]
 
 
@@ -773,8 +779,7 @@ def test_an_item_is_rendered_again_when_what_it_names_is_hidden(
     site.write("002.md", article(n=2, published=False))
     site.build(jobs=1)
     assert "001.md" in rendered
-    written = outputs(site.output)
-    assert written == site.cold(jobs=1)
+    written = _as_cold(site)
     assert b"https://news.example.com/2" not in written["rss.xml"]
 
 
@@ -787,7 +792,7 @@ def test_new_settings_render_every_article_again(
     site.config = Config(items_per_feed=5, title="Another title", max_related=1)
     site.build(jobs=1)
     assert sorted(rendered) == sorted(f"{n:03d}.md" for n in range(12))
-    assert outputs(site.output) == site.cold(jobs=1)
+    _as_cold(site)
 
 
 def test_rows_asked_for_by_more_values_than_a_statement_takes_all_come_back() -> None:
