@@ -40,8 +40,8 @@ def _outline(feed: Feed, context: Context, info: FormatInfo, indent: str) -> str
 
 def render_opml(site: Site, context: Context) -> dict[str, bytes]:
     """The list, written as text: byte for byte what lxml's ``tostring(pretty_print=True)``
-    writes of the same tree (``tests/test_opml.py`` checks both on any names), in 2-3 ms
-    for a thousand feeds; importing lxml alone took 15."""
+    writes of the same tree (``tests/test_opml.py`` checks both on any names): 6-11 ms
+    for the 852 groups of 100,000 articles, where lxml took 31 (15 of them to import)."""
     info = subscription_format(context)
     title = context.config.title
     updated = rfc822(site.site_feed.updated or EPOCH, usegmt=True)
